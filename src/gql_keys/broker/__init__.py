@@ -1,0 +1,1 @@
+"""Publish/subscribe seam for key activity events."""

@@ -1,0 +1,45 @@
+"""The key-activity event published after its transaction commits."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+
+class ActivityKind(StrEnum):
+    KEY_CREATED = "KEY_CREATED"
+    KEY_DELETED = "KEY_DELETED"
+    KEY_USED = "KEY_USED"
+    KEY_DENIED = "KEY_DENIED"
+    TWO_FACTOR_FAILED = "TWO_FACTOR_FAILED"
+
+
+@dataclass(frozen=True, slots=True)
+class ActivityEvent:
+    """One event; ``id`` is monotonic per stream (the usage-log id for use events)."""
+
+    id: str
+    kind: ActivityKind
+    occurred_at: datetime
+    owner_id: int | None
+    api_key_id: int | None = None
+    key: str | None = None
+    code: str | None = None
+    client_ip: str | None = None
+    method: str | None = None
+    path: str | None = None
+
+    def to_json(self) -> str:
+        data: dict[str, Any] = asdict(self)
+        data["occurred_at"] = self.occurred_at.isoformat()
+        return json.dumps(data, separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> ActivityEvent:
+        data = json.loads(text)
+        data["kind"] = ActivityKind(data["kind"])
+        data["occurred_at"] = datetime.fromisoformat(data["occurred_at"])
+        return cls(**data)

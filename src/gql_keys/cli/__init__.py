@@ -1,0 +1,1 @@
+"""The ``gql-keys`` command line."""

@@ -1,0 +1,51 @@
+"""Tortoise configuration and schema migration."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tortoise import Tortoise
+from tortoise.migrations.api import migrate as tortoise_migrate
+
+from gql_keys.settings import Settings
+
+APP_LABEL = "models"
+MODEL_MODULES = ["gql_keys.models"]
+MIGRATIONS_MODULE = "gql_keys.migrations"
+
+
+def connection_label(database_url: str) -> str:
+    """Name each dialect's connection apart: Tortoise caches built SQL per connection name."""
+    scheme = database_url.split(":", 1)[0]
+    return "postgres" if scheme in ("postgres", "postgresql", "asyncpg", "psycopg") else scheme
+
+
+def tortoise_config(settings: Settings) -> dict[str, Any]:
+    url = settings.effective_database_url
+    label = connection_label(url)
+    return {
+        "connections": {label: url},
+        "apps": {
+            APP_LABEL: {
+                "models": MODEL_MODULES,
+                "default_connection": label,
+                "migrations": MIGRATIONS_MODULE,
+            }
+        },
+        "use_tz": True,
+        "timezone": "UTC",
+    }
+
+
+def ensure_data_dir(settings: Settings) -> None:
+    if settings.is_sqlite and not settings.database_url:
+        settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+
+
+async def migrate(settings: Settings) -> None:
+    """Bring the database to the current schema; applying twice changes nothing."""
+    ensure_data_dir(settings)
+    try:
+        await tortoise_migrate(config=tortoise_config(settings))
+    finally:
+        await Tortoise.close_connections()

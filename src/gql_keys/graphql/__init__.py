@@ -1,0 +1,1 @@
+"""The GraphQL edge: types, inputs, payloads, thin resolvers, context and permissions."""

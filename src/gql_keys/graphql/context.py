@@ -1,0 +1,31 @@
+"""The per-request (or per-WebSocket) context every resolver receives."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.websockets import WebSocket
+from strawberry.types import Info as StrawberryInfo
+
+from gql_keys.principals import Principal
+from gql_keys.runtime import Runtime
+
+
+@dataclass(slots=True)
+class Context:
+    request: Request | WebSocket
+    response: Response | WebSocket | None
+    rt: Runtime
+    client_ip: str
+    request_id: str
+    principal: Principal | None = None
+    # A bearer token or signature was presented but did not authenticate.
+    credentials_rejected: bool = False
+    # Per-request caches (DataLoaders); created lazily by the loaders module.
+    loaders: dict[str, Any] = field(default_factory=dict)
+
+
+Info = StrawberryInfo[Context, None]

@@ -1,0 +1,96 @@
+"""Turn exceptions raised by resolvers into coded top-level errors; mask the unexpected."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+from graphql import ExecutionResult as GraphQLExecutionResult
+from graphql.error import GraphQLError
+from strawberry.extensions import SchemaExtension
+from strawberry.types.execution import ExecutionResult as StrawberryExecutionResult
+
+from gql_keys.errors import (
+    DomainError,
+    Forbidden,
+    InvalidInput,
+    ServiceUnavailable,
+    Unauthenticated,
+)
+from gql_keys.graphql.node import InvalidGlobalId
+
+log = logging.getLogger("gql_keys.graphql")
+
+INTERNAL_MESSAGE = "Internal server error."
+
+
+def classify(error: GraphQLError) -> str | None:
+    """The ``extensions.code`` for an error we raised on purpose; None when unexpected."""
+    original = error.original_error
+    if original is None:
+        return (error.extensions or {}).get("code") or "GRAPHQL_VALIDATION_FAILED"
+    if isinstance(original, Unauthenticated):
+        return "UNAUTHENTICATED"
+    if isinstance(original, Forbidden):
+        return "FORBIDDEN"
+    if isinstance(original, DomainError):
+        return original.code.value
+    if isinstance(original, InvalidInput | InvalidGlobalId):
+        return "INVALID_INPUT"
+    if isinstance(original, ServiceUnavailable):
+        return "SERVICE_UNAVAILABLE"
+    if isinstance(original, GraphQLError):
+        return (original.extensions or {}).get("code") or "GRAPHQL_VALIDATION_FAILED"
+    return None
+
+
+def request_id_of(context: Any) -> str:
+    return str(getattr(context, "request_id", "") or "")
+
+
+class ErrorCodes(SchemaExtension):
+    """Give each expected error its code; replace unexpected ones with a generic message."""
+
+    def on_operation(self) -> Iterator[None]:
+        yield
+        result = self.execution_context.result
+        if not isinstance(result, GraphQLExecutionResult | StrawberryExecutionResult):
+            return
+        if not result.errors:
+            return
+        request_id = request_id_of(self.execution_context.context)
+        result.errors = [self._translate(error, request_id) for error in result.errors]
+
+    @staticmethod
+    def _translate(error: GraphQLError, request_id: str) -> GraphQLError:
+        code = classify(error)
+        if code is None:
+            return GraphQLError(
+                message=INTERNAL_MESSAGE,
+                nodes=error.nodes,
+                source=error.source,
+                positions=error.positions,
+                path=error.path,
+                extensions={"code": "INTERNAL_SERVER_ERROR", "requestId": request_id},
+            )
+        extensions = dict(error.extensions or {})
+        extensions["code"] = code
+        original = error.original_error
+        message = (
+            str(original) if isinstance(original, Exception) and str(original) else error.message
+        )
+        if isinstance(original, InvalidGlobalId):
+            message = "Not a valid id."
+        if isinstance(original, DomainError):
+            message = original.message
+            if original.field is not None:
+                extensions["field"] = list(original.field)
+        return GraphQLError(
+            message=message,
+            nodes=error.nodes,
+            source=error.source,
+            positions=error.positions,
+            path=error.path,
+            extensions=extensions,
+        )

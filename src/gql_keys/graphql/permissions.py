@@ -1,0 +1,41 @@
+"""Which kind of principal may call what; failures are top-level errors with a code."""
+
+from __future__ import annotations
+
+from gql_keys.errors import Forbidden, Unauthenticated
+from gql_keys.graphql.context import Info
+from gql_keys.principals import (
+    ApiKeyPrincipal,
+    Principal,
+    ServicePrincipal,
+    ServiceRole,
+    UserPrincipal,
+)
+
+
+def require_principal(info: Info) -> Principal:
+    principal = info.context.principal
+    if principal is None:
+        raise Unauthenticated()
+    return principal
+
+
+def require_user(info: Info) -> UserPrincipal:
+    principal = require_principal(info)
+    if not isinstance(principal, UserPrincipal):
+        raise Forbidden("Only a logged-in dashboard user may do this.")
+    return principal
+
+
+def require_api_key(info: Info) -> ApiKeyPrincipal:
+    principal = require_principal(info)
+    if not isinstance(principal, ApiKeyPrincipal):
+        raise Forbidden("Only a signed API-key request may do this.")
+    return principal
+
+
+def require_service(info: Info, role: ServiceRole) -> ServicePrincipal:
+    principal = require_principal(info)
+    if not isinstance(principal, ServicePrincipal) or principal.role != role:
+        raise Forbidden(f"Only a service token with role '{role.value}' may do this.")
+    return principal

@@ -1,0 +1,1 @@
+"""HTTP plumbing below GraphQL: client addresses, health and metrics endpoints."""

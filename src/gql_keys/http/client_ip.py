@@ -1,0 +1,51 @@
+"""The client address allowlists see: the socket peer, unless a trusted proxy speaks."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable, Mapping
+
+from gql_keys.settings import IPNetwork
+
+
+def _parse(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    text = text.strip()
+    if text.startswith("[") and "]" in text:
+        text = text[1 : text.index("]")]
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
+
+
+def _trusted(
+    address: ipaddress.IPv4Address | ipaddress.IPv6Address, proxies: Iterable[IPNetwork]
+) -> bool:
+    return any(address.version == net.version and address in net for net in proxies)
+
+
+def client_ip(
+    peer: str | None, headers: Mapping[str, str], trusted_proxies: tuple[IPNetwork, ...]
+) -> str:
+    """Return the client address as text.
+
+    ``X-Forwarded-For`` is read only when the socket peer is a listed proxy, walking from
+    the right past further trusted proxies, so a client cannot name its own address.
+    """
+    peer_address = _parse(peer) if peer else None
+    if peer_address is None:
+        return peer or "unknown"
+    if not trusted_proxies or not _trusted(peer_address, trusted_proxies):
+        return str(peer_address)
+    forwarded = headers.get("x-forwarded-for", "")
+    hops = [hop for hop in (part.strip() for part in forwarded.split(",")) if hop]
+    for hop in reversed(hops):
+        address = _parse(hop)
+        if address is None:
+            break
+        if not _trusted(address, trusted_proxies):
+            return str(address)
+    return str(peer_address)

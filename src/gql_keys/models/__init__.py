@@ -1,0 +1,18 @@
+"""Tortoise models and the repositories that hold every query."""
+
+from gql_keys.models.accounts import RecoveryCode, ServiceToken, Session, User
+from gql_keys.models.keys import ApiKey, KeyChallenge
+from gql_keys.models.throttle import ThrottleCounter
+from gql_keys.models.usage import UsageLog, UsageRollup
+
+__all__ = [
+    "ApiKey",
+    "KeyChallenge",
+    "RecoveryCode",
+    "ServiceToken",
+    "Session",
+    "ThrottleCounter",
+    "UsageLog",
+    "UsageRollup",
+    "User",
+]

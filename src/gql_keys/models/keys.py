@@ -1,0 +1,61 @@
+"""API keys and the two-factor challenges that activate them."""
+
+from __future__ import annotations
+
+from tortoise import fields
+from tortoise.models import Model
+
+from gql_keys.models.accounts import User
+
+
+class ApiKey(Model):
+    id = fields.BigIntField(primary_key=True)
+    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="api_keys", on_delete=fields.CASCADE
+    )
+    key = fields.CharField(max_length=64, unique=True)
+    label = fields.CharField(max_length=64)
+    algorithm = fields.CharField(max_length=16)
+    scopes: fields.Field[list[str]] = fields.JSONField(default=list)
+    ip_allowlist: fields.Field[list[str]] = fields.JSONField(default=list)
+    # HMAC keys: the secret sealed with AES-GCM. ED25519 keys: the raw public key, base64.
+    secret_sealed = fields.CharField(max_length=255, null=True)
+    public_key = fields.CharField(max_length=64, null=True)
+    # pending -> active; deleted_at marks a soft delete.
+    state = fields.CharField(max_length=16, default="pending")
+    created_at = fields.DatetimeField()
+    activated_at = fields.DatetimeField(null=True)
+    expires_at = fields.DatetimeField(null=True)
+    expiry_clamped = fields.BooleanField(default=False)
+    deleted_at = fields.DatetimeField(null=True)
+    rate_limit_requests = fields.IntField(null=True)
+    rate_limit_per_seconds = fields.IntField(null=True)
+    last_used_at = fields.DatetimeField(null=True)
+    last_used_ip = fields.CharField(max_length=45, null=True)
+
+    user_id: int
+
+    class Meta:
+        table = "api_keys"
+        indexes = (("user_id", "state", "id"),)
+
+
+class KeyChallenge(Model):
+    id = fields.BigIntField(primary_key=True)
+    public_id = fields.CharField(max_length=64, unique=True)
+    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="challenges", on_delete=fields.CASCADE
+    )
+    api_key: fields.ForeignKeyRelation[ApiKey] = fields.ForeignKeyField(
+        "models.ApiKey", related_name="challenges", on_delete=fields.CASCADE
+    )
+    created_at = fields.DatetimeField()
+    expires_at = fields.DatetimeField()
+    attempts = fields.IntField(default=0)
+    consumed_at = fields.DatetimeField(null=True)
+
+    user_id: int
+    api_key_id: int
+
+    class Meta:
+        table = "key_challenges"

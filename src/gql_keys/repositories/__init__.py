@@ -1,0 +1,1 @@
+"""Every database query lives here, next to the models; services call these."""

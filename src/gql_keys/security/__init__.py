@@ -1,0 +1,1 @@
+"""Pure security primitives: passwords, TOTP, encryption, tokens, signing."""

@@ -1,0 +1,50 @@
+"""Turning a bearer token into a principal: a dashboard session or a service token."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from gql_keys.principals import Principal, ServicePrincipal, ServiceRole, UserPrincipal
+from gql_keys.repositories import sessions as repo
+from gql_keys.runtime import Runtime
+from gql_keys.security.tokens import SERVICE_TOKEN_PREFIX, SESSION_TOKEN_PREFIX, token_digest
+
+MAX_TOKEN_LENGTH = 256
+
+
+def bearer_token(authorization: str | None) -> str | None:
+    """The token in an ``Authorization: Bearer …`` value, or None."""
+    if not authorization:
+        return None
+    scheme, _, token = authorization.strip().partition(" ")
+    if scheme.lower() != "bearer":
+        return None
+    token = token.strip()
+    return token or None
+
+
+async def authenticate_token(rt: Runtime, token: str) -> Principal | None:
+    """The principal a token stands for; None when it is unknown, expired or revoked."""
+    if len(token) > MAX_TOKEN_LENGTH:
+        return None
+    digest = token_digest(token)
+    if token.startswith(SERVICE_TOKEN_PREFIX):
+        service = await repo.live_service_token_by_digest(digest)
+        if service is None:
+            return None
+        return ServicePrincipal(
+            token_id=service.id, name=service.name, role=ServiceRole(service.role)
+        )
+    if token.startswith(SESSION_TOKEN_PREFIX):
+        now = rt.clock.now()
+        session = await repo.live_session_by_digest(digest, now)
+        if session is None:
+            return None
+        idle = timedelta(seconds=rt.settings.session_idle_seconds)
+        if session.last_seen_at + idle <= now:
+            return None
+        # Refresh the idle timer at most once a minute per session.
+        if now - session.last_seen_at > timedelta(seconds=60):
+            await repo.touch_session(session.id, now)
+        return UserPrincipal(user_id=session.user_id, session_id=session.id)
+    return None
