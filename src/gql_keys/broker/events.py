@@ -43,3 +43,8 @@ class ActivityEvent:
         data["kind"] = ActivityKind(data["kind"])
         data["occurred_at"] = datetime.fromisoformat(data["occurred_at"])
         return cls(**data)
+
+
+def new_event_id(clock_ns: int) -> str:
+    """An id for events that have no usage-log row (key created/deleted, 2FA failed)."""
+    return f"e{clock_ns}"
