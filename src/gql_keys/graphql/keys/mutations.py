@@ -1,0 +1,146 @@
+"""Key mutations: create (returns a challenge), confirm with a TOTP code, delete."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import strawberry
+from starlette.responses import Response
+
+from gql_keys.errors import DomainError, ErrorCode, InvalidInput
+from gql_keys.graphql.context import Info
+from gql_keys.graphql.errors import UserError, user_errors
+from gql_keys.graphql.keys.scopes import ScopeEnum
+from gql_keys.graphql.keys.types import ApiKeyType, KeyAlgorithmEnum, TwoFactorChallenge
+from gql_keys.graphql.node import decode_int_id, encode_global_id
+from gql_keys.graphql.permissions import require_user
+from gql_keys.services import keys as service
+from gql_keys.services.key_policy import KeyAlgorithm, NewKeyRequest
+
+
+@strawberry.input
+class RateLimitInput:
+    requests: int
+    per_seconds: int
+
+
+@strawberry.input
+class CreateApiKeyInput:
+    label: str = strawberry.field(description="1 to 64 characters.")
+    scopes: list[ScopeEnum]  # type: ignore[valid-type]
+    ip_allowlist: list[str] | None = strawberry.field(
+        default=None, description="IPv4/IPv6 addresses or CIDR networks, at most 20."
+    )
+    expires_at: datetime | None = None
+    algorithm: KeyAlgorithmEnum | None = KeyAlgorithm.HMAC_SHA512  # type: ignore[valid-type]
+    public_key: str | None = strawberry.field(
+        default=None, description="ED25519 only: PEM, or base64 of the 32-byte raw key."
+    )
+    rate_limit: RateLimitInput | None = strawberry.field(
+        default=None, description="The platform default when null."
+    )
+
+
+@strawberry.type
+class CreateApiKeyPayload:
+    challenge: TwoFactorChallenge | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.input
+class VerifyTwoFactorInput:
+    challenge_id: strawberry.ID
+    code: str
+
+
+@strawberry.type
+class VerifyTwoFactorPayload:
+    api_key: ApiKeyType | None = None
+    secret: str | None = strawberry.field(
+        default=None, description="The HMAC secret, shown exactly once; null for ED25519 keys."
+    )
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.input
+class DeleteApiKeyInput:
+    id: strawberry.ID
+
+
+@strawberry.type
+class DeleteApiKeyPayload:
+    deleted_api_key_id: strawberry.ID | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+def _request(data: CreateApiKeyInput) -> NewKeyRequest:
+    rate = data.rate_limit
+    return NewKeyRequest(
+        label=data.label,
+        scopes=list(data.scopes),
+        ip_allowlist=data.ip_allowlist,
+        expires_at=data.expires_at,
+        algorithm=KeyAlgorithm(data.algorithm or KeyAlgorithm.HMAC_SHA512),
+        public_key=data.public_key,
+        rate_limit_requests=rate.requests if rate is not None else None,
+        rate_limit_per_seconds=rate.per_seconds if rate is not None else None,
+        has_rate_limit=rate is not None,
+    )
+
+
+def _no_store(info: Info) -> None:
+    response = info.context.response
+    if isinstance(response, Response):
+        response.headers["Cache-Control"] = "no-store"
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation(
+        description="Start creating a key: returns a challenge to confirm with verifyTwoFactor."
+    )
+    async def create_api_key(self, info: Info, input: CreateApiKeyInput) -> CreateApiKeyPayload:
+        principal = require_user(info)
+        try:
+            challenge = await service.create_key(
+                info.context.rt, principal.user_id, _request(input)
+            )
+        except (DomainError, InvalidInput) as exc:
+            return CreateApiKeyPayload(user_errors=user_errors(exc))
+        return CreateApiKeyPayload(
+            challenge=TwoFactorChallenge(
+                id=strawberry.ID(challenge.public_id), expires_at=challenge.expires_at
+            )
+        )
+
+    @strawberry.mutation(
+        description="Confirm a key with a TOTP code; the secret is in this payload only."
+    )
+    async def verify_two_factor(
+        self, info: Info, input: VerifyTwoFactorInput
+    ) -> VerifyTwoFactorPayload:
+        principal = require_user(info)
+        _no_store(info)
+        try:
+            activation = await service.confirm_key(
+                info.context.rt, principal.user_id, str(input.challenge_id), input.code
+            )
+        except DomainError as exc:
+            return VerifyTwoFactorPayload(user_errors=user_errors(exc))
+        return VerifyTwoFactorPayload(
+            api_key=ApiKeyType.from_row(activation.api_key), secret=activation.secret
+        )
+
+    @strawberry.mutation(description="Delete one of your keys; it stops verifying at once.")
+    async def delete_api_key(self, info: Info, input: DeleteApiKeyInput) -> DeleteApiKeyPayload:
+        principal = require_user(info)
+        pk = decode_int_id(input.id, "ApiKey")
+        try:
+            if pk is None:
+                raise DomainError(ErrorCode.NOT_FOUND, "No such key.", ("input", "id"))
+            row = await service.delete_key(info.context.rt, principal.user_id, pk)
+        except DomainError as exc:
+            return DeleteApiKeyPayload(user_errors=user_errors(exc))
+        return DeleteApiKeyPayload(
+            deleted_api_key_id=strawberry.ID(encode_global_id("ApiKey", row.id))
+        )

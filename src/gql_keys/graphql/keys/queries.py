@@ -1,0 +1,90 @@
+"""Key queries: the scope catalogue, the caller's keys, one key, and ``node`` for keys."""
+
+from __future__ import annotations
+
+import strawberry
+
+from gql_keys.errors import DomainError, ErrorCode, Unauthenticated
+from gql_keys.graphql.context import Info
+from gql_keys.graphql.keys.scopes import ScopeInfo
+from gql_keys.graphql.keys.types import ApiKeyType
+from gql_keys.graphql.node import decode_int_id
+from gql_keys.graphql.nodes import register_node
+from gql_keys.graphql.pagination import (
+    Connection,
+    connection,
+    decode_cursor,
+    encode_cursor,
+    page_size,
+)
+from gql_keys.graphql.permissions import require_user
+from gql_keys.principals import ApiKeyPrincipal, UserPrincipal
+from gql_keys.scopes import CATALOG
+from gql_keys.services import keys as service
+
+ApiKeyConnection = Connection[ApiKeyType]
+
+
+def _after_id(after: str | None) -> int | None:
+    if after is None:
+        return None
+    (value,) = decode_cursor(after, 1)
+    if not isinstance(value, int) or value < 1:
+        raise DomainError(ErrorCode.INVALID_INPUT, "after is not a valid cursor.", ("after",))
+    return value
+
+
+async def load_api_key(info: Info, pk: int) -> ApiKeyType | None:
+    """A key the caller may read: a user's own keys, or the signing key itself."""
+    principal = info.context.principal
+    own_user = isinstance(principal, UserPrincipal)
+    own_key = isinstance(principal, ApiKeyPrincipal) and principal.api_key_id == pk
+    if not isinstance(principal, UserPrincipal | ApiKeyPrincipal) or not (own_user or own_key):
+        return None
+    row = await service.get_user_key(principal.user_id, pk)
+    return ApiKeyType.from_row(row) if row is not None else None
+
+
+async def _load_node(info: Info, pk: str) -> ApiKeyType | None:
+    if not pk.isascii() or not pk.isdigit() or len(pk) > 18:
+        return None
+    return await load_api_key(info, int(pk))
+
+
+register_node("ApiKey", _load_node)
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(description="Every scope a key can carry, with its title and area.")
+    def scope_catalog(self) -> list[ScopeInfo]:
+        return [ScopeInfo.from_description(entry) for entry in CATALOG]
+
+    @strawberry.field(description="The caller's keys, newest first.")
+    async def api_keys(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        include_deleted: bool | None = False,
+    ) -> ApiKeyConnection:
+        principal = require_user(info)
+        limit = page_size(first)
+        page = await service.list_keys(
+            principal.user_id, bool(include_deleted), _after_id(after), limit
+        )
+        return connection(
+            [ApiKeyType.from_row(row) for row in page.rows],
+            [encode_cursor([row.id]) for row in page.rows],
+            page.has_next_page,
+            page.total_count,
+        )
+
+    @strawberry.field(description="One of the caller's keys; null for anyone else's.")
+    async def api_key(self, info: Info, id: strawberry.ID) -> ApiKeyType | None:
+        if info.context.principal is None:
+            raise Unauthenticated()
+        pk = decode_int_id(id, "ApiKey")
+        if pk is None:
+            return None
+        return await load_api_key(info, pk)

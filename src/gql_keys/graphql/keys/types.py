@@ -1,0 +1,84 @@
+"""The ``ApiKey`` type and its enums; storage details (sealed secret, public key) stay out."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import strawberry
+
+from gql_keys.graphql.context import Info
+from gql_keys.graphql.keys.scopes import ScopeEnum
+from gql_keys.graphql.node import Node, encode_global_id
+from gql_keys.graphql.usage.buckets import usage_field
+from gql_keys.models import ApiKey as ApiKeyRow
+from gql_keys.scopes import Scope
+from gql_keys.services.key_policy import KeyAlgorithm
+from gql_keys.services.keys import KeyStatus, status_of
+
+KeyAlgorithmEnum = strawberry.enum(KeyAlgorithm, name="KeyAlgorithm")
+ApiKeyStatusEnum = strawberry.enum(KeyStatus, name="ApiKeyStatus")
+
+
+@strawberry.type
+class RateLimit:
+    requests: int
+    per_seconds: int
+
+
+@strawberry.type(name="ApiKey")
+class ApiKeyType(Node):
+    key: str = strawberry.field(description="The public identifier sent in the KEY header.")
+    label: str
+    algorithm: KeyAlgorithmEnum  # type: ignore[valid-type]
+    scopes: list[ScopeEnum]  # type: ignore[valid-type]
+    ip_allowlist: list[str]
+    created_at: datetime
+    expires_at: datetime | None
+    expiry_clamped: bool = strawberry.field(
+        description="True when expiresAt was shortened by the limit on keys without an "
+        "IP allowlist."
+    )
+    last_used_at: datetime | None = strawberry.field(description="The last allowed request.")
+    last_used_ip: str | None
+    usage = usage_field
+    row: strawberry.Private[ApiKeyRow]
+
+    @strawberry.field(description="ACTIVE, EXPIRED (past expiresAt) or DELETED.")
+    def status(self, info: Info) -> ApiKeyStatusEnum:  # type: ignore[valid-type]
+        return status_of(self.row, info.context.rt.clock.now())
+
+    @strawberry.field(description="The key's own limit, or the platform default.")
+    def rate_limit(self, info: Info) -> RateLimit:
+        settings = info.context.rt.settings
+        row = self.row
+        if row.rate_limit_requests is not None and row.rate_limit_per_seconds is not None:
+            return RateLimit(
+                requests=row.rate_limit_requests, per_seconds=row.rate_limit_per_seconds
+            )
+        return RateLimit(
+            requests=settings.default_rate_limit_requests,
+            per_seconds=settings.default_rate_limit_per_seconds,
+        )
+
+    @classmethod
+    def from_row(cls, row: ApiKeyRow) -> ApiKeyType:
+        return cls(
+            id=strawberry.ID(encode_global_id("ApiKey", row.id)),
+            key=row.key,
+            label=row.label,
+            algorithm=KeyAlgorithm(row.algorithm),
+            scopes=[Scope(s) for s in row.scopes],
+            ip_allowlist=list(row.ip_allowlist),
+            created_at=row.created_at,
+            expires_at=row.expires_at,
+            expiry_clamped=row.expiry_clamped,
+            last_used_at=row.last_used_at,
+            last_used_ip=row.last_used_ip,
+            row=row,
+        )
+
+
+@strawberry.type
+class TwoFactorChallenge:
+    id: strawberry.ID
+    expires_at: datetime

@@ -1,0 +1,133 @@
+"""Queries on API keys and their activation challenges.
+
+Every read that serves a user names that user: a query can only ever see the
+caller's own rows. Pending keys (never confirmed) are invisible to every read here
+except the challenge flow itself.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from tortoise.expressions import F, Q
+
+from gql_keys.models import ApiKey, KeyChallenge, User
+
+PENDING = "pending"
+ACTIVE = "active"
+
+
+async def create_pending_key(**fields: Any) -> ApiKey:
+    return await ApiKey.create(state=PENDING, **fields)
+
+
+async def create_challenge(
+    public_id: str, user_id: int, api_key_id: int, now: datetime, expires_at: datetime
+) -> KeyChallenge:
+    return await KeyChallenge.create(
+        public_id=public_id,
+        user_id=user_id,
+        api_key_id=api_key_id,
+        created_at=now,
+        expires_at=expires_at,
+    )
+
+
+async def lock_owner(user_id: int) -> None:
+    """Serialise key activations of one account until the transaction ends (PostgreSQL)."""
+    await User.select_for_update().filter(id=user_id).first()
+
+
+def _live(user_id: int, now: datetime) -> Q:
+    return Q(user_id=user_id, state=ACTIVE, deleted_at=None) & (
+        Q(expires_at=None) | Q(expires_at__gt=now)
+    )
+
+
+async def count_live_keys(user_id: int, now: datetime) -> int:
+    """Active keys that are neither deleted nor expired."""
+    return await ApiKey.filter(_live(user_id, now)).count()
+
+
+async def count_open_challenges(user_id: int, now: datetime) -> int:
+    """Challenges of this user that can still be confirmed."""
+    return await KeyChallenge.filter(user_id=user_id, consumed_at=None, expires_at__gt=now).count()
+
+
+async def purge_stale_pending(before: datetime) -> int:
+    """Delete pending keys (and, by cascade, their challenges) created before ``before``,
+    and consumed challenges of that age; returns the number of keys deleted."""
+    deleted = await ApiKey.filter(state=PENDING, created_at__lt=before).delete()
+    await KeyChallenge.filter(consumed_at__lt=before).delete()
+    return deleted
+
+
+async def challenge_for_user(public_id: str, user_id: int) -> KeyChallenge | None:
+    return await KeyChallenge.get_or_none(public_id=public_id, user_id=user_id)
+
+
+async def count_failed_attempt(challenge_id: int) -> int:
+    """Add one wrong code to the challenge; return its new attempt count."""
+    await KeyChallenge.filter(id=challenge_id).update(attempts=F("attempts") + 1)
+    row = await KeyChallenge.get_or_none(id=challenge_id)
+    return row.attempts if row is not None else 0
+
+
+async def consume_challenge(challenge_id: int, now: datetime, max_attempts: int) -> bool:
+    """Mark the challenge used; False when it was already used, expired or dead."""
+    updated = await KeyChallenge.filter(
+        id=challenge_id, consumed_at=None, expires_at__gt=now, attempts__lt=max_attempts
+    ).update(consumed_at=now)
+    return updated == 1
+
+
+async def activate_key(api_key_id: int, now: datetime) -> ApiKey | None:
+    """Turn a pending key active; None when it is not pending (any more)."""
+    updated = await ApiKey.filter(id=api_key_id, state=PENDING).update(
+        state=ACTIVE, activated_at=now
+    )
+    if updated != 1:
+        return None
+    return await ApiKey.get_or_none(id=api_key_id)
+
+
+async def get_pending_key(api_key_id: int, user_id: int) -> ApiKey | None:
+    return await ApiKey.get_or_none(id=api_key_id, user_id=user_id, state=PENDING)
+
+
+async def get_user_key(api_key_id: int, user_id: int) -> ApiKey | None:
+    """One of the user's confirmed keys (deleted ones included)."""
+    return await ApiKey.get_or_none(id=api_key_id, user_id=user_id, state=ACTIVE)
+
+
+async def get_active_key(api_key_id: int) -> ApiKey | None:
+    return await ApiKey.get_or_none(id=api_key_id, state=ACTIVE)
+
+
+async def soft_delete(api_key_id: int, user_id: int, now: datetime) -> bool:
+    updated = await ApiKey.filter(
+        id=api_key_id, user_id=user_id, state=ACTIVE, deleted_at=None
+    ).update(deleted_at=now)
+    return updated == 1
+
+
+def _listing(user_id: int, include_deleted: bool) -> Q:
+    where = Q(user_id=user_id, state=ACTIVE)
+    if not include_deleted:
+        where &= Q(deleted_at=None)
+    return where
+
+
+async def list_user_keys(
+    user_id: int, include_deleted: bool, before_id: int | None, limit: int
+) -> list[ApiKey]:
+    """Up to ``limit`` keys, newest first, with ids below ``before_id`` when given."""
+    where = _listing(user_id, include_deleted)
+    if before_id is not None:
+        where &= Q(id__lt=before_id)
+    return await ApiKey.filter(where).order_by("-id").limit(limit)
+
+
+async def count_user_keys(user_id: int, include_deleted: bool) -> int:
+    return await ApiKey.filter(_listing(user_id, include_deleted)).count()
