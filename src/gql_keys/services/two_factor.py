@@ -1,0 +1,181 @@
+"""TOTP two-factor: set-up, checking codes once per account, recovery codes.
+
+A code is accepted at most once per account: the last accepted time step is stored on
+the user and only ever advanced by a conditional UPDATE, so of two concurrent requests
+with the same code exactly one passes, and a code used to log in cannot be used again
+for anything else. Wrong codes are counted per account in the shared database
+(subject ``totp:<user id>``); past ``two_factor_max_failures`` the second factor is
+locked with a growing back-off, and codes are not even looked at.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from tortoise.transactions import in_transaction
+
+from gql_keys.errors import DomainError, ErrorCode
+from gql_keys.models import User
+from gql_keys.repositories import recovery_codes as codes_repo
+from gql_keys.repositories import users as users_repo
+from gql_keys.runtime import Runtime
+from gql_keys.security import totp
+from gql_keys.services import accounts, throttle
+
+CODE_FIELD: tuple[str, ...] = ("input", "code")
+RECOVERY_CODE_COUNT = 10
+INVALID_CODE_MESSAGE = "The two-factor code is not valid."
+
+
+@dataclass(frozen=True, slots=True)
+class SetupStarted:
+    secret: str
+    otpauth_uri: str
+    qr_svg: str
+
+
+@dataclass(frozen=True, slots=True)
+class SetupConfirmed:
+    user: User
+    recovery_codes: list[str]
+
+
+def subject_for(user_id: int) -> str:
+    return f"totp:{user_id}"
+
+
+def _limit(rt: Runtime) -> throttle.Limit:
+    return throttle.Limit(
+        max_failures=rt.settings.two_factor_max_failures,
+        window_seconds=rt.settings.two_factor_failure_window_seconds,
+    )
+
+
+def _aad(user_id: int) -> bytes:
+    return f"totp-seed:{user_id}".encode()
+
+
+def seal_seed(rt: Runtime, user_id: int, seed: str) -> str:
+    return rt.secretbox.seal(seed.encode(), aad=_aad(user_id))
+
+
+def open_seed(rt: Runtime, user_id: int, sealed: str) -> str:
+    return rt.secretbox.open(sealed, aad=_aad(user_id)).decode()
+
+
+def _invalid(field: Sequence[str]) -> DomainError:
+    return DomainError(ErrorCode.INVALID_TWO_FACTOR_CODE, INVALID_CODE_MESSAGE, field)
+
+
+async def _enabled_user(user_id: int) -> User:
+    user = await users_repo.get_user(user_id)
+    if user is None or not user.two_factor_enabled or user.totp_seed_sealed is None:
+        raise DomainError(
+            ErrorCode.TWO_FACTOR_NOT_ENABLED, "Two-factor authentication is not enabled."
+        )
+    return user
+
+
+async def _fail(rt: Runtime, user_id: int, field: Sequence[str]) -> DomainError:
+    await throttle.record_failure(rt, subject_for(user_id), _limit(rt))
+    return _invalid(field)
+
+
+async def check_code(
+    rt: Runtime, user_id: int, code: str, *, field: Sequence[str] = CODE_FIELD
+) -> None:
+    """Accept a TOTP code of a user with 2FA enabled, at most once per account.
+
+    Raises ``TWO_FACTOR_NOT_ENABLED``, ``TOO_MANY_ATTEMPTS`` (without checking the code)
+    or ``INVALID_TWO_FACTOR_CODE`` (wrong, or already used).
+    """
+    user = await _enabled_user(user_id)
+    await throttle.ensure_not_blocked(rt, [subject_for(user_id)], field)
+    assert user.totp_seed_sealed is not None
+    seed = open_seed(rt, user_id, user.totp_seed_sealed)
+    step = totp.matching_step(seed, code, rt.clock.time())
+    if step is None:
+        raise await _fail(rt, user_id, field)
+    if not await users_repo.advance_totp_step(user_id, step):
+        # A right code that was already used: not a guess, so not counted.
+        raise _invalid(field)
+    await throttle.clear(subject_for(user_id))
+
+
+async def _use_recovery_code(rt: Runtime, user_id: int, code: str) -> bool:
+    now = rt.clock.now()
+    for row in await codes_repo.unused_codes(user_id):
+        matches = await asyncio.to_thread(rt.recovery_codes.verify, code, row.code_hash)
+        if matches:
+            return await codes_repo.mark_used(row.id, now)
+    return False
+
+
+def looks_like_totp(code: str) -> bool:
+    compact = "".join(code.split())
+    return len(compact) == totp.DIGITS and compact.isascii() and compact.isdigit()
+
+
+async def check_second_factor(
+    rt: Runtime, user_id: int, code: str, *, field: Sequence[str] = CODE_FIELD
+) -> None:
+    """Accept a TOTP code, or one unused recovery code in its place (used up at once)."""
+    if looks_like_totp(code):
+        await check_code(rt, user_id, code, field=field)
+        return
+    await _enabled_user(user_id)
+    await throttle.ensure_not_blocked(rt, [subject_for(user_id)], field)
+    if not await _use_recovery_code(rt, user_id, code):
+        raise await _fail(rt, user_id, field)
+    await throttle.clear(subject_for(user_id))
+
+
+async def begin_setup(rt: Runtime, user_id: int, password: str) -> SetupStarted:
+    """Check the password, store a fresh sealed seed as pending, return it once."""
+    user = await users_repo.get_user(user_id)
+    if user is None:
+        raise DomainError(ErrorCode.NOT_FOUND, "The account no longer exists.")
+    if user.two_factor_enabled:
+        raise DomainError(
+            ErrorCode.TWO_FACTOR_ALREADY_ENABLED, "Two-factor authentication is already enabled."
+        )
+    await accounts.check_password(rt, user, password, ("input", "password"))
+    seed = totp.new_seed()
+    await users_repo.set_pending_seed(user_id, seal_seed(rt, user_id, seed))
+    uri = totp.provisioning_uri(seed, user.email)
+    return SetupStarted(secret=seed, otpauth_uri=uri, qr_svg=totp.qr_svg(uri))
+
+
+async def confirm_setup(
+    rt: Runtime, user_id: int, code: str, *, field: Sequence[str] = CODE_FIELD
+) -> SetupConfirmed:
+    """Activate the pending seed with a valid code; return ten fresh recovery codes."""
+    user = await users_repo.get_user(user_id)
+    if user is None:
+        raise DomainError(ErrorCode.NOT_FOUND, "The account no longer exists.")
+    if user.two_factor_enabled:
+        raise DomainError(
+            ErrorCode.TWO_FACTOR_ALREADY_ENABLED, "Two-factor authentication is already enabled."
+        )
+    pending = user.totp_pending_seed_sealed
+    if pending is None:
+        raise DomainError(
+            ErrorCode.TWO_FACTOR_SETUP_NOT_STARTED,
+            "Start two-factor set-up first (beginTwoFactorSetup).",
+        )
+    await throttle.ensure_not_blocked(rt, [subject_for(user_id)], field)
+    step = totp.matching_step(open_seed(rt, user_id, pending), code, rt.clock.time())
+    if step is None or step <= user.totp_last_step:
+        raise await _fail(rt, user_id, field)
+    plain_codes = totp.new_recovery_codes(RECOVERY_CODE_COUNT)
+    hashes = await asyncio.to_thread(lambda: [rt.recovery_codes.hash(c) for c in plain_codes])
+    async with in_transaction():
+        if not await users_repo.enable_two_factor(user_id, pending, step):
+            raise _invalid(field)
+        await codes_repo.replace_codes(user_id, hashes)
+    await throttle.clear(subject_for(user_id))
+    enabled = await users_repo.get_user(user_id)
+    assert enabled is not None
+    return SetupConfirmed(user=enabled, recovery_codes=plain_codes)
