@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from gql_keys.principals import Principal, ServicePrincipal, ServiceRole, UserPrincipal
+from gql_keys.principals import Principal, UserPrincipal
 from gql_keys.repositories import sessions as repo
 from gql_keys.runtime import Runtime
 from gql_keys.security.tokens import SERVICE_TOKEN_PREFIX, SESSION_TOKEN_PREFIX, token_digest
@@ -29,12 +29,8 @@ async def authenticate_token(rt: Runtime, token: str) -> Principal | None:
         return None
     digest = token_digest(token)
     if token.startswith(SERVICE_TOKEN_PREFIX):
-        service = await repo.live_service_token_by_digest(digest)
-        if service is None:
-            return None
-        return ServicePrincipal(
-            token_id=service.id, name=service.name, role=ServiceRole(service.role)
-        )
+        # Cached for a few seconds: gateways present their token on every verification.
+        return await rt.service_token_cache.get(digest)
     if token.startswith(SESSION_TOKEN_PREFIX):
         now = rt.clock.now()
         session = await repo.live_session_by_digest(digest, now)

@@ -1,0 +1,378 @@
+"""Benchmark ``verifyApiRequest`` against a trivial query on the same stack.
+
+``python -m bench.verify`` starts ``gql-keys serve`` on the embedded default (SQLite in a
+temporary data folder, in-process limiter and broker, one worker), creates a user, an
+HMAC key and a verifier token straight in its database, then runs interleaved rounds of
+
+* floor:  ``{ __typename }`` (parse cache, no resolver, no database), and
+* verify: ``verifyApiRequest`` with a freshly signed GET (decision + durable usage-log row),
+
+each over 64 keep-alive HTTP/1.1 connections from an asyncio client. It prints the
+median throughput and p50/p99 latency of each, the ratios against the floor, and checks
+that every verification answered got its ``usage_logs`` row.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import hashlib
+import json
+import os
+import secrets
+import socket
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from gql_keys.security.keymaterial import new_public_key_id, new_secret
+from gql_keys.security.signing import hmac_sha512_hex, signing_payload
+
+VERIFY_QUERY = (
+    "mutation V($i: VerifyApiRequestInput!) { verifyApiRequest(input: $i) "
+    "{ allowed code rateLimit { remaining } } }"
+)
+FLOOR_QUERY = "{ __typename }"
+GATEWAY_PATH = "/api/v4/spot/orders"
+GATEWAY_QUERY = "currency_pair=BTC_USDT&status=open"
+EMPTY_SHA512 = hashlib.sha512(b"").hexdigest()
+
+
+@dataclass
+class Credentials:
+    key: str
+    secret: str
+    token: str
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+async def create_credentials(env: dict[str, str]) -> Credentials:
+    """User, active HMAC key (rate limit out of the way) and verifier token, in the DB."""
+    from tortoise import Tortoise
+
+    from gql_keys.db import migrate, tortoise_config
+    from gql_keys.models import ApiKey, User
+    from gql_keys.principals import ServiceRole
+    from gql_keys.runtime import build_runtime
+    from gql_keys.services import service_tokens
+    from gql_keys.settings import load_settings
+
+    settings = load_settings(env)
+    await migrate(settings)
+    await Tortoise.init(config=tortoise_config(settings))
+    try:
+        rt = build_runtime(settings)
+        user = await User.create(email="bench@example.com", password_hash="unused")
+        key, secret = new_public_key_id(), new_secret()
+        now = rt.clock.now()
+        await ApiKey.create(
+            user_id=user.id,
+            key=key,
+            label="bench",
+            algorithm="HMAC_SHA512",
+            scopes=["SPOT_WRITE"],
+            ip_allowlist=[],
+            secret_sealed=rt.secretbox.seal(secret.encode(), aad=f"api-key:{key}".encode()),
+            state="active",
+            created_at=now,
+            activated_at=now,
+            rate_limit_requests=1_000_000,
+            rate_limit_per_seconds=1,
+        )
+        token = await service_tokens.create("bench-gateway", ServiceRole.VERIFIER)
+        rt.passwords.close()
+    finally:
+        await Tortoise.close_connections()
+    return Credentials(key, secret, token)
+
+
+def http_request(port: int, body: bytes, token: str | None) -> bytes:
+    auth = f"Authorization: Bearer {token}\r\n" if token else ""
+    head = (
+        f"POST /graphql HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+        f"Content-Type: application/json\r\n{auth}Content-Length: {len(body)}\r\n\r\n"
+    )
+    return head.encode() + body
+
+
+def verify_request(port: int, creds: Credentials, timestamp: int) -> bytes:
+    ts = str(timestamp)
+    payload = signing_payload("GET", GATEWAY_PATH, GATEWAY_QUERY, EMPTY_SHA512, ts)
+    variables = {
+        "i": {
+            "key": creds.key,
+            "signature": hmac_sha512_hex(creds.secret, payload),
+            "timestamp": ts,
+            "method": "GET",
+            "path": GATEWAY_PATH,
+            "query": GATEWAY_QUERY,
+            "bodySha512": EMPTY_SHA512,
+            "clientIp": "203.0.113.7",
+            "requiredScope": "SPOT_READ",
+        }
+    }
+    body = json.dumps({"query": VERIFY_QUERY, "variables": variables}).encode()
+    return http_request(port, body, creds.token)
+
+
+class Load:
+    """Requests to send: fixed bytes (floor) or re-signed once per second (verify)."""
+
+    def __init__(self, port: int, creds: Credentials | None) -> None:
+        self.port, self.creds = port, creds
+        self._second = 0
+        self._bytes = http_request(port, json.dumps({"query": FLOOR_QUERY}).encode(), None)
+        self.expect = b'"__typename"' if creds is None else b'"allowed":true'
+
+    def request(self) -> bytes:
+        if self.creds is None:
+            return self._bytes
+        second = int(time.time())
+        if second != self._second:
+            self._second = second
+            self._bytes = verify_request(self.port, self.creds, second)
+        return self._bytes
+
+
+async def read_response(reader: asyncio.StreamReader) -> tuple[int, bytes]:
+    head = await reader.readuntil(b"\r\n\r\n")
+    status = int(head[9:12])
+    length = 0
+    for line in head.split(b"\r\n"):
+        if line[:15].lower() == b"content-length:":
+            length = int(line[15:])
+    return status, await reader.readexactly(length)
+
+
+@dataclass
+class RoundResult:
+    name: str
+    completed: int
+    errors: int
+    seconds: float
+    latencies: list[float]
+
+    @property
+    def rps(self) -> float:
+        return self.completed / self.seconds
+
+    def percentile(self, p: float) -> float:
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, int(p * len(ordered)))] * 1000
+
+
+async def run_round(
+    name: str, load: Load, port: int, connections: int, warmup: float, duration: float
+) -> tuple[RoundResult, int]:
+    """Returns the measured result and how many requests of any phase were answered."""
+    latencies: list[float] = []
+    counts = {"completed": 0, "errors": 0, "answered": 0}
+    start = time.perf_counter()
+    measure_from, stop_at = start + warmup, start + warmup + duration
+
+    async def worker() -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        try:
+            while True:
+                sent = time.perf_counter()
+                if sent >= stop_at:
+                    return
+                writer.write(load.request())
+                status, body = await read_response(reader)
+                done = time.perf_counter()
+                counts["answered"] += 1
+                ok = status == 200 and load.expect in body
+                if sent >= measure_from:
+                    if ok:
+                        counts["completed"] += 1
+                        latencies.append(done - sent)
+                    else:
+                        counts["errors"] += 1
+                if not ok and counts["errors"] <= 1 and sent >= measure_from:
+                    print(f"  unexpected response ({status}): {body[:300]!r}", file=sys.stderr)
+        finally:
+            writer.close()
+
+    await asyncio.gather(*(worker() for _ in range(connections)))
+    result = RoundResult(name, counts["completed"], counts["errors"], duration, latencies)
+    return result, counts["answered"]
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (Linux /proc), 0 elsewhere."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def wait_ready(port: int, process: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"server exited with {process.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5) as s:
+                s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                if b"200 OK" in s.recv(200):
+                    return
+        except OSError:
+            time.sleep(0.1)
+    raise SystemExit("server did not become ready")
+
+
+def print_writer_metrics(port: int) -> None:
+    """Mean usage-log batch size and commit time, from /metrics."""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        s.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        chunks = []
+        while chunk := s.recv(65536):
+            chunks.append(chunk)
+    values: dict[str, float] = {}
+    for line in b"".join(chunks).decode().splitlines():
+        name, _, value = line.partition(" ")
+        if name.endswith(("_sum", "_count")):
+            values[name] = float(value)
+    batches = values.get("gql_keys_usage_log_batch_rows_count", 0)
+    if batches:
+        rows = values["gql_keys_usage_log_batch_rows_sum"]
+        flush = values["gql_keys_usage_log_flush_seconds_sum"]
+        print(
+            f"  usage log: {batches:.0f} commits, {rows / batches:.1f} rows/commit, "
+            f"{flush / batches * 1000:.2f} ms/commit"
+        )
+
+
+def count_usage_rows(database: Path) -> int:
+    with sqlite3.connect(database) as conn:
+        row = conn.execute("SELECT COUNT(*) FROM usage_logs").fetchone()
+        return int(row[0])
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+async def bench(args: argparse.Namespace) -> int:
+    try:
+        import uvloop
+
+        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+    except ImportError:  # pragma: no cover
+        pass
+    with tempfile.TemporaryDirectory(prefix="gql-keys-bench-") as tmp:
+        port = args.port or free_port()
+        env = dict(os.environ)
+        env.update(
+            GQL_KEYS_DATA_DIR=tmp,
+            GQL_KEYS_DATABASE_URL="",
+            GQL_KEYS_MASTER_KEY=base64.b64encode(secrets.token_bytes(32)).decode(),
+            GQL_KEYS_PORT=str(port),
+            GQL_KEYS_HOST="127.0.0.1",
+            GQL_KEYS_LOG_LEVEL="WARNING",
+            GQL_KEYS_ENV="production",
+        )
+        creds = await create_credentials(env)
+        command = [
+            sys.executable,
+            "-c",
+            "from gql_keys.cli.main import main; main()",
+            "serve",
+        ]
+        server = subprocess.Popen(command, env=env)
+        try:
+            wait_ready(port, server)
+            print(
+                f"server pid {server.pid} on 127.0.0.1:{port}; {args.connections} connections, "
+                f"{args.rounds} rounds x {args.duration:.0f} s (+{args.warmup:.0f} s warm-up)"
+            )
+            floor_load, verify_load = Load(port, None), Load(port, creds)
+            results: dict[str, list[RoundResult]] = {"floor": [], "verify": []}
+            verify_answered = 0
+            cpu_ms: dict[str, list[float]] = {"floor": [], "verify": []}
+            for r in range(args.rounds):
+                order: tuple[str, ...] = ("floor", "verify") if r % 2 == 0 else ("verify", "floor")
+                if args.only:
+                    order = (args.only,)
+                for name in order:
+                    load = floor_load if name == "floor" else verify_load
+                    cpu_before = cpu_seconds(server.pid)
+                    result, answered = await run_round(
+                        name, load, port, args.connections, args.warmup, args.duration
+                    )
+                    cpu_ms[name].append((cpu_seconds(server.pid) - cpu_before) * 1000 / answered)
+                    if name == "verify":
+                        verify_answered += answered
+                    results[name].append(result)
+                    print(
+                        f"  round {r + 1} {name:6s} {result.rps:8.0f} req/s  "
+                        f"p50 {result.percentile(0.5):6.1f} ms  "
+                        f"p99 {result.percentile(0.99):6.1f} ms"
+                        f"  server CPU {cpu_ms[name][-1]:.3f} ms/req  errors {result.errors}"
+                    )
+            print_writer_metrics(port)
+        finally:
+            server.terminate()
+            server.wait(timeout=60)
+        logged = count_usage_rows(Path(tmp) / "gql-keys.sqlite3")
+
+    if args.only:
+        return 0
+    summary = {
+        name: (
+            median([r.rps for r in rs]),
+            median([r.percentile(0.5) for r in rs]),
+            median([r.percentile(0.99) for r in rs]),
+        )
+        for name, rs in results.items()
+    }
+    floor, verify = summary["floor"], summary["verify"]
+    print()
+    print("| run    | req/s (median) | p50 ms | p99 ms |")
+    print("|--------|---------------:|-------:|-------:|")
+    for name, (rps, p50, p99) in summary.items():
+        print(f"| {name:6s} | {rps:14.0f} | {p50:6.1f} | {p99:6.1f} |")
+    print(
+        f"| ratio  | {verify[0] / floor[0]:14.2f} | {verify[1] / floor[1]:6.2f} | "
+        f"{verify[2] / floor[2]:6.2f} |"
+    )
+    errors = sum(r.errors for rs in results.values() for r in rs)
+    print()
+    print(f"verifications answered: {verify_answered}, usage_logs rows: {logged}, errors: {errors}")
+    goals = {
+        "throughput >= 0.75x floor": verify[0] >= 0.75 * floor[0],
+        "p99 <= 2x floor": verify[2] <= 2 * floor[2],
+        "throughput >= 2400 req/s": verify[0] >= 2400,
+        "every answered verification logged": logged >= verify_answered,
+    }
+    for goal, met in goals.items():
+        print(f"  [{'x' if met else ' '}] {goal}")
+    return 0 if all(goals.values()) else 1
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.verify", description=__doc__)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--duration", type=float, default=8.0, help="seconds measured per run")
+    parser.add_argument("--warmup", type=float, default=2.0, help="seconds before measuring")
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--only", choices=("floor", "verify"), help="run one side (profiling)")
+    sys.exit(asyncio.run(bench(parser.parse_args())))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,52 @@
+"""``verifyApiRequest``: only a service token with role ``verifier`` may ask."""
+
+from __future__ import annotations
+
+import strawberry
+
+from gql_keys.graphql.context import Info
+from gql_keys.graphql.permissions import require_service
+from gql_keys.graphql.usage.codes import VerificationCodeEnum
+from gql_keys.graphql.verification.types import (
+    VerifyApiRequestInput,
+    VerifyApiRequestPayload,
+    rate_limit_status,
+)
+from gql_keys.principals import ServiceRole
+from gql_keys.scopes import Scope
+from gql_keys.services import verification as service
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation(
+        description="Decide whether a signed partner request may pass; every decision is logged."
+    )
+    async def verify_api_request(
+        self, info: Info, input: VerifyApiRequestInput
+    ) -> VerifyApiRequestPayload:
+        require_service(info, ServiceRole.VERIFIER)
+        decision = await service.verify(
+            info.context.rt,
+            service.SignedRequest(
+                key=input.key,
+                signature=input.signature,
+                timestamp=input.timestamp,
+                method=input.method,
+                path=input.path,
+                query=input.query or "",
+                body_sha512=input.body_sha512,
+                client_ip=input.client_ip,
+                required_scope=Scope(input.required_scope),
+            ),
+        )
+        rate = decision.rate
+        return VerifyApiRequestPayload(
+            allowed=decision.allowed,
+            code=VerificationCodeEnum(decision.code.value),
+            rate_limit=rate_limit_status(rate.limit, rate.remaining, rate.reset_at)
+            if rate is not None
+            else None,
+            user_errors=[],
+            record=decision.record,
+        )

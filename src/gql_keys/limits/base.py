@@ -1,0 +1,48 @@
+"""The rate-limiter and replay-cache protocols the verification hot path depends on.
+
+Implementations must be safe under concurrency within one event loop (the in-memory
+ones) or across processes (a shared store such as Redis). Times are Unix seconds from
+``rt.clock.time()`` so tests can move the clock.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class RateDecision:
+    """The outcome of one counted request against a fixed window."""
+
+    allowed: bool
+    limit: int
+    remaining: int
+    reset_at: float  # Unix seconds when the current window ends
+
+
+class RateLimiter(Protocol):
+    async def hit(self, bucket: str, limit: int, per_seconds: int, now: float) -> RateDecision:
+        """Count one request in ``bucket``; refuse it (without counting) when the window is full.
+
+        Windows are fixed and aligned to multiples of ``per_seconds`` since the epoch, so
+        every worker sharing a store agrees on them.
+        """
+        ...
+
+    async def start(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+class ReplayCache(Protocol):
+    async def first_seen(self, fingerprint: str, ttl_seconds: float, now: float) -> bool:
+        """Remember ``fingerprint`` for ``ttl_seconds``; True only the first time it is seen.
+
+        Must be atomic: of two concurrent calls with one fingerprint, exactly one gets True.
+        """
+        ...
+
+    async def start(self) -> None: ...
+
+    async def close(self) -> None: ...

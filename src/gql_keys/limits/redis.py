@@ -1,0 +1,116 @@
+"""Redis rate limiter and replay cache: one quota and one replay memory for all workers.
+
+Both fall back to the in-process implementations while Redis is unreachable (a log line
+from :class:`~gql_keys.redisconn.RedisAvailability` and the
+``gql_keys_redis_fallback_total`` metric say so) and return to Redis by themselves once
+it answers again. While Redis works, decisions are mirrored into the local state so a
+fall-back starts from this worker's own counts rather than from zero.
+"""
+
+from __future__ import annotations
+
+import math
+
+from redis.asyncio import Redis
+
+from gql_keys.limits.base import RateDecision
+from gql_keys.limits.memory import MemoryRateLimiter, MemoryReplayCache
+from gql_keys.redisconn import REDIS_ERRORS, RedisAvailability, twice
+
+# Fixed window, aligned by the caller. Refuse without counting when the window is full,
+# otherwise count and (on the first hit) set the expiry. Atomic: Redis runs scripts alone.
+_HIT_SCRIPT = """
+local count = tonumber(redis.call('GET', KEYS[1]) or '0')
+if count >= tonumber(ARGV[1]) then
+  return {0, count}
+end
+count = redis.call('INCR', KEYS[1])
+if count == 1 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return {1, count}
+"""
+
+
+class RedisRateLimiter:
+    def __init__(
+        self,
+        redis: Redis,
+        prefix: str,
+        availability: RedisAvailability,
+        fallback: MemoryRateLimiter | None = None,
+    ) -> None:
+        self._redis = redis
+        self._prefix = f"{prefix}:rl:"
+        self.availability = availability
+        self.fallback = fallback or MemoryRateLimiter()
+        self._script = redis.register_script(_HIT_SCRIPT)
+
+    async def start(self) -> None:
+        await self.fallback.start()
+
+    async def close(self) -> None:
+        await self.fallback.close()
+
+    async def hit(self, bucket: str, limit: int, per_seconds: int, now: float) -> RateDecision:
+        period = max(1, per_seconds)
+        start = math.floor(now / period) * period
+        reset_at = float(start + period)
+        if self.availability.usable():
+            try:
+                allowed, count = await twice(
+                    lambda: self._script(
+                        keys=[f"{self._prefix}{bucket}:{start}"],
+                        args=[limit, period * 1000 + 1000],
+                    )
+                )
+            except REDIS_ERRORS as exc:
+                self.availability.failed("rate_limiter", exc)
+            else:
+                self.availability.succeeded()
+                if not allowed:
+                    return RateDecision(False, limit, 0, reset_at)
+                self.fallback.hit_now(bucket, limit, per_seconds, now)
+                return RateDecision(True, limit, max(0, limit - int(count)), reset_at)
+        self.availability.fallback("rate_limiter")
+        return self.fallback.hit_now(bucket, limit, per_seconds, now)
+
+
+class RedisReplayCache:
+    def __init__(
+        self,
+        redis: Redis,
+        prefix: str,
+        availability: RedisAvailability,
+        fallback: MemoryReplayCache | None = None,
+    ) -> None:
+        self._redis = redis
+        self._prefix = f"{prefix}:replay:"
+        self.availability = availability
+        self.fallback = fallback or MemoryReplayCache()
+
+    async def start(self) -> None:
+        await self.fallback.start()
+
+    async def close(self) -> None:
+        await self.fallback.close()
+
+    async def first_seen(self, fingerprint: str, ttl_seconds: float, now: float) -> bool:
+        if self.availability.usable():
+            try:
+                created = await twice(
+                    lambda: self._redis.set(
+                        f"{self._prefix}{fingerprint}",
+                        b"1",
+                        nx=True,
+                        px=max(1, math.ceil(ttl_seconds * 1000)),
+                    )
+                )
+            except REDIS_ERRORS as exc:
+                self.availability.failed("replay_cache", exc)
+            else:
+                self.availability.succeeded()
+                local_first = self.fallback.first_seen_now(fingerprint, ttl_seconds, now)
+                return bool(created) and local_first
+        self.availability.fallback("replay_cache")
+        return self.fallback.first_seen_now(fingerprint, ttl_seconds, now)

@@ -1,0 +1,228 @@
+"""In-process cache of API-key records for the verification hot path.
+
+A known key is answered from memory: no database read per request. Records live for
+``settings.key_cache_ttl_seconds`` (at most a few seconds) so a key deleted or changed
+by another worker stops verifying within that time; a delete made in this process calls
+:meth:`KeyCache.invalidate` and takes effect at once. Unknown keys are cached too
+(shorter, bounded) so a flood of made-up keys does not reach the database per request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import ipaddress
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from gql_keys.metrics import Metrics
+from gql_keys.principals import ServicePrincipal, ServiceRole
+from gql_keys.repositories.key_records import key_by_public_id
+from gql_keys.repositories.sessions import live_service_token_by_digest
+from gql_keys.scopes import Scope, implied
+from gql_keys.security.keymaterial import looks_like_public_key_id
+from gql_keys.security.secretbox import SecretBox, SecretBoxError
+from gql_keys.settings import IPNetwork, Settings
+
+log = logging.getLogger("gql_keys.key_cache")
+
+NEGATIVE_TTL_SECONDS = 1.0
+MAX_NEGATIVE_ENTRIES = 10_000
+MAX_ENTRIES = 200_000
+
+
+@dataclass(frozen=True, slots=True)
+class KeyRecord:
+    """What verification needs about one key, parsed once."""
+
+    id: int
+    user_id: int
+    key: str
+    algorithm: str  # HMAC_SHA512 | ED25519
+    scopes: frozenset[Scope]  # granted scopes, WRITE already expanded to READ
+    networks: tuple[IPNetwork, ...]  # empty: any address
+    expires_at: float | None  # Unix seconds
+    deleted: bool
+    rate_limit_requests: int
+    rate_limit_per_seconds: int
+    secret: bytes | None  # HMAC: UTF-8 bytes of the secret
+    public_key: bytes | None  # ED25519: the raw 32 bytes
+    row: Any  # the ApiKey row it was built from, for the GraphQL ``apiKey`` field
+
+
+def build_record(row: Any, settings: Settings, secretbox: SecretBox) -> KeyRecord | None:
+    """A record from an ApiKey row; None for a pending key or unusable key material."""
+    if row.state != "active":
+        return None
+    secret: bytes | None = None
+    public_key: bytes | None = None
+    if row.algorithm == "HMAC_SHA512" and row.secret_sealed:
+        try:
+            secret = secretbox.open(row.secret_sealed, aad=f"api-key:{row.key}".encode())
+        except SecretBoxError:
+            log.error("api key %s: sealed secret cannot be opened", row.id)
+    elif row.algorithm == "ED25519" and row.public_key:
+        try:
+            public_key = base64.b64decode(row.public_key, validate=True)
+        except (binascii.Error, ValueError):
+            log.error("api key %s: stored public key is not base64", row.id)
+    networks: list[IPNetwork] = []
+    for entry in row.ip_allowlist or ():
+        try:
+            networks.append(ipaddress.ip_network(entry, strict=False))
+        except ValueError:
+            log.error("api key %s: allowlist entry %r is not a network", row.id, entry)
+    try:
+        scopes = implied(row.scopes or ())
+    except ValueError:
+        scopes = frozenset(s for s in Scope if s.value in set(row.scopes or ()))
+    return KeyRecord(
+        id=row.id,
+        user_id=row.user_id,
+        key=row.key,
+        algorithm=row.algorithm,
+        scopes=scopes,
+        networks=tuple(networks),
+        expires_at=row.expires_at.timestamp() if row.expires_at is not None else None,
+        deleted=row.deleted_at is not None,
+        rate_limit_requests=row.rate_limit_requests or settings.default_rate_limit_requests,
+        rate_limit_per_seconds=row.rate_limit_per_seconds
+        or settings.default_rate_limit_per_seconds,
+        secret=secret,
+        public_key=public_key,
+        row=row,
+    )
+
+
+class KeyCache:
+    """``key -> (record or None, valid_until)`` with single-flight loading."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        secretbox: SecretBox,
+        time: Callable[[], float],
+        metrics: Metrics | None = None,
+    ) -> None:
+        self.settings = settings
+        self.metrics = metrics or Metrics()
+        self.secretbox = secretbox
+        self.time = time
+        self.ttl = min(settings.key_cache_ttl_seconds, 5.0)
+        self.negative_ttl = min(NEGATIVE_TTL_SECONDS, self.ttl)
+        self._records: dict[str, tuple[KeyRecord, float]] = {}
+        self._missing: dict[str, float] = {}
+        self._loading: dict[str, asyncio.Future[KeyRecord | None]] = {}
+        self._generation: dict[str, int] = {}
+
+    async def get(self, key: str) -> KeyRecord | None:
+        """The record of ``key``; None when no usable key has that identifier."""
+        now = self.time()
+        cached = self._records.get(key)
+        if cached is not None and cached[1] > now:
+            self.metrics.key_cache_hits.inc()
+            return cached[0]
+        missing_until = self._missing.get(key)
+        if missing_until is not None and missing_until > now:
+            self.metrics.key_cache_hits.inc()
+            return None
+        if not looks_like_public_key_id(key):
+            return None
+        pending = self._loading.get(key)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        self.metrics.key_cache_misses.inc()
+        return await self._load(key)
+
+    async def _load(self, key: str) -> KeyRecord | None:
+        future: asyncio.Future[KeyRecord | None] = asyncio.get_running_loop().create_future()
+        self._loading[key] = future
+        generation = self._generation.get(key, 0)
+        try:
+            row = await key_by_public_id(key)
+            record = build_record(row, self.settings, self.secretbox) if row is not None else None
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # waiters re-raise; do not warn when there are none
+            raise
+        finally:
+            self._loading.pop(key, None)
+        if self._generation.get(key, 0) == generation:
+            self._store(key, record)
+        future.set_result(record)
+        return record
+
+    def _store(self, key: str, record: KeyRecord | None) -> None:
+        now = self.time()
+        if record is None:
+            if len(self._missing) >= MAX_NEGATIVE_ENTRIES:
+                self._evict(self._missing, now)
+            self._missing[key] = now + self.negative_ttl
+            self._records.pop(key, None)
+            return
+        if len(self._records) >= MAX_ENTRIES:
+            self._evict(self._records, now)
+        self._records[key] = (record, now + self.ttl)
+        self._missing.pop(key, None)
+
+    @staticmethod
+    def _evict(entries: dict[str, Any], now: float) -> None:
+        """Drop expired entries; if none, the oldest half (insertion order)."""
+        expired = [k for k, v in entries.items() if (v[1] if isinstance(v, tuple) else v) <= now]
+        if not expired:
+            expired = list(entries)[: len(entries) // 2 + 1]
+        for k in expired:
+            del entries[k]
+
+    async def invalidate(self, key: str) -> None:
+        """Forget ``key`` now (after a local delete or change commits)."""
+        self._records.pop(key, None)
+        self._missing.pop(key, None)
+        self._generation[key] = self._generation.get(key, 0) + 1
+        if len(self._generation) > MAX_NEGATIVE_ENTRIES:
+            self._generation.clear()
+
+    def clear(self) -> None:
+        self._records.clear()
+        self._missing.clear()
+
+    def __len__(self) -> int:
+        return len(self._records)
+
+
+class ServiceTokenCache:
+    """Service-token digest -> principal, for ``settings.key_cache_ttl_seconds``.
+
+    A gateway authenticates every ``verifyApiRequest`` with its token: this keeps that
+    off the database too. A revoked token stops working within the TTL (revocation
+    runs in another process, ``gql-keys service-token revoke``). Unknown digests are
+    cached briefly and in bounded number.
+    """
+
+    def __init__(self, settings: Settings, time: Callable[[], float]) -> None:
+        self.time = time
+        self.ttl = min(settings.key_cache_ttl_seconds, 5.0)
+        self.negative_ttl = min(NEGATIVE_TTL_SECONDS, self.ttl)
+        self._entries: dict[str, tuple[ServicePrincipal | None, float]] = {}
+
+    async def get(self, digest: str) -> ServicePrincipal | None:
+        now = self.time()
+        cached = self._entries.get(digest)
+        if cached is not None and cached[1] > now:
+            return cached[0]
+        row = await live_service_token_by_digest(digest)
+        principal = (
+            ServicePrincipal(token_id=row.id, name=row.name, role=ServiceRole(row.role))
+            if row is not None
+            else None
+        )
+        if len(self._entries) >= MAX_NEGATIVE_ENTRIES:
+            KeyCache._evict(self._entries, now)
+        self._entries[digest] = (principal, now + (self.ttl if principal else self.negative_ttl))
+        return principal
+
+    def clear(self) -> None:
+        self._entries.clear()

@@ -1,0 +1,224 @@
+"""Deciding whether one signed partner request may pass, and recording the decision.
+
+The checks run in the contract's order, each with its code: key exists, not deleted,
+not expired, timestamp in window, signature valid, address allowed, scope granted, not a
+replay, rate limit. The signature is computed whatever the outcome (with a per-process
+dummy secret for unknown keys) so an unknown key costs the same as a known one. Hostile
+input never raises: it is a denial with a code. The answer waits until the decision's
+usage-log row is committed; if it cannot be, :class:`ServiceUnavailable` propagates.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import time
+from dataclasses import dataclass
+from enum import StrEnum
+
+from gql_keys.errors import ServiceUnavailable
+from gql_keys.limits.base import RateDecision
+from gql_keys.principals import ApiKeyPrincipal
+from gql_keys.runtime import Runtime
+from gql_keys.scopes import Scope
+from gql_keys.security.signing import (
+    DUMMY_SECRET,
+    parse_timestamp,
+    replay_key,
+    signing_payload,
+    verify_ed25519,
+    verify_hmac_sha512,
+)
+from gql_keys.services.key_cache import KeyRecord
+from gql_keys.usage.writer import UsageEntry
+
+STATE_CHANGING_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+PARTNER_GRAPHQL_PATH = "/graphql"
+_HEX = frozenset("0123456789abcdef")
+
+
+class VerificationCode(StrEnum):
+    VALID = "VALID"
+    KEY_NOT_FOUND = "KEY_NOT_FOUND"
+    KEY_EXPIRED = "KEY_EXPIRED"
+    KEY_DELETED = "KEY_DELETED"
+    IP_NOT_ALLOWED = "IP_NOT_ALLOWED"
+    SCOPE_NOT_GRANTED = "SCOPE_NOT_GRANTED"
+    INVALID_SIGNATURE = "INVALID_SIGNATURE"
+    TIMESTAMP_OUT_OF_WINDOW = "TIMESTAMP_OUT_OF_WINDOW"
+    REPLAYED = "REPLAYED"
+    RATE_LIMITED = "RATE_LIMITED"
+
+
+@dataclass(frozen=True, slots=True)
+class SignedRequest:
+    """What a gateway saw on one partner request (or what /graphql itself received)."""
+
+    key: str
+    signature: str
+    timestamp: str
+    method: str
+    path: str
+    query: str
+    body_sha512: str
+    client_ip: str
+    required_scope: Scope | None
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    allowed: bool
+    code: VerificationCode
+    record: KeyRecord | None
+    rate: RateDecision | None
+    usage_log_id: int
+
+
+def _address_allowed(record: KeyRecord, client_ip: str) -> bool:
+    """Whether the key may be used from ``client_ip``; an unparseable address never may."""
+    try:
+        address = ipaddress.ip_address(client_ip)
+    except ValueError:
+        return False
+    if not record.networks:
+        return True
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return any(
+        address.version == network.version and address in network for network in record.networks
+    )
+
+
+def _signature_valid(record: KeyRecord | None, payload: bytes | None, signature: str) -> bool:
+    """Check the signature; with no usable key, do the same HMAC work and say no."""
+    message = payload if payload is not None else b""
+    if record is None or record.deleted:
+        verify_hmac_sha512(DUMMY_SECRET, message, signature)
+        return False
+    if record.algorithm == "ED25519":
+        if record.public_key is None or payload is None:
+            return False
+        return verify_ed25519(record.public_key, payload, signature)
+    secret = record.secret
+    if secret is None or payload is None:
+        verify_hmac_sha512(DUMMY_SECRET, message, signature)
+        return False
+    return verify_hmac_sha512(secret, payload, signature)
+
+
+async def decide(
+    rt: Runtime, request: SignedRequest
+) -> tuple[VerificationCode, KeyRecord | None, RateDecision | None]:
+    """The decision alone (nothing recorded)."""
+    now = rt.clock.time()
+    record = await rt.key_cache.get(request.key)
+    body_hash = request.body_sha512.lower()
+    payload: bytes | None
+    try:
+        payload = signing_payload(
+            request.method, request.path, request.query, body_hash, request.timestamp
+        )
+    except ValueError:
+        payload = None
+    if len(body_hash) != 128 or not _HEX.issuperset(body_hash):
+        payload_ok = False
+    else:
+        payload_ok = payload is not None
+    signature_ok = _signature_valid(record, payload, request.signature) and payload_ok
+
+    if record is None:
+        return VerificationCode.KEY_NOT_FOUND, None, None
+    if record.deleted:
+        return VerificationCode.KEY_DELETED, record, None
+    if record.expires_at is not None and record.expires_at <= now:
+        return VerificationCode.KEY_EXPIRED, record, None
+    ts = parse_timestamp(request.timestamp)
+    if ts is None or abs(ts - now) > rt.settings.signature_window_seconds:
+        return VerificationCode.TIMESTAMP_OUT_OF_WINDOW, record, None
+    if not signature_ok or payload is None:
+        return VerificationCode.INVALID_SIGNATURE, record, None
+    if not _address_allowed(record, request.client_ip):
+        return VerificationCode.IP_NOT_ALLOWED, record, None
+    if request.required_scope is not None and request.required_scope not in record.scopes:
+        return VerificationCode.SCOPE_NOT_GRANTED, record, None
+    if request.method.upper() in STATE_CHANGING_METHODS:
+        # Remember the request until its timestamp leaves the window on either side.
+        ttl = max(1.0, ts + rt.settings.signature_window_seconds - now + 1.0)
+        if not await rt.replay_cache.first_seen(replay_key(record.key, payload), ttl, now):
+            return VerificationCode.REPLAYED, record, None
+    rate = await rt.rate_limiter.hit(
+        f"key:{record.id}", record.rate_limit_requests, record.rate_limit_per_seconds, now
+    )
+    if not rate.allowed:
+        return VerificationCode.RATE_LIMITED, record, rate
+    return VerificationCode.VALID, record, rate
+
+
+async def verify(rt: Runtime, request: SignedRequest) -> Decision:
+    """Decide, record the decision durably, and return it.
+
+    Raises :class:`ServiceUnavailable` when the usage log cannot be written.
+    """
+    started = time.perf_counter()
+    code, record, rate = await decide(rt, request)
+    allowed = code is VerificationCode.VALID
+    entry = UsageEntry(
+        api_key_id=record.id if record is not None else None,
+        owner_id=record.user_id if record is not None else None,
+        key=request.key,
+        occurred_at=rt.clock.now(),
+        allowed=allowed,
+        code=code.value,
+        client_ip=request.client_ip,
+        method=request.method.upper(),
+        path=request.path,
+        required_scope=request.required_scope.value if request.required_scope else None,
+    )
+    metrics = rt.metrics
+    try:
+        row_id = await rt.usage_writer.record(entry)
+    except ServiceUnavailable:
+        metrics.verifications.inc("SERVICE_UNAVAILABLE")
+        raise
+    metrics.verifications.inc(code.value)
+    metrics.verification_seconds.observe(time.perf_counter() - started)
+    return Decision(allowed, code, record, rate, row_id)
+
+
+async def authenticate_signed_request(
+    rt: Runtime,
+    *,
+    key: str,
+    signature: str,
+    timestamp: str,
+    method: str,
+    path: str,
+    query: str,
+    body: bytes,
+    client_ip: str,
+) -> ApiKeyPrincipal | None:
+    """The principal of a signed request to ``/graphql``; None when it does not verify.
+
+    No scope is required beyond a valid key: what a partner may read through GraphQL
+    (its own key and its own usage) is enforced by the resolvers. The decision is logged
+    like any other. Raises :class:`ServiceUnavailable` when it cannot be logged.
+    """
+    decision = await verify(
+        rt,
+        SignedRequest(
+            key=key,
+            signature=signature,
+            timestamp=timestamp,
+            method=method,
+            path=path,
+            query=query,
+            body_sha512=hashlib.sha512(body).hexdigest(),
+            client_ip=client_ip,
+            required_scope=None,
+        ),
+    )
+    rt.metrics.partner_requests.inc(decision.code.value)
+    if not decision.allowed or decision.record is None:
+        return None
+    record = decision.record
+    return ApiKeyPrincipal(api_key_id=record.id, user_id=record.user_id, key=record.key)

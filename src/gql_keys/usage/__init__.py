@@ -1,0 +1,1 @@
+"""Recording verification decisions: the group-commit usage-log writer."""
