@@ -190,10 +190,14 @@ def _validate_rate_limit(
     return (requests, per_seconds) if ok else (None, None)
 
 
-def _as_utc(value: datetime) -> datetime:
+def _as_utc(value: datetime) -> datetime | None:
+    """``value`` in UTC; None when it cannot be represented (e.g. year 1 at +14:00)."""
     if value.tzinfo is None:
         return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        return None
 
 
 def validate_new_key(request: NewKeyRequest, settings: Settings, now: datetime) -> KeySpec:
@@ -213,7 +217,9 @@ def validate_new_key(request: NewKeyRequest, settings: Settings, now: datetime) 
     scopes = _validate_scopes(request.scopes, errors)
     allowlist = _validate_allowlist(request.ip_allowlist, settings, errors)
     expires_at = _as_utc(request.expires_at) if request.expires_at is not None else None
-    if expires_at is not None and expires_at <= now:
+    if request.expires_at is not None and expires_at is None:
+        errors.append(_invalid("The expiry is not a representable date.", "expiresAt"))
+    elif expires_at is not None and expires_at <= now:
         errors.append(_invalid("The expiry must be in the future.", "expiresAt"))
     public_key = _validate_public_key(request.algorithm, request.public_key, errors)
     rate_requests, rate_per_seconds = _validate_rate_limit(request, settings, errors)
