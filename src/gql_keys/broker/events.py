@@ -15,6 +15,9 @@ class ActivityKind(StrEnum):
     KEY_USED = "KEY_USED"
     KEY_DENIED = "KEY_DENIED"
     TWO_FACTOR_FAILED = "TWO_FACTOR_FAILED"
+    # Internal control event (never sent to clients): a session logged out, so every
+    # worker closes that session's WebSockets. Carries ``session_id``.
+    SESSION_ENDED = "SESSION_ENDED"
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +34,7 @@ class ActivityEvent:
     client_ip: str | None = None
     method: str | None = None
     path: str | None = None
+    session_id: int | None = None
 
     def to_json(self) -> str:
         data: dict[str, Any] = asdict(self)

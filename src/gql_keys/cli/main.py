@@ -7,7 +7,7 @@ import asyncio
 import sys
 from collections.abc import Sequence
 
-from gql_keys.cli import serve, tokens
+from gql_keys.cli import logs, serve, tokens
 from gql_keys.settings import SettingsError, load_settings
 
 
@@ -34,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     export_parser.set_defaults(handler=_export_schema)
 
     tokens.add_parser(commands)
+    logs.add_parser(commands)
     return parser
 
 

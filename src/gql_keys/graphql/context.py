@@ -26,6 +26,8 @@ class Context:
     credentials_rejected: bool = False
     # Per-request caches (DataLoaders); created lazily by the loaders module.
     loaders: dict[str, Any] = field(default_factory=dict)
+    # WebSockets: the connection_init payload (Strawberry sets it before on_ws_connect).
+    connection_params: dict[str, Any] | None = None
 
 
 Info = StrawberryInfo[Context, None]

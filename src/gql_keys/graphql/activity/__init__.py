@@ -1,0 +1,5 @@
+"""Live key activity over WebSocket."""
+
+from gql_keys.graphql.activity.subscriptions import Subscription
+
+__all__ = ["Subscription"]

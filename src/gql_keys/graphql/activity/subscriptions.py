@@ -1,0 +1,85 @@
+"""``keyActivity``: live events of the caller's keys (a monitor: of every key)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncGenerator
+
+import strawberry
+from graphql import GraphQLError
+from starlette.websockets import WebSocket
+
+from gql_keys.broker.events import ActivityKind
+from gql_keys.broker.hub import CLOSE_SLOW_CONSUMER, EventFilter, SlowConsumer
+from gql_keys.errors import DomainError, ErrorCode, Forbidden, Unauthenticated
+from gql_keys.graphql.activity.transport import close_socket
+from gql_keys.graphql.activity.types import (
+    KeyActivityEventType,
+    KeyActivityKind,
+    KeyActivityKindEnum,
+)
+from gql_keys.graphql.context import Info
+from gql_keys.graphql.node import decode_int_id
+from gql_keys.services.activity import activity_filter
+
+_closing: set[asyncio.Task[None]] = set()
+
+
+def _close_later(ws: object) -> None:
+    if not isinstance(ws, WebSocket):
+        return
+    task = asyncio.get_running_loop().create_task(
+        close_socket(ws, CLOSE_SLOW_CONSUMER, "Slow consumer: event queue overflowed")
+    )
+    _closing.add(task)
+    task.add_done_callback(_closing.discard)
+
+
+async def _accepts(
+    info: Info, key_ids: list[strawberry.ID] | None, kinds: list[KeyActivityKind] | None
+) -> EventFilter:
+    ids: list[int] | None = None
+    if key_ids is not None:
+        ids = []
+        for global_id in key_ids:
+            pk = decode_int_id(global_id, "ApiKey")
+            if pk is None:
+                raise DomainError(ErrorCode.NOT_FOUND, "No such API key.", ("keyIds",))
+            ids.append(pk)
+    wanted = {ActivityKind(k.value) for k in kinds} if kinds is not None else None
+    return await activity_filter(info.context.principal, ids, wanted)
+
+
+@strawberry.type
+class Subscription:
+    @strawberry.subscription(
+        description="Live key activity. keyIds null: every key the caller may watch (and "
+        "account events such as TWO_FACTOR_FAILED); kinds null: every kind."
+    )
+    async def key_activity(
+        self,
+        info: Info,
+        key_ids: list[strawberry.ID] | None = None,
+        kinds: list[KeyActivityKindEnum] | None = None,  # type: ignore[valid-type]
+    ) -> AsyncGenerator[KeyActivityEventType, None]:
+        try:
+            accepts = await _accepts(info, key_ids, kinds)
+        except DomainError as exc:
+            # Subscription results bypass the ErrorCodes extension: code the error here.
+            raise GraphQLError(exc.message, extensions={"code": exc.code.value}) from None
+        except Unauthenticated as exc:
+            raise GraphQLError(str(exc), extensions={"code": "UNAUTHENTICATED"}) from None
+        except Forbidden as exc:
+            raise GraphQLError(str(exc), extensions={"code": "FORBIDDEN"}) from None
+        hub = info.context.rt.hub
+        ws = info.context.request
+        subscriber = hub.subscribe(accepts, on_overflow=lambda: _close_later(ws))
+        try:
+            while True:
+                try:
+                    event = await subscriber.next()
+                except SlowConsumer:
+                    return
+                yield KeyActivityEventType.from_event(event)
+        finally:
+            hub.unsubscribe(subscriber)

@@ -1,0 +1,79 @@
+"""Authenticating a WebSocket in ``connection_init`` and tracking it for logout and caps.
+
+Close codes (see :mod:`gql_keys.broker.hub`): 4401 when ``connection_init`` carries no
+valid ``{"authorization": "Bearer …"}`` (or the session later logs out), 4403 for a
+principal that may not subscribe (verifier token), 4429 when the principal already has
+``ws_max_connections_per_principal`` sockets open, 4008 for a slow consumer. No
+subscription can start before authentication: Strawberry answers a ``subscribe``
+before ``connection_ack`` with 4401 itself, and closes after the init timeout (4408).
+
+Origins: the view refuses (HTTP 403, before any hook) a cross-origin handshake whose
+``Origin`` is not in ``GQL_KEYS_ALLOWED_ORIGINS``. With the list empty only same-origin
+browser pages and clients that send no ``Origin`` (gateways, monitors, CLIs) connect.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.websockets import WebSocket, WebSocketState
+from strawberry.exceptions import ConnectionRejectionError
+from strawberry.types.unset import UNSET, UnsetType
+
+from gql_keys.broker.hub import (
+    CLOSE_FORBIDDEN,
+    CLOSE_TOO_MANY_CONNECTIONS,
+    CLOSE_UNAUTHORIZED,
+)
+from gql_keys.graphql.context import Context
+from gql_keys.principals import UserPrincipal
+from gql_keys.runtime import Runtime
+from gql_keys.services.activity import may_subscribe, principal_key
+from gql_keys.services.auth import authenticate_token, bearer_token
+
+
+async def close_socket(ws: WebSocket, code: int, reason: str) -> None:
+    """Close ``ws`` unless it is closed already (closing twice is not an error here)."""
+    if ws.application_state == WebSocketState.CONNECTED:
+        await ws.close(code=code, reason=reason)
+
+
+def _authorization(params: dict[str, Any] | None) -> str | None:
+    if not params:
+        return None
+    for name in ("authorization", "Authorization"):
+        value = params.get(name)
+        if isinstance(value, str):
+            return value
+    return None
+
+
+async def _refuse(ws: WebSocket, code: int, reason: str) -> ConnectionRejectionError:
+    await close_socket(ws, code, reason)
+    return ConnectionRejectionError({"code": code, "reason": reason})
+
+
+async def accept_socket(rt: Runtime, context: Context) -> UnsetType:
+    """Authenticate the ``connection_init`` payload; close the socket when it fails."""
+    ws = context.request
+    assert isinstance(ws, WebSocket)
+    token = bearer_token(_authorization(context.connection_params))
+    principal = await authenticate_token(rt, token) if token is not None else None
+    if principal is None:
+        raise await _refuse(ws, CLOSE_UNAUTHORIZED, "Unauthorized")
+    if not may_subscribe(principal):
+        raise await _refuse(ws, CLOSE_FORBIDDEN, "Forbidden")
+
+    async def close(code: int, reason: str) -> None:
+        await close_socket(ws, code, reason)
+
+    session_id = principal.session_id if isinstance(principal, UserPrincipal) else None
+    if not rt.hub.connections.register(id(ws), principal_key(principal), session_id, close):
+        raise await _refuse(ws, CLOSE_TOO_MANY_CONNECTIONS, "Too many connections")
+    context.principal = principal
+    unset: UnsetType = UNSET
+    return unset
+
+
+def forget_socket(rt: Runtime, ws: object) -> None:
+    rt.hub.connections.unregister(id(ws))

@@ -1,0 +1,118 @@
+"""``usageLogs``: a caller's usage logs, newest first, and ``node`` for ``UsageLog``."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import strawberry
+
+from gql_keys.errors import DomainError, ErrorCode, Forbidden, Unauthenticated
+from gql_keys.graphql.context import Info
+from gql_keys.graphql.node import decode_int_id
+from gql_keys.graphql.nodes import register_node
+from gql_keys.graphql.pagination import Edge, PageInfo, decode_cursor, encode_cursor, page_size
+from gql_keys.graphql.permissions import require_principal
+from gql_keys.graphql.usage.types import UsageLogFilter, UsageLogType
+from gql_keys.models import UsageLog as UsageLogRow
+from gql_keys.repositories import usage as repo
+from gql_keys.services import usage as service
+from gql_keys.services.usage import LogFilter, LogScope
+
+
+@strawberry.type(description="A page of usage logs, newest first.")
+class UsageLogConnection:
+    edges: list[Edge[UsageLogType]]
+    nodes: list[UsageLogType]
+    page_info: PageInfo
+    scope: strawberry.Private[LogScope]
+    log_filter: strawberry.Private[LogFilter]
+
+    @strawberry.field(description="Rows matching the filter (counted only when asked for).")
+    async def total_count(self) -> int:
+        return await service.count_logs(self.scope, self.log_filter)
+
+
+# No key has this id: a filter naming something that is not an ApiKey id matches nothing.
+NO_KEY = -1
+
+
+def _cursor(row: UsageLogRow) -> str:
+    return encode_cursor([row.occurred_at.isoformat(), row.id])
+
+
+def _after(after: str | None) -> tuple[datetime, int] | None:
+    if after is None:
+        return None
+    at, pk = decode_cursor(after, 2)
+    bad = DomainError(ErrorCode.INVALID_INPUT, "after is not a valid cursor.", ("after",))
+    if not isinstance(at, str) or not isinstance(pk, int):
+        raise bad
+    try:
+        moment = datetime.fromisoformat(at)
+    except ValueError:
+        raise bad from None
+    if moment.tzinfo is None:
+        raise bad
+    return moment, pk
+
+
+def _log_filter(flt: UsageLogFilter | None) -> LogFilter:
+    if flt is None:
+        return LogFilter()
+    key_id = None
+    if flt.key_id is not None:
+        key_id = decode_int_id(flt.key_id, "ApiKey") or NO_KEY
+    return LogFilter(
+        api_key_id=key_id,
+        codes=tuple(str(c) for c in flt.codes) if flt.codes is not None else None,
+        allowed=flt.allowed,
+        since=flt.since,
+        until=flt.until,
+        client_ip=flt.client_ip,
+    )
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(
+        description="Verification decisions newest first: a user's own keys, an API key's "
+        "own rows, or every row for a monitor service token."
+    )
+    async def usage_logs(
+        self,
+        info: Info,
+        filter: UsageLogFilter | None = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> UsageLogConnection:
+        scope = service.log_scope(require_principal(info))
+        limit = page_size(first)
+        log_filter = _log_filter(filter)
+        page = await service.page_logs(scope, log_filter, limit, _after(after))
+        nodes = [UsageLogType.from_row(row) for row in page.rows]
+        edges = [
+            Edge(cursor=_cursor(row), node=node) for row, node in zip(page.rows, nodes, strict=True)
+        ]
+        return UsageLogConnection(
+            edges=edges,
+            nodes=nodes,
+            page_info=PageInfo(
+                has_next_page=page.has_next_page, end_cursor=edges[-1].cursor if edges else None
+            ),
+            scope=scope,
+            log_filter=log_filter,
+        )
+
+
+async def _load_node(info: Info, pk: str) -> UsageLogType | None:
+    if not pk.isascii() or not pk.isdigit() or len(pk) > 18:
+        return None
+    try:
+        scope = service.log_scope(info.context.principal)
+    except (Unauthenticated, Forbidden):
+        return None
+    row = await repo.log_by_id(scope, int(pk))
+    return UsageLogType.from_row(row) if row is not None else None
+
+
+register_node("UsageLog", _load_node)

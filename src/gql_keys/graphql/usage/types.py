@@ -1,0 +1,68 @@
+"""The ``UsageLog`` type and the ``UsageLogFilter`` input."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated
+
+import strawberry
+
+from gql_keys.graphql.context import Info
+from gql_keys.graphql.keys.scopes import ScopeEnum
+from gql_keys.graphql.loaders import api_key_loader
+from gql_keys.graphql.node import Node, encode_global_id
+from gql_keys.graphql.usage.codes import VerificationCodeEnum
+from gql_keys.models import UsageLog as UsageLogRow
+from gql_keys.scopes import Scope
+
+if TYPE_CHECKING:
+    from gql_keys.graphql.keys.types import ApiKeyType
+
+ApiKeyRef = Annotated["ApiKeyType", strawberry.lazy("gql_keys.graphql.keys.types")]
+
+
+@strawberry.input(description="Every given condition must hold; null fields do not filter.")
+class UsageLogFilter:
+    key_id: strawberry.ID | None = None
+    codes: list[VerificationCodeEnum] | None = None  # type: ignore[valid-type]
+    allowed: bool | None = None
+    since: datetime | None = strawberry.field(default=None, description="Inclusive.")
+    until: datetime | None = strawberry.field(default=None, description="Exclusive.")
+    client_ip: str | None = None
+
+
+@strawberry.type(name="UsageLog", description="One verification decision.")
+class UsageLogType(Node):
+    key: str = strawberry.field(description="The KEY header as presented.")
+    occurred_at: datetime
+    allowed: bool
+    code: VerificationCodeEnum  # type: ignore[valid-type]
+    client_ip: str
+    method: str
+    path: str
+    required_scope: ScopeEnum | None  # type: ignore[valid-type]
+    api_key_id: strawberry.Private[int | None]
+
+    @strawberry.field(description="The key, when the KEY header named one that exists.")
+    async def api_key(self, info: Info) -> ApiKeyRef | None:
+        from gql_keys.graphql.keys.types import ApiKeyType
+
+        if self.api_key_id is None:
+            return None
+        row = await api_key_loader(info.context).load(self.api_key_id)
+        return ApiKeyType.from_row(row) if row is not None else None
+
+    @classmethod
+    def from_row(cls, row: UsageLogRow) -> UsageLogType:
+        return cls(
+            id=strawberry.ID(encode_global_id("UsageLog", row.id)),
+            key=row.key,
+            occurred_at=row.occurred_at,
+            allowed=row.allowed,
+            code=VerificationCodeEnum(row.code),
+            client_ip=row.client_ip,
+            method=row.method,
+            path=row.path,
+            required_scope=Scope(row.required_scope) if row.required_scope else None,
+            api_key_id=row.api_key_id,
+        )

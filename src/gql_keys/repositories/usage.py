@@ -1,0 +1,120 @@
+"""Reading usage logs and rollups, and pruning old raw rows (the writer lives in usage/)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from tortoise.expressions import Q, Subquery
+
+from gql_keys.models import ApiKey, UsageLog, UsageRollup
+
+
+@dataclass(frozen=True, slots=True)
+class LogScope:
+    """Which rows a caller may read at all: access control is part of every query.
+
+    ``user_id`` restricts to rows of that user's keys; ``api_key_id`` to one key's rows;
+    both None (a monitor) means every row, including rows of unknown keys.
+    """
+
+    user_id: int | None = None
+    api_key_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LogFilter:
+    api_key_id: int | None = None
+    codes: tuple[str, ...] | None = None
+    allowed: bool | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    client_ip: str | None = None
+
+
+def _filtered(scope: LogScope, flt: LogFilter) -> Q:
+    conditions: list[Q] = []
+    if scope.api_key_id is not None:
+        conditions.append(Q(api_key_id=scope.api_key_id))
+    if scope.user_id is not None:
+        # A semi-join on the owner's key ids: the planner walks the
+        # (api_key_id, occurred_at, id) index per key rather than the whole table.
+        owned = ApiKey.filter(user_id=scope.user_id).values("id")
+        conditions.append(Q(api_key_id__in=Subquery(owned)))
+    if flt.api_key_id is not None:
+        conditions.append(Q(api_key_id=flt.api_key_id))
+    if flt.codes is not None:
+        conditions.append(Q(code__in=list(flt.codes)))
+    if flt.allowed is not None:
+        conditions.append(Q(allowed=flt.allowed))
+    if flt.since is not None:
+        conditions.append(Q(occurred_at__gte=flt.since))
+    if flt.until is not None:
+        conditions.append(Q(occurred_at__lt=flt.until))
+    if flt.client_ip is not None:
+        conditions.append(Q(client_ip=flt.client_ip))
+    return Q(*conditions) if conditions else Q()
+
+
+async def page_logs(
+    scope: LogScope,
+    flt: LogFilter,
+    limit: int,
+    after: tuple[datetime, int] | None,
+) -> list[UsageLog]:
+    """Up to ``limit`` rows, newest first, strictly after the keyset ``after``."""
+    condition = _filtered(scope, flt)
+    if after is not None:
+        at, pk = after
+        condition &= Q(occurred_at__lt=at) | Q(occurred_at=at, id__lt=pk)
+    return await UsageLog.filter(condition).order_by("-occurred_at", "-id").limit(limit).all()
+
+
+async def count_logs(scope: LogScope, flt: LogFilter) -> int:
+    return await UsageLog.filter(_filtered(scope, flt)).count()
+
+
+async def log_by_id(scope: LogScope, pk: int) -> UsageLog | None:
+    return await UsageLog.filter(_filtered(scope, LogFilter()), id=pk).first()
+
+
+async def keys_by_ids(ids: Sequence[int]) -> list[ApiKey]:
+    if not ids:
+        return []
+    return await ApiKey.filter(id__in=list(ids)).all()
+
+
+async def owned_key_ids(user_id: int, ids: Sequence[int]) -> set[int]:
+    """Those of ``ids`` that belong to ``user_id`` (deleted keys included)."""
+    if not ids:
+        return set()
+    rows = await ApiKey.filter(user_id=user_id, id__in=list(ids)).values_list("id", flat=True)
+    return {int(pk) for pk in rows}  # type: ignore[call-overload]
+
+
+async def rollups(
+    api_key_ids: Sequence[int], bucket: str, since: datetime, until: datetime | None
+) -> list[UsageRollup]:
+    """Rollup rows of ``bucket`` size starting in [since, until), ordered per key by time."""
+    condition = Q(api_key_id__in=list(api_key_ids), bucket=bucket, bucket_start__gte=since)
+    if until is not None:
+        condition &= Q(bucket_start__lt=until)
+    return await UsageRollup.filter(condition).order_by("api_key_id", "bucket_start").all()
+
+
+async def count_older_than(cutoff: datetime) -> int:
+    return await UsageLog.filter(occurred_at__lt=cutoff).count()
+
+
+async def delete_batch_older_than(cutoff: datetime, batch_size: int) -> int:
+    """Delete up to ``batch_size`` of the oldest raw rows before ``cutoff``; rollups stay."""
+    ids = await (
+        UsageLog.filter(occurred_at__lt=cutoff)
+        .order_by("occurred_at", "id")
+        .limit(batch_size)
+        .values_list("id", flat=True)
+    )
+    if not ids:
+        return 0
+    return await UsageLog.filter(id__in=list(ids)).delete()

@@ -1,0 +1,163 @@
+"""Usage logs and usage statistics: who may read which rows, pages, buckets, retention."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+
+from gql_keys.errors import DomainError, ErrorCode, Forbidden, Unauthenticated
+from gql_keys.models import UsageLog
+from gql_keys.principals import (
+    ApiKeyPrincipal,
+    Principal,
+    ServicePrincipal,
+    ServiceRole,
+    UserPrincipal,
+)
+from gql_keys.repositories import usage as repo
+from gql_keys.repositories.usage import LogFilter, LogScope
+
+__all__ = [
+    "Bucket",
+    "BucketSize",
+    "LogFilter",
+    "LogPage",
+    "LogScope",
+    "bucket_floor",
+    "count_logs",
+    "log_scope",
+    "page_logs",
+    "parse_age",
+    "prune_logs",
+    "usage_buckets",
+]
+
+
+class BucketSize(StrEnum):
+    MINUTE = "MINUTE"
+    HOUR = "HOUR"
+    DAY = "DAY"
+
+
+BUCKET_SECONDS = {BucketSize.MINUTE: 60, BucketSize.HOUR: 3600, BucketSize.DAY: 86400}
+
+
+@dataclass(frozen=True, slots=True)
+class Bucket:
+    start: datetime
+    allowed: int
+    denied: int
+
+
+@dataclass(frozen=True, slots=True)
+class LogPage:
+    rows: list[UsageLog]
+    has_next_page: bool
+
+
+def log_scope(principal: Principal | None) -> LogScope:
+    """The rows ``principal`` may read; a verifier (or nobody) may read none."""
+    if principal is None:
+        raise Unauthenticated()
+    if isinstance(principal, UserPrincipal):
+        return LogScope(user_id=principal.user_id)
+    if isinstance(principal, ApiKeyPrincipal):
+        return LogScope(api_key_id=principal.api_key_id)
+    if isinstance(principal, ServicePrincipal) and principal.role == ServiceRole.MONITOR:
+        return LogScope()
+    raise Forbidden("Only a user, an API key or a monitor service token may read usage logs.")
+
+
+def _utc(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+async def page_logs(
+    scope: LogScope, flt: LogFilter, limit: int, after: tuple[datetime, int] | None
+) -> LogPage:
+    """One page newest first (``limit`` rows and whether more follow)."""
+    if flt.since is not None and flt.until is not None and flt.since >= flt.until:
+        raise DomainError(
+            ErrorCode.INVALID_INPUT, "since must be before until.", ("filter", "since")
+        )
+    rows = await repo.page_logs(scope, flt, limit + 1, after)
+    return LogPage(rows=rows[:limit], has_next_page=len(rows) > limit)
+
+
+async def count_logs(scope: LogScope, flt: LogFilter) -> int:
+    """Every row matching the filter (an index-only scan per key for users)."""
+    return await repo.count_logs(scope, flt)
+
+
+def bucket_floor(moment: datetime, size: BucketSize) -> datetime:
+    step = BUCKET_SECONDS[size]
+    seconds = int(_utc(moment).timestamp())
+    return datetime.fromtimestamp(seconds - seconds % step, UTC)
+
+
+def check_usage_window(since: datetime, until: datetime | None, size: BucketSize) -> None:
+    if until is not None and _utc(until) <= _utc(since):
+        raise DomainError(ErrorCode.INVALID_INPUT, "until must be after since.", ("until",))
+
+
+async def usage_buckets(
+    api_key_ids: Sequence[int],
+    since: datetime,
+    until: datetime | None,
+    size: BucketSize,
+) -> dict[int, list[Bucket]]:
+    """Counts per bucket for each key, from rollup rows only (empty buckets omitted).
+
+    The bucket holding ``since`` is included whole; buckets start before ``until``.
+    """
+    start = bucket_floor(since, size)
+    rows = await repo.rollups(api_key_ids, size.value, start, _utc(until) if until else None)
+    result: dict[int, list[Bucket]] = {pk: [] for pk in api_key_ids}
+    for row in rows:
+        if row.allowed or row.denied:
+            result.setdefault(row.api_key_id, []).append(
+                Bucket(start=_utc(row.bucket_start), allowed=row.allowed, denied=row.denied)
+            )
+    return result
+
+
+_AGE = re.compile(r"^\s*(\d+)\s*([dhms])\s*$")
+_UNIT_SECONDS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
+
+
+def parse_age(text: str) -> timedelta:
+    """``90d``, ``12h``, ``30m`` or ``45s`` as a positive duration."""
+    match = _AGE.match(text.lower())
+    if match is None or int(match.group(1)) <= 0:
+        raise ValueError(f"not a duration like 90d, 12h or 30m: {text!r}")
+    return timedelta(seconds=int(match.group(1)) * _UNIT_SECONDS[match.group(2)])
+
+
+async def prune_logs(
+    now: datetime,
+    older_than: timedelta,
+    batch_size: int = 5000,
+    progress: Callable[[int, int], None] | None = None,
+) -> int:
+    """Delete raw usage rows older than ``older_than``, batch by batch; rollups stay.
+
+    ``progress(deleted_so_far, total)`` is called after each batch. Returns the count.
+    """
+    cutoff = now - older_than
+    total = await repo.count_older_than(cutoff)
+    deleted = 0
+    if progress is not None:
+        progress(0, total)
+    while True:
+        removed = await repo.delete_batch_older_than(cutoff, batch_size)
+        if removed == 0:
+            break
+        deleted += removed
+        if progress is not None:
+            progress(deleted, max(total, deleted))
+    return deleted
