@@ -2,17 +2,33 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from redis.asyncio import Redis
 
 from gql_keys.broker.base import Broker
 from gql_keys.broker.hub import Hub
+from gql_keys.broker.invalidation import (
+    KeyInvalidator,
+    LocalKeyInvalidator,
+    RedisKeyInvalidator,
+)
 from gql_keys.broker.memory import InProcessBroker
+from gql_keys.broker.redis import RedisBroker
 from gql_keys.clock import Clock
+from gql_keys.db import connection_label
+from gql_keys.limits.base import RateLimiter, ReplayCache
+from gql_keys.limits.memory import MemoryRateLimiter, MemoryReplayCache
+from gql_keys.limits.redis import RedisRateLimiter, RedisReplayCache
+from gql_keys.metrics import Metrics
+from gql_keys.redisconn import RedisAvailability, connect, register_metrics
 from gql_keys.security.masterkey import load_master_keys
 from gql_keys.security.passwords import PasswordHasher
 from gql_keys.security.secretbox import SecretBox
 from gql_keys.security.totp import RecoveryCodeHasher
+from gql_keys.services.key_cache import KeyCache, ServiceTokenCache
 from gql_keys.settings import Settings
+from gql_keys.usage.writer import UsageWriter, batch_writer_for
 
 
 @dataclass(slots=True)
@@ -24,27 +40,86 @@ class Runtime:
     recovery_codes: RecoveryCodeHasher
     broker: Broker
     hub: Hub
+    key_cache: KeyCache
+    service_token_cache: ServiceTokenCache
+    rate_limiter: RateLimiter
+    replay_cache: ReplayCache
+    usage_writer: UsageWriter
+    metrics: Metrics
+    key_invalidator: KeyInvalidator = field(default_factory=LocalKeyInvalidator)
+    redis: Redis | None = None  # shared by the Redis seams when GQL_KEYS_REDIS_URL is set
 
     async def start(self) -> None:
+        self.key_invalidator.subscribe(self.key_cache.invalidate)
         await self.broker.start(self.hub)
+        await self.rate_limiter.start()
+        await self.replay_cache.start()
+        await self.usage_writer.start()
 
     async def close(self) -> None:
+        await self.usage_writer.close()  # flush queued usage rows (publishes their events)
+        await self.rate_limiter.close()
+        await self.replay_cache.close()
         await self.broker.close()
+        if self.redis is not None:
+            await self.redis.aclose()
         self.passwords.close()
 
 
 def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
     keys = load_master_keys(settings)
+    clock = clock or Clock()
+    secretbox = SecretBox.from_master_keys(keys[0], keys[1:])
+    metrics = Metrics()
+    broker: Broker = InProcessBroker()
+    rate_limiter: RateLimiter = MemoryRateLimiter()
+    replay_cache: ReplayCache = MemoryReplayCache()
+    key_invalidator: KeyInvalidator = LocalKeyInvalidator()
+    redis = None
+    if settings.redis_url:
+        redis, broker, rate_limiter, replay_cache, key_invalidator = _redis_seams(settings, metrics)
     return Runtime(
         settings=settings,
-        clock=clock or Clock(),
-        secretbox=SecretBox.from_master_keys(keys[0], keys[1:]),
+        clock=clock,
+        secretbox=secretbox,
         passwords=PasswordHasher(
             max_concurrency=settings.password_hash_concurrency,
             time_cost=settings.argon2_time_cost,
             memory_cost=settings.argon2_memory_cost,
         ),
         recovery_codes=RecoveryCodeHasher(),
-        broker=InProcessBroker(),
-        hub=Hub(queue_size=settings.ws_subscriber_queue_size),
+        broker=broker,
+        key_cache=KeyCache(settings, secretbox, clock.time, metrics),
+        service_token_cache=ServiceTokenCache(settings, clock.time),
+        rate_limiter=rate_limiter,
+        replay_cache=replay_cache,
+        usage_writer=UsageWriter(
+            connection_label(settings.effective_database_url),
+            broker,
+            metrics,
+            max_rows=settings.usage_batch_max_rows,
+            writer=batch_writer_for(settings),
+        ),
+        metrics=metrics,
+        key_invalidator=key_invalidator,
+        redis=redis,
+        hub=Hub(settings.ws_subscriber_queue_size, settings.ws_max_connections_per_principal),
+    )
+
+
+def _redis_seams(
+    settings: Settings, metrics: Metrics
+) -> tuple[Redis, RedisBroker, RedisRateLimiter, RedisReplayCache, RedisKeyInvalidator]:
+    """Broker, limiter, replay cache and key invalidation shared by every worker via Redis."""
+    redis = connect(settings)
+    availability = RedisAvailability(settings.redis_retry_seconds, metrics=metrics)
+    register_metrics(metrics, availability.stats)
+    prefix = settings.redis_prefix
+    broker = RedisBroker(redis, prefix, availability)
+    return (
+        redis,
+        broker,
+        RedisRateLimiter(redis, prefix, availability),
+        RedisReplayCache(redis, prefix, availability),
+        RedisKeyInvalidator(broker, prefix),
     )

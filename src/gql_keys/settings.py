@@ -30,6 +30,9 @@ class Settings:
     data_dir: Path = field(default_factory=default_data_dir)
     database_url: str = ""
     redis_url: str = ""
+    redis_prefix: str = "gql-keys"
+    redis_timeout_seconds: float = 0.5
+    redis_retry_seconds: float = 1.0
     master_key: str = ""
     host: str = "127.0.0.1"
     port: int = 8000
@@ -44,7 +47,14 @@ class Settings:
     login_max_failures_per_address: int = 100
     login_failure_window_seconds: int = 15 * 60
     two_factor_max_failures: int = 10
-    password_hash_concurrency: int = 2
+    two_factor_failure_window_seconds: int = 15 * 60
+    throttle_backoff_base_seconds: int = 60
+    throttle_backoff_max_seconds: int = 24 * 3600
+    # Half the cores: a login flood saturating the argon2 pool still leaves the event
+    # loop a core for verification (bench/login_flood.py).
+    password_hash_concurrency: int = field(
+        default_factory=lambda: max(1, (os.cpu_count() or 2) // 2)
+    )
     argon2_time_cost: int | None = None
     argon2_memory_cost: int | None = None
 
@@ -74,6 +84,8 @@ class Settings:
     ws_max_connections_per_principal: int = 50
     ws_subscriber_queue_size: int = 1000
     ws_keepalive_seconds: float = 15.0
+    # How often a running subscription re-checks that its session or token still holds.
+    ws_reauth_seconds: float = 30.0
 
     @property
     def effective_database_url(self) -> str:

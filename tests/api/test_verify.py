@@ -308,6 +308,23 @@ async def test_rate_limit_denies_over_quota_and_denied_addresses_consume_nothing
     assert result["rateLimit"]["limit"] == 3
 
 
+async def test_rate_limited_post_may_be_retried_with_the_same_signature(
+    client: httpx.AsyncClient, rt: Runtime
+) -> None:
+    user = await create_user()
+    row, secret = await create_active_key(rt, user.id, rate_limit=(1, 10))
+    token = await verifier_token()
+    now = rt.clock.time()
+    first = verify_input(row.key, secret, now=now, method="POST")
+    assert (await verify(client, token, first))["code"] == "VALID"
+    second = verify_input(row.key, secret, now=now + 1, method="POST")
+    assert (await verify(client, token, second))["code"] == "RATE_LIMITED"
+    rt.clock.advance(10)
+    # Not accepted the first time, so not a replay: the quota decides again.
+    assert (await verify(client, token, second))["code"] == "VALID"
+    assert (await verify(client, token, second))["code"] == "REPLAYED"
+
+
 async def test_only_a_verifier_token_may_verify(
     client: httpx.AsyncClient, rt: Runtime, setup: tuple[ApiKey, str, str]
 ) -> None:

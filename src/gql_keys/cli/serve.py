@@ -1,4 +1,11 @@
-"""``gql-keys serve``: run the server with uvicorn."""
+"""``gql-keys serve``: run the server with uvicorn, in one or several worker processes.
+
+Start-up: pending migrations run once, here in the parent, before any worker starts (on
+the embedded SQLite default always, elsewhere with ``--migrate``). Shutdown on SIGTERM or
+SIGINT: uvicorn stops accepting, lets in-flight requests finish (up to 30 s), closes
+WebSockets with 1001 (going away), then runs the lifespan shutdown, which flushes the
+queued usage-log rows before the process exits.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +14,32 @@ import asyncio
 from typing import Any
 
 import uvicorn
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
 from gql_keys.db import migrate
+from gql_keys.logs import configure_logging
 from gql_keys.settings import load_settings
+
+GRACEFUL_SHUTDOWN_SECONDS = 30
+GOING_AWAY = 1001
+
+
+class GoingAwayWebSocketProtocol(WebSocketsSansIOProtocol):
+    """uvicorn's WebSocket protocol, but a server shutdown closes with 1001, not 1012.
+
+    1001 tells clients the server is going away (not restarting in place), so they
+    reconnect, through the load balancer, to a worker that is still serving.
+    """
+
+    def shutdown(self) -> None:
+        if self.close_sent or not self.handshake_complete:
+            super().shutdown()
+            return
+        self.stop_keepalive()
+        self.queue.put_nowait({"type": "websocket.disconnect", "code": GOING_AWAY})
+        self.conn.send_close(GOING_AWAY, "server shutting down")
+        self.transport.write(b"".join(self.conn.data_to_send()))
+        self.transport.close()
 
 
 def add_parser(commands: Any) -> None:
@@ -18,33 +48,56 @@ def add_parser(commands: Any) -> None:
         help="serve the GraphQL API",
         description=(
             "Serve /graphql, /healthz, /readyz and /metrics. On the embedded SQLite "
-            "default the database is migrated first, so a first run needs nothing else."
+            "default the database is migrated first, so a first run needs nothing else. "
+            "Several workers share rate limits, replay detection, key invalidation and "
+            "activity events through Redis (GQL_KEYS_REDIS_URL)."
         ),
     )
     parser.add_argument("--host", help="address to bind (GQL_KEYS_HOST, default 127.0.0.1)")
     parser.add_argument("--port", type=int, help="port to bind (GQL_KEYS_PORT, default 8000)")
-    parser.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="worker processes sharing the port (default 1; more than 1 needs GQL_KEYS_REDIS_URL)",
+    )
+    parser.add_argument(
+        "--migrate",
+        action="store_true",
+        help="apply pending migrations once before the workers start (always done on the "
+        "embedded SQLite default)",
+    )
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
     settings = load_settings()
+    configure_logging(settings)
     if args.workers < 1:
         raise SystemExit("gql-keys: --workers must be at least 1")
-    if settings.is_sqlite and not settings.database_url:
-        asyncio.run(migrate(settings))
+    if args.workers > 1 and not settings.redis_url:
+        raise SystemExit(
+            "gql-keys: --workers above 1 needs GQL_KEYS_REDIS_URL: without Redis every worker "
+            "would keep its own rate limits, replay cache and activity stream"
+        )
+    if args.migrate or (settings.is_sqlite and not settings.database_url):
+        asyncio.run(migrate(settings))  # once, in the parent, never once per worker
     uvicorn.run(
         "gql_keys.app:create_app",
         factory=True,
         host=args.host or settings.host,
         port=args.port or settings.port,
         workers=args.workers,
+        ws=GoingAwayWebSocketProtocol,
         # The client address comes from the socket; gql-keys reads X-Forwarded-For
         # itself, and only from GQL_KEYS_TRUSTED_PROXIES.
         proxy_headers=False,
         forwarded_allow_ips="",
         server_header=False,
         log_level=settings.log_level.lower(),
-        timeout_graceful_shutdown=30,
+        # gql_keys.logs configures logging (JSON, redacted) in each worker's create_app;
+        # uvicorn's loggers propagate to it.
+        log_config=None,
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
     )
     return 0

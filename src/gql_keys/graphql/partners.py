@@ -61,7 +61,9 @@ async def authenticate_partner(rt: Runtime, request: Request, context: Context) 
 
 def partner_refusal(request: Request) -> ExecutionResult | None:
     """The whole response for a refused signed request; None for any other request."""
-    code = getattr(request.state, _REFUSAL_ATTRIBUTE, None)
+    # The scope's state dict itself: ``getattr(request.state, ...)`` raises and
+    # catches an AttributeError on every ordinary request.
+    code = request.scope.get("state", {}).get(_REFUSAL_ATTRIBUTE)
     if code is None:
         return None
     return ExecutionResult(

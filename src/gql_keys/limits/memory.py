@@ -87,6 +87,9 @@ class MemoryReplayCache:
         self._order.append((until, fingerprint))
         return True
 
+    async def forget(self, fingerprint: str) -> None:
+        self._seen.pop(fingerprint, None)
+
     def _expire(self, now: float) -> None:
         order, seen = self._order, self._seen
         while order and (order[0][0] <= now or len(order) > self.max_entries):

@@ -114,3 +114,11 @@ class RedisReplayCache:
                 return bool(created) and local_first
         self.availability.fallback("replay_cache")
         return self.fallback.first_seen_now(fingerprint, ttl_seconds, now)
+
+    async def forget(self, fingerprint: str) -> None:
+        await self.fallback.forget(fingerprint)
+        if self.availability.usable():
+            try:
+                await self._redis.delete(f"{self._prefix}{fingerprint}")
+            except REDIS_ERRORS as exc:
+                self.availability.failed("replay_cache", exc)

@@ -8,6 +8,7 @@ parameter style differs (``?`` against ``$n``).
 from __future__ import annotations
 
 import asyncio
+import functools
 import sqlite3
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -79,11 +80,13 @@ async def write_batch(
         ids = sorted(int(r["id"]) for r in returned)
         if len(ids) != len(rows):
             raise RuntimeError("usage_logs insert returned the wrong number of ids")
+        # Rows are locked in one global order so concurrent batches of several workers
+        # cannot deadlock on the same keys.
         if rollups:
             params = _Params(postgres)
             values_sql = ", ".join(
                 params.row((d.api_key_id, d.bucket, d.bucket_start, d.allowed, d.denied))
-                for d in rollups
+                for d in sorted(rollups, key=lambda d: (d.api_key_id, d.bucket, d.bucket_start))
             )
             await conn.execute_query(
                 "INSERT INTO usage_rollups (api_key_id, bucket, bucket_start, allowed, denied) "
@@ -93,11 +96,13 @@ async def write_batch(
                 "denied = usage_rollups.denied + excluded.denied",
                 params.values,
             )
-        for use in last_uses:
+        for use in sorted(last_uses, key=lambda u: u.api_key_id):
             params = _Params(postgres)
             at, ip, key_id = params.add(use.at), params.add(use.ip), params.add(use.api_key_id)
+            # Another worker's later batch may have committed first: never move back.
             await conn.execute_query(
-                f"UPDATE api_keys SET last_used_at = {at}, last_used_ip = {ip} WHERE id = {key_id}",
+                f"UPDATE api_keys SET last_used_at = {at}, last_used_ip = {ip} "
+                f"WHERE id = {key_id} AND (last_used_at IS NULL OR last_used_at < {at})",
                 params.values,
             )
     return ids
@@ -120,6 +125,17 @@ def _sqlite_row(row: Sequence[object]) -> Sequence[object]:
         values[3] = _sqlite_value(allowed)
         return values
     return row
+
+
+_ROW_PLACEHOLDERS = "(" + ", ".join("?" * len(LOG_COLUMNS)) + ")"
+
+
+@functools.lru_cache(maxsize=64)
+def _insert_sql(count: int) -> str:
+    """The multi-row INSERT of ``count`` usage-log rows (SQLite placeholders)."""
+    return f"INSERT INTO usage_logs ({', '.join(LOG_COLUMNS)}) VALUES " + ", ".join(
+        [_ROW_PLACEHOLDERS] * count
+    )
 
 
 class SqliteBatchWriter:
@@ -156,16 +172,18 @@ class SqliteBatchWriter:
         connection = self._connect()
         connection.execute("BEGIN IMMEDIATE")
         try:
-            placeholders = "(" + ", ".join("?" * len(LOG_COLUMNS)) + ")"
-            returned = connection.execute(
-                f"INSERT INTO usage_logs ({', '.join(LOG_COLUMNS)}) VALUES "
-                + ", ".join([placeholders] * len(rows))
-                + " RETURNING id",
-                [v for row in rows for v in _sqlite_row(row)],
-            ).fetchall()
-            ids = sorted(int(r[0]) for r in returned)
-            if len(ids) != len(rows):
-                raise RuntimeError("usage_logs insert returned the wrong number of ids")
+            # No RETURNING: each returned row is one more sqlite3_step, and every step
+            # releases the GIL and has to win it back from the busy event loop (up to
+            # the switch interval each time). ``usage_logs.id`` is AUTOINCREMENT and we
+            # hold the write lock, so one multi-row INSERT takes consecutive ids in
+            # VALUES order, ending at ``lastrowid`` (SQLite errors rather than reuse).
+            inserted = connection.execute(
+                _insert_sql(len(rows)), [v for row in rows for v in _sqlite_row(row)]
+            )
+            last = inserted.lastrowid
+            if inserted.rowcount != len(rows) or last is None:
+                raise RuntimeError("usage_logs insert wrote the wrong number of rows")
+            ids = list(range(last - len(rows) + 1, last + 1))
             if rollups:
                 connection.execute(
                     "INSERT INTO usage_rollups (api_key_id, bucket, bucket_start, allowed, denied) "

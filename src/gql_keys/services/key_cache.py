@@ -15,7 +15,7 @@ import binascii
 import ipaddress
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from gql_keys.metrics import Metrics
@@ -48,7 +48,7 @@ class KeyRecord:
     deleted: bool
     rate_limit_requests: int
     rate_limit_per_seconds: int
-    secret: bytes | None  # HMAC: UTF-8 bytes of the secret
+    secret: bytes | None = field(repr=False)  # HMAC: UTF-8 bytes of the secret
     public_key: bytes | None  # ED25519: the raw 32 bytes
     row: Any  # the ApiKey row it was built from, for the GraphQL ``apiKey`` field
 

@@ -10,7 +10,7 @@ commits.
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
@@ -56,7 +56,8 @@ class Challenge:
 @dataclass(frozen=True, slots=True)
 class Activation:
     api_key: ApiKey
-    secret: str | None  # HMAC keys only; never stored in the clear, never shown again
+    # HMAC keys only; never stored in the clear, never shown again.
+    secret: str | None = field(repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,6 +203,8 @@ async def confirm_key(rt: Runtime, user_id: int, challenge_id: str, code: str) -
     secret: str | None = None
     if row.secret_sealed is not None:
         secret = rt.secretbox.open(row.secret_sealed, aad=secret_aad(row.key)).decode()
+    # A worker may have cached the pending key as unusable: the key works from now on.
+    await rt.key_invalidator.key_changed(row.key)
     await rt.broker.publish([_event(rt, ActivityKind.KEY_CREATED, row)])
     return Activation(api_key=row, secret=secret)
 

@@ -10,6 +10,7 @@ usage-log row is committed; if it cannot be, :class:`ServiceUnavailable` propaga
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import ipaddress
 import time
@@ -74,10 +75,20 @@ class Decision:
     usage_log_id: int
 
 
+# Gateways report the same few client addresses over and over; parsing one is a pure
+# function (errors are raised, never cached) and its result is immutable. Only short
+# texts are cached, so the cache stays small whatever the input carries.
+_cached_ip_address = functools.lru_cache(maxsize=1024)(ipaddress.ip_address)
+
+
+def _ip_address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    return _cached_ip_address(text) if len(text) <= 64 else ipaddress.ip_address(text)
+
+
 def _address_allowed(record: KeyRecord, client_ip: str) -> bool:
     """Whether the key may be used from ``client_ip``; an unparseable address never may."""
     try:
-        address = ipaddress.ip_address(client_ip)
+        address = _ip_address(client_ip)
     except ValueError:
         return False
     if not record.networks:
@@ -141,15 +152,20 @@ async def decide(
         return VerificationCode.IP_NOT_ALLOWED, record, None
     if request.required_scope is not None and request.required_scope not in record.scopes:
         return VerificationCode.SCOPE_NOT_GRANTED, record, None
+    fingerprint: str | None = None
     if request.method.upper() in STATE_CHANGING_METHODS:
         # Remember the request until its timestamp leaves the window on either side.
         ttl = max(1.0, ts + rt.settings.signature_window_seconds - now + 1.0)
-        if not await rt.replay_cache.first_seen(replay_key(record.key, payload), ttl, now):
+        fingerprint = replay_key(record.key, payload)
+        if not await rt.replay_cache.first_seen(fingerprint, ttl, now):
             return VerificationCode.REPLAYED, record, None
     rate = await rt.rate_limiter.hit(
         f"key:{record.id}", record.rate_limit_requests, record.rate_limit_per_seconds, now
     )
     if not rate.allowed:
+        # Only an accepted signature counts as used: the partner may retry this one.
+        if fingerprint is not None:
+            await rt.replay_cache.forget(fingerprint)
         return VerificationCode.RATE_LIMITED, record, rate
     return VerificationCode.VALID, record, rate
 

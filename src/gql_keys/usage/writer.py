@@ -229,12 +229,7 @@ class UsageWriter:
         entries = [entry for entry, _ in batch]
         started = time.perf_counter()
         try:
-            ids = await self.writer(
-                self.connection_name,
-                [e.values() for e in entries],
-                rollups_for(entries),
-                last_uses_for(entries),
-            )
+            ids = await self._write(entries)
         except asyncio.CancelledError:
             self._fail(batch)
             raise
@@ -253,9 +248,40 @@ class UsageWriter:
         except Exception:
             log.exception("publishing %d usage events failed", len(batch))
 
+    async def _write(self, entries: list[UsageEntry]) -> list[int]:
+        rows, rollups, last_uses = (
+            [e.values() for e in entries],
+            rollups_for(entries),
+            last_uses_for(entries),
+        )
+        for attempt in (1, 2):
+            try:
+                # A task of its own per batch: after a failed release Tortoise can leave
+                # a dead connection in the calling task's context, which would poison
+                # every later batch of this long-lived flusher.
+                return await asyncio.create_task(
+                    self.writer(self.connection_name, rows, rollups, last_uses)
+                )
+            except Exception as exc:
+                if attempt == 1 and _is_deadlock(exc):
+                    log.warning("usage-log batch hit a deadlock; retrying once")
+                    continue
+                raise
+        raise AssertionError("unreachable")
+
     @staticmethod
     def _fail(batch: list[tuple[UsageEntry, asyncio.Future[int]]]) -> None:
         for _, future in batch:
             if not future.done():
                 future.set_exception(ServiceUnavailable("The usage log cannot be written now."))
                 future.exception()  # retrieved: a cancelled waiter must not warn
+
+
+def _is_deadlock(exc: BaseException) -> bool:
+    """PostgreSQL aborted the batch to break a deadlock (however the driver wraps it)."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if type(seen).__name__ == "DeadlockDetectedError" or "deadlock detected" in str(seen):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
