@@ -13,7 +13,7 @@ from starlette.applications import Starlette
 
 from gql_keys.app import create_app, runtime_of
 from gql_keys.clock import Clock
-from gql_keys.models import ApiKey, UsageLog
+from gql_keys.models import ApiKey, UsageLog, User
 from gql_keys.runtime import Runtime
 from gql_keys.settings import Settings
 from tests.support.graphql import error_codes
@@ -117,6 +117,13 @@ async def test_partner_may_not_manage_keys_or_accounts(
         'mutation { deleteApiKey(input: {id: "QXBpS2V5OjE="}) { userErrors { code } } }',
         'mutation { beginTwoFactorSetup(input: {password: "x"}) { userErrors { code } } }',
         "mutation { logout { userErrors { code } } }",
+        'mutation { register(input: {email: "p@example.com", password: "a long passphrase ok"})'
+        " { userErrors { code } } }",
+        'mutation { login(input: {email: "p@example.com", password: "a long passphrase ok"})'
+        " { token } }",
+        'mutation { confirmTwoFactorSetup(input: {code: "123456"}) { userErrors { code } } }',
+        'mutation { verifyTwoFactor(input: {challengeId: "kch_x", code: "123456"})'
+        " { userErrors { code } } }",
     ]
     for i, operation in enumerate(operations):
         body = await partner_post(
@@ -124,6 +131,7 @@ async def test_partner_may_not_manage_keys_or_accounts(
         )
         assert error_codes(body) == ["FORBIDDEN"], (operation, body)
     assert await ApiKey.filter(user_id=row.user_id).count() == 1
+    assert await User.filter(email="p@example.com").count() == 0
 
 
 async def test_partner_may_not_call_verify_api_request(

@@ -51,8 +51,9 @@ async def test_usage_buckets_sum_to_the_logs(client: httpx.AsyncClient, rt: Runt
 
     allowed = await UsageLog.filter(api_key_id=key.id, allowed=True).count()
     denied = await UsageLog.filter(api_key_id=key.id, allowed=False).count()
+    until = (BASE + timedelta(days=2)).isoformat()
     for size, expected_buckets in (("MINUTE", 6), ("HOUR", 3), ("DAY", 2)):
-        found = await buckets(size)
+        found = await buckets(size, until=until)
         assert len(found) == expected_buckets, (size, found)
         assert sum(b["allowed"] for b in found) == allowed
         assert sum(b["denied"] for b in found) == denied
@@ -136,3 +137,22 @@ async def test_a_page_of_logs_with_their_keys_costs_constant_queries(
     assert len(nodes) == 100
     assert all(n["apiKey"] is not None for n in nodes)
     assert many == one
+
+
+async def test_usage_window_of_too_many_buckets_is_an_input_error(
+    client: httpx.AsyncClient, rt: Runtime
+) -> None:
+    user = await create_user()
+    key, _ = await create_active_key(rt, user.id)
+    token = await start_session(rt, user.id)
+    variables = {
+        "id": encode_global_id("ApiKey", key.id),
+        "since": "1970-01-01T00:00:00Z",
+        "bucket": "MINUTE",
+    }
+    body = await gql(client, USAGE, variables, token=token)
+    assert body["errors"][0]["extensions"]["code"] == "INVALID_INPUT"
+    assert body["errors"][0]["extensions"]["field"] == ["since"]
+    # A day of minutes is fine.
+    variables["since"] = (rt.clock.now() - timedelta(days=1)).isoformat()
+    assert "errors" not in await gql(client, USAGE, variables, token=token)

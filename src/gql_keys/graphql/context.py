@@ -28,6 +28,9 @@ class Context:
     loaders: dict[str, Any] = field(default_factory=dict)
     # WebSockets: the connection_init payload (Strawberry sets it before on_ws_connect).
     connection_params: dict[str, Any] | None = None
+    # WebSockets: the bearer token that authenticated the socket, re-checked while
+    # subscriptions run so a revoked or expired credential stops receiving events.
+    socket_token: str | None = field(default=None, repr=False)
 
 
 Info = StrawberryInfo[Context, None]

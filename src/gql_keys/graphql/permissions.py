@@ -39,3 +39,9 @@ def require_service(info: Info, role: ServiceRole) -> ServicePrincipal:
     if not isinstance(principal, ServicePrincipal) or principal.role != role:
         raise Forbidden(f"Only a service token with role '{role.value}' may do this.")
     return principal
+
+
+def forbid_machine_principals(info: Info) -> None:
+    """Account operations are for people: API keys and service tokens may not call them."""
+    if isinstance(info.context.principal, ApiKeyPrincipal | ServicePrincipal):
+        raise Forbidden("API keys and service tokens may not manage accounts.")

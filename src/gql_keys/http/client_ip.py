@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections.abc import Iterable, Mapping
 
@@ -9,6 +10,17 @@ from gql_keys.settings import IPNetwork
 
 
 def _parse(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The address in ``text`` (IPv4-mapped IPv6 as IPv4), None when it is not one.
+
+    Cached, as the same peers and proxy hops come back on every request; only short
+    texts are, so the cache's memory stays small whatever a header carries."""
+    return _parse_cached(text) if len(text) <= MAX_CACHED_TEXT else _parse_text(text)
+
+
+MAX_CACHED_TEXT = 64
+
+
+def _parse_text(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     text = text.strip()
     if text.startswith("[") and "]" in text:
         text = text[1 : text.index("]")]
@@ -19,6 +31,9 @@ def _parse(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
         return address.ipv4_mapped
     return address
+
+
+_parse_cached = functools.lru_cache(maxsize=1024)(_parse_text)
 
 
 def _trusted(
@@ -40,7 +55,12 @@ def client_ip(
         return peer or "unknown"
     if not trusted_proxies or not _trusted(peer_address, trusted_proxies):
         return str(peer_address)
-    forwarded = headers.get("x-forwarded-for", "")
+    # A proxy may add its own header line rather than extend the client's: read them all.
+    getlist = getattr(headers, "getlist", None)
+    lines = (
+        getlist("x-forwarded-for") if getlist is not None else [headers.get("x-forwarded-for", "")]
+    )
+    forwarded = ",".join(lines)
     hops = [hop for hop in (part.strip() for part in forwarded.split(",")) if hop]
     for hop in reversed(hops):
         address = _parse(hop)

@@ -43,6 +43,8 @@ class BucketSize(StrEnum):
 
 
 BUCKET_SECONDS = {BucketSize.MINUTE: 60, BucketSize.HOUR: 3600, BucketSize.DAY: 86400}
+# A usage window spans at most this many buckets (7 days of minutes, 416 days of hours).
+MAX_BUCKETS = 10_080
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +83,7 @@ async def page_logs(
     scope: LogScope, flt: LogFilter, limit: int, after: tuple[datetime, int] | None
 ) -> LogPage:
     """One page newest first (``limit`` rows and whether more follow)."""
-    if flt.since is not None and flt.until is not None and flt.since >= flt.until:
+    if flt.since is not None and flt.until is not None and _utc(flt.since) >= _utc(flt.until):
         raise DomainError(
             ErrorCode.INVALID_INPUT, "since must be before until.", ("filter", "since")
         )
@@ -100,9 +102,19 @@ def bucket_floor(moment: datetime, size: BucketSize) -> datetime:
     return datetime.fromtimestamp(seconds - seconds % step, UTC)
 
 
-def check_usage_window(since: datetime, until: datetime | None, size: BucketSize) -> None:
-    if until is not None and _utc(until) <= _utc(since):
+def check_usage_window(
+    since: datetime, until: datetime | None, size: BucketSize, now: datetime
+) -> None:
+    """Refuse an empty window, or one of more than ``MAX_BUCKETS`` buckets."""
+    end = _utc(until) if until is not None else now
+    if until is not None and end <= _utc(since):
         raise DomainError(ErrorCode.INVALID_INPUT, "until must be after since.", ("until",))
+    if (end - _utc(since)).total_seconds() > MAX_BUCKETS * BUCKET_SECONDS[size]:
+        raise DomainError(
+            ErrorCode.INVALID_INPUT,
+            f"A usage window spans at most {MAX_BUCKETS} {size.value} buckets.",
+            ("since",),
+        )
 
 
 async def usage_buckets(

@@ -9,7 +9,7 @@ from gql_keys.errors import DomainError, InvalidInput
 from gql_keys.graphql.accounts.types import UserType
 from gql_keys.graphql.context import Info
 from gql_keys.graphql.errors import UserError, user_errors
-from gql_keys.graphql.permissions import require_user
+from gql_keys.graphql.permissions import forbid_machine_principals, require_user
 from gql_keys.services import accounts, activity, sessions, two_factor
 
 
@@ -80,6 +80,7 @@ class ConfirmTwoFactorSetupPayload:
 class Mutation:
     @strawberry.mutation(description="Create a dashboard account.")
     async def register(self, info: Info, input: RegisterInput) -> RegisterPayload:
+        forbid_machine_principals(info)
         try:
             row = await accounts.register(info.context.rt, input.email, input.password)
         except (DomainError, InvalidInput) as exc:
@@ -90,6 +91,7 @@ class Mutation:
         description="Log in; returns a session token for the Authorization header."
     )
     async def login(self, info: Info, input: LoginInput) -> LoginPayload:
+        forbid_machine_principals(info)
         no_store(info)
         try:
             result = await sessions.login(

@@ -24,6 +24,8 @@ from gql_keys.services.activity import activity_filter
 
 _closing: set[asyncio.Task[None]] = set()
 
+MAX_KEY_IDS = 100
+
 
 def _close_later(ws: object) -> None:
     if not isinstance(ws, WebSocket):
@@ -40,6 +42,10 @@ async def _accepts(
 ) -> EventFilter:
     ids: list[int] | None = None
     if key_ids is not None:
+        if len(key_ids) > MAX_KEY_IDS:
+            raise DomainError(
+                ErrorCode.INVALID_INPUT, f"keyIds takes at most {MAX_KEY_IDS} ids.", ("keyIds",)
+            )
         ids = []
         for global_id in key_ids:
             pk = decode_int_id(global_id, "ApiKey")

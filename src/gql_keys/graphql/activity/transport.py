@@ -14,6 +14,7 @@ browser pages and clients that send no ``Origin`` (gateways, monitors, CLIs) con
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from starlette.websockets import WebSocket, WebSocketState
@@ -30,6 +31,9 @@ from gql_keys.principals import UserPrincipal
 from gql_keys.runtime import Runtime
 from gql_keys.services.activity import may_subscribe, principal_key
 from gql_keys.services.auth import authenticate_token, bearer_token
+
+# One credential watchdog per open socket, keyed like the hub's connection registry.
+_watchdogs: dict[int, asyncio.Task[None]] = {}
 
 
 async def close_socket(ws: WebSocket, code: int, reason: str) -> None:
@@ -71,9 +75,32 @@ async def accept_socket(rt: Runtime, context: Context) -> UnsetType:
     if not rt.hub.connections.register(id(ws), principal_key(principal), session_id, close):
         raise await _refuse(ws, CLOSE_TOO_MANY_CONNECTIONS, "Too many connections")
     context.principal = principal
+    context.socket_token = token
+    _watchdogs[id(ws)] = asyncio.get_running_loop().create_task(_watch_credentials(context, ws))
     unset: UnsetType = UNSET
     return unset
 
 
+async def credential_still_valid(context: Context) -> bool:
+    """Whether the token that opened this socket still stands for the same principal."""
+    token = context.socket_token
+    if token is None or context.principal is None:
+        return False
+    return await authenticate_token(context.rt, token) == context.principal
+
+
+async def _watch_credentials(context: Context, ws: WebSocket) -> None:
+    """Close the socket once its session or service token is revoked or expired."""
+    every = context.rt.settings.ws_reauth_seconds
+    while True:
+        await asyncio.sleep(every)
+        if not await credential_still_valid(context):
+            await close_socket(ws, CLOSE_UNAUTHORIZED, "Credentials expired or revoked")
+            return
+
+
 def forget_socket(rt: Runtime, ws: object) -> None:
     rt.hub.connections.unregister(id(ws))
+    watchdog = _watchdogs.pop(id(ws), None)
+    if watchdog is not None:
+        watchdog.cancel()

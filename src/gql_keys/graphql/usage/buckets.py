@@ -35,7 +35,7 @@ async def resolve_usage(
     """Allowed and denied counts per bucket from ``since`` (its bucket included) to
     ``until`` (now when null); empty buckets are omitted. Served from rollup counters."""
     size = BucketSize(bucket) if bucket is not None else BucketSize.HOUR
-    check_usage_window(since, until, size)
+    check_usage_window(since, until, size, info.context.rt.clock.now())
     pk = int(root.row.id)
     found = await usage_loader(info.context).load((pk, since, until, size))
     return [UsageBucket(start=b.start, allowed=b.allowed, denied=b.denied) for b in found]

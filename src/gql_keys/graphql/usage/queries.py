@@ -64,7 +64,8 @@ def _log_filter(flt: UsageLogFilter | None) -> LogFilter:
         key_id = decode_int_id(flt.key_id, "ApiKey") or NO_KEY
     return LogFilter(
         api_key_id=key_id,
-        codes=tuple(str(c) for c in flt.codes) if flt.codes is not None else None,
+        # A closed set: duplicates only make the SQL longer.
+        codes=tuple(sorted({str(c) for c in flt.codes})) if flt.codes is not None else None,
         allowed=flt.allowed,
         since=flt.since,
         until=flt.until,
