@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: run test lint typecheck pytest schema bench clean
+.PHONY: run test lint typecheck pytest schema bench bench-all clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,11 @@ lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/hadolint docker/Dockerfile
+	@if docker compose version >/dev/null 2>&1; then \
+		GQL_KEYS_MASTER_KEY=x docker compose -f docker/compose.yaml config -q && echo "compose.yaml: valid"; \
+	elif command -v docker-compose >/dev/null 2>&1; then \
+		GQL_KEYS_MASTER_KEY=x docker-compose -f docker/compose.yaml config -q && echo "compose.yaml: valid"; \
+	else echo "docker compose not installed: docker/compose.yaml not validated"; fi
 
 typecheck: $(DEV_STAMP)
 	$(BIN)/mypy
@@ -40,6 +45,13 @@ schema: $(STAMP)
 
 bench: $(DEV_STAMP)
 	$(BIN)/python -m bench.verify
+
+bench-all: $(DEV_STAMP)
+	$(BIN)/python -m bench.verify
+	$(BIN)/python -m bench.fanout
+	$(BIN)/python -m bench.usage_queries
+	$(BIN)/python -m bench.login_flood
+	$(BIN)/python -m bench.scaleout
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
