@@ -93,7 +93,10 @@ def test_two_workers_start_after_one_migration_and_stop_on_sigterm(tmp_path: Pat
                     pass
                 assert time.monotonic() < deadline, log_path.read_text()
                 time.sleep(0.2)
-            time.sleep(1.0)  # the second worker
+            # Ready on one worker; wait until both have started their application.
+            while log_path.read_text().count("Application startup complete") < 2:
+                assert time.monotonic() < deadline, log_path.read_text()
+                time.sleep(0.2)
             workers = children_of(parent.pid)
             assert len(workers) >= 2, workers
 
