@@ -374,3 +374,82 @@ async def test_login_rehashes_a_password_hashed_with_old_parameters(
     row = await User.get(id=user.user_id)
     assert not rt.passwords.needs_rehash(row.password_hash)
     assert codes(await login(client, user.email, user.password)) == []
+
+
+async def test_concurrent_wrong_passwords_get_only_the_limit_checked(
+    client: httpx.AsyncClient, rt: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    user = await signed_up_user(client, rt, two_factor=False)
+    limit = rt.settings.login_max_failures_per_account
+    real_verify = rt.passwords.verify
+    checked: list[str] = []
+
+    async def counting_verify(password: str, stored: str | None) -> bool:
+        checked.append(password)
+        return await real_verify(password, stored)
+
+    monkeypatch.setattr(rt.passwords, "verify", counting_verify)
+    results = await asyncio.gather(
+        *(login(client, user.email, f"wrong password guess {i}") for i in range(30))
+    )
+    answers = [code for r in results for code in codes(r)]
+    assert answers.count("INVALID_CREDENTIALS") == limit
+    assert answers.count("TOO_MANY_ATTEMPTS") == 30 - limit
+    assert len(checked) == limit
+    # Blocked now: even the right password is not looked at.
+    assert codes(await login(client, user.email, user.password)) == ["TOO_MANY_ATTEMPTS"]
+    assert len(checked) == limit
+    rt.clock.advance(rt.settings.throttle_backoff_base_seconds + 1)
+    assert codes(await login(client, user.email, user.password)) == []
+
+
+async def test_concurrent_right_passwords_beyond_the_limit_all_log_in(
+    client: httpx.AsyncClient, rt: Runtime
+) -> None:
+    user = await signed_up_user(client, rt, two_factor=False)
+    count = rt.settings.login_max_failures_per_account * 2 + 5
+    results = await asyncio.gather(
+        *(login(client, user.email, user.password) for _ in range(count))
+    )
+    assert [codes(r) for r in results] == [[]] * count
+    assert all(r["token"] is not None for r in results)
+
+
+async def test_concurrent_wrong_passwords_from_one_address_get_only_its_limit_checked(
+    client: httpx.AsyncClient, rt: Runtime
+) -> None:
+    user = await signed_up_user(client, rt, two_factor=False)
+    limit = rt.settings.login_max_failures_per_address
+    total = limit + 20
+    per_account = rt.settings.login_max_failures_per_account // 2
+    results = await asyncio.gather(
+        *(
+            login(client, f"spray-{i // per_account}@example.com", "wrong password guess")
+            for i in range(total)
+        )
+    )
+    answers = [code for r in results for code in codes(r)]
+    assert answers.count("INVALID_CREDENTIALS") == limit
+    assert answers.count("TOO_MANY_ATTEMPTS") == total - limit
+    assert codes(await login(client, user.email, user.password)) == ["TOO_MANY_ATTEMPTS"]
+
+
+async def test_concurrent_wrong_codes_get_only_the_limit_checked(
+    client: httpx.AsyncClient, rt: Runtime
+) -> None:
+    user = await signed_up_user(client, rt)
+    assert user.seed is not None
+    limit = rt.settings.two_factor_max_failures
+    good = totp_code(user.seed, rt)
+    wrong = f"{(int(good) + 1) % 1_000_000:06d}"
+    results = await asyncio.gather(
+        *(login(client, user.email, user.password, wrong) for _ in range(30))
+    )
+    answers = [code for r in results for code in codes(r)]
+    assert answers.count("INVALID_TWO_FACTOR_CODE") == limit
+    assert answers.count("TOO_MANY_ATTEMPTS") == 30 - limit
+    assert all(r["token"] is None for r in results)
+    # Locked: even the right code is not checked (and so not used up).
+    assert codes(await login(client, user.email, user.password, good)) == ["TOO_MANY_ATTEMPTS"]
+    rt.clock.advance(rt.settings.throttle_backoff_base_seconds + 1)
+    assert codes(await login(client, user.email, user.password, totp_code(user.seed, rt))) == []

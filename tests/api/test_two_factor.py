@@ -210,3 +210,21 @@ async def test_wrong_setup_passwords_count_towards_the_account_lock(
     for _ in range(rt.settings.login_max_failures_per_account):
         await begin(client, user.token, "not my password at all")
     assert codes(await begin(client, user.token, user.password)) == ["TOO_MANY_ATTEMPTS"]
+
+
+async def test_concurrent_wrong_confirmations_get_only_the_limit_checked(
+    client: httpx.AsyncClient, rt: Runtime
+) -> None:
+    user = await signed_up_user(client, rt, two_factor=False)
+    seed = (await begin(client, user.token, user.password))["secret"]
+    limit = rt.settings.two_factor_max_failures
+    good = totp_code(seed, rt)
+    results = await asyncio.gather(*(confirm(client, user.token, wrong(good)) for _ in range(30)))
+    answers = [code for r in results for code in codes(r)]
+    assert answers.count("INVALID_TWO_FACTOR_CODE") == limit
+    assert answers.count("TOO_MANY_ATTEMPTS") == 30 - limit
+    assert codes(await confirm(client, user.token, good)) == ["TOO_MANY_ATTEMPTS"]
+    rt.clock.advance(rt.settings.throttle_backoff_base_seconds + 1)
+    assert codes(await confirm(client, user.token, totp_code(seed, rt))) == []
+    row = await User.get(id=user.user_id)
+    assert row.two_factor_enabled

@@ -168,3 +168,72 @@ async def test_login_stores_only_the_token_digest(client: httpx.AsyncClient, rt:
     assert await Session.filter(token_digest=token_digest(result.token)).exists()
     assert not await Session.filter(token_digest=result.token).exists()
     assert (await User.get(id=user.user_id)).email == user.email
+
+
+async def test_replayed_right_code_gives_its_attempt_back(
+    client: httpx.AsyncClient, rt: Runtime
+) -> None:
+    user = await signed_up_user(client, rt)
+    assert user.seed is not None
+    code = totp_code(user.seed, rt)
+    with pytest.raises(DomainError):
+        await two_factor.check_code(rt, user.user_id, wrong(code))
+    await two_factor.check_code(rt, user.user_id, code)
+    for _ in range(rt.settings.two_factor_max_failures + 5):
+        with pytest.raises(DomainError) as caught:
+            await two_factor.check_code(rt, user.user_id, code)
+        assert caught.value.code is ErrorCode.INVALID_TWO_FACTOR_CODE
+    counter = await ThrottleCounter.get(subject=two_factor.subject_for(user.user_id))
+    assert counter.failures == 0
+    assert counter.blocked_until is None
+
+
+async def test_attempts_in_flight_count_towards_the_limit(rt: Runtime) -> None:
+    limit = throttle.Limit(max_failures=3, window_seconds=600)
+    held = [await throttle.reserve(rt, "test:r", limit) for _ in range(3)]
+    waiting = asyncio.create_task(throttle.reserve(rt, "test:r", limit))
+    await asyncio.sleep(0.05)
+    assert not waiting.done()
+    # A right answer gives its attempt back: the waiting request gets it.
+    await throttle.release(held[:1])
+    assert (await asyncio.wait_for(waiting, 2)).subject == "test:r"
+    counter = await ThrottleCounter.get(subject="test:r")
+    assert counter.failures == 3
+    # A wrong answer with the subject full blocks it; the others are then refused at once.
+    await throttle.failed(rt, held[1:2])
+    with pytest.raises(DomainError) as caught:
+        await throttle.reserve(rt, "test:r", limit)
+    assert caught.value.code is ErrorCode.TOO_MANY_ATTEMPTS
+
+
+async def test_attempts_never_settled_block_the_subject_after_the_wait(
+    rt: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(throttle, "RESERVE_WAIT_SECONDS", 0.05)
+    limit = throttle.Limit(max_failures=2, window_seconds=600)
+    held = [await throttle.reserve(rt, "test:s", limit) for _ in range(2)]
+    with pytest.raises(DomainError) as caught:
+        await throttle.reserve(rt, "test:s", limit)
+    assert caught.value.code is ErrorCode.TOO_MANY_ATTEMPTS
+    counter = await ThrottleCounter.get(subject="test:s")
+    assert counter.blocked_until is not None
+    assert counter.strikes == 1
+    # Giving back attempts of the run that was blocked gives nothing to the next run.
+    await throttle.release(held)
+    rt.clock.advance(rt.settings.throttle_backoff_base_seconds + 1)
+    await throttle.reserve(rt, "test:s", limit)
+    await throttle.reserve(rt, "test:s", limit)
+    counter = await ThrottleCounter.get(subject="test:s")
+    assert counter.failures == 2
+
+
+async def test_reservation_restarts_a_passed_window(rt: Runtime) -> None:
+    limit = throttle.Limit(max_failures=2, window_seconds=600)
+    await throttle.failed(rt, [await throttle.reserve(rt, "test:w", limit)])
+    rt.clock.advance(601)
+    # The failure of the old window is forgotten: two attempts again, not one.
+    await throttle.reserve(rt, "test:w", limit)
+    await throttle.reserve(rt, "test:w", limit)
+    counter = await ThrottleCounter.get(subject="test:w")
+    assert counter.failures == 2
+    assert counter.blocked_until is None

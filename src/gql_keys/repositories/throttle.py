@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from tortoise.exceptions import IntegrityError
-from tortoise.expressions import F
+from tortoise.expressions import F, Q
 
 from gql_keys.models import ThrottleCounter
 
@@ -47,6 +47,32 @@ async def add_failure(subject: str) -> ThrottleCounter:
     """Count one failure atomically; return the counter as it is afterwards."""
     await ThrottleCounter.filter(subject=subject).update(failures=F("failures") + 1)
     return await ThrottleCounter.get(subject=subject)
+
+
+async def reserve(
+    subject: str, limit: int, strikes_seen: int, window_seen: datetime, now: datetime
+) -> bool:
+    """Take one of the ``limit`` attempts of the counting window seen; False when none is left.
+
+    Only while the subject is not blocked and the window and strikes are still the ones
+    the caller saw, so a reservation always belongs to one run of the counter.
+    """
+    changed = await ThrottleCounter.filter(
+        Q(blocked_until__isnull=True) | Q(blocked_until__lte=now),
+        subject=subject,
+        failures__lt=limit,
+        strikes=strikes_seen,
+        window_started_at=window_seen,
+    ).update(failures=F("failures") + 1)
+    return bool(changed)
+
+
+async def release(subject: str, strikes_seen: int, window_seen: datetime) -> bool:
+    """Give a reserved attempt back, unless the counter was restarted, blocked or cleared since."""
+    changed = await ThrottleCounter.filter(
+        subject=subject, failures__gt=0, strikes=strikes_seen, window_started_at=window_seen
+    ).update(failures=F("failures") - 1)
+    return bool(changed)
 
 
 async def block(

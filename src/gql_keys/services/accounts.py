@@ -67,8 +67,8 @@ def account_limit(rt: Runtime) -> throttle.Limit:
 
 async def check_password(rt: Runtime, user: User, password: str, field: Sequence[str]) -> None:
     """Re-check a logged-in user's password; wrong ones count as failed logins."""
-    subject = account_subject(user.email)
-    await throttle.ensure_not_blocked(rt, [subject], field)
+    held = await throttle.reserve(rt, account_subject(user.email), account_limit(rt), field)
     if not await rt.passwords.verify(password, user.password_hash):
-        await throttle.record_failure(rt, subject, account_limit(rt))
+        await throttle.failed(rt, [held])
         raise DomainError(ErrorCode.INVALID_CREDENTIALS, "The password is not correct.", field)
+    await throttle.release([held])

@@ -1,9 +1,10 @@
 """Logging in and out: throttled password checks, the second factor, session tokens.
 
 An unknown e-mail and a wrong password get the same answer after the same work (a
-dummy hash is verified). Failed logins are counted per account (keyed by e-mail) and
-per client address; past either limit ``login`` answers ``TOO_MANY_ATTEMPTS`` without
-looking at the password. Tokens carry 256 random bits and are stored as SHA-256 digests.
+dummy hash is verified). Logins are counted per account (keyed by e-mail) and per client
+address *before* the password is checked, and given back when it is right; past either
+limit ``login`` answers ``TOO_MANY_ATTEMPTS`` without looking at the password. Tokens
+carry 256 random bits and are stored as SHA-256 digests.
 """
 
 from __future__ import annotations
@@ -60,14 +61,19 @@ async def login(
     # An address that cannot exist is throttled and answered like an unknown one.
     account = accounts.account_subject(normalised or email.strip().lower())
     address = address_subject(client_ip)
-    await throttle.ensure_not_blocked(rt, [account, address])
+    # The attempt is counted before the password is looked at, so concurrent requests
+    # on any worker cannot get more than the limit of passwords checked.
+    held = await throttle.reserve_all(
+        rt, [(account, accounts.account_limit(rt)), (address, address_limit(rt))]
+    )
 
     user = await users_repo.get_user_by_email(normalised) if normalised else None
     valid = await rt.passwords.verify(password, user.password_hash if user else None)
     if user is None or not valid:
-        await throttle.record_failure(rt, account, accounts.account_limit(rt))
-        await throttle.record_failure(rt, address, address_limit(rt))
+        await throttle.failed(rt, held)
         raise _invalid_credentials()
+    # The right password is not a guess.
+    await throttle.release(held)
 
     if user.two_factor_enabled:
         if totp_code is None or not totp_code.strip():

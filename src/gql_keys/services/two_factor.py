@@ -3,16 +3,17 @@
 A code is accepted at most once per account: the last accepted time step is stored on
 the user and only ever advanced by a conditional UPDATE, so of two concurrent requests
 with the same code exactly one passes, and a code used to log in cannot be used again
-for anything else. Wrong codes are counted per account in the shared database
-(subject ``totp:<user id>``); past ``two_factor_max_failures`` the second factor is
-locked with a growing back-off, and codes are not even looked at.
+for anything else. Attempts are counted per account in the shared database (subject
+``totp:<user id>``) *before* the code is checked, and given back when it was right
+(even if already used); past ``two_factor_max_failures`` the second factor is locked
+with a growing back-off, and codes are not even looked at.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from tortoise.transactions import in_transaction
 
@@ -31,7 +32,7 @@ INVALID_CODE_MESSAGE = "The two-factor code is not valid."
 
 @dataclass(frozen=True, slots=True)
 class SetupStarted:
-    secret: str
+    secret: str = field(repr=False)
     otpauth_uri: str
     qr_svg: str
 
@@ -78,8 +79,15 @@ async def _enabled_user(user_id: int) -> User:
     return user
 
 
-async def _fail(rt: Runtime, user_id: int, field: Sequence[str]) -> DomainError:
-    await throttle.record_failure(rt, subject_for(user_id), _limit(rt))
+async def _reserve(rt: Runtime, user_id: int, field: Sequence[str]) -> throttle.Reservation:
+    """Count the attempt before the code is looked at (or raise ``TOO_MANY_ATTEMPTS``)."""
+    return await throttle.reserve(rt, subject_for(user_id), _limit(rt), field)
+
+
+async def _fail(
+    rt: Runtime, reservation: throttle.Reservation, field: Sequence[str]
+) -> DomainError:
+    await throttle.failed(rt, [reservation])
     return _invalid(field)
 
 
@@ -92,14 +100,15 @@ async def check_code(
     or ``INVALID_TWO_FACTOR_CODE`` (wrong, or already used).
     """
     user = await _enabled_user(user_id)
-    await throttle.ensure_not_blocked(rt, [subject_for(user_id)], field)
+    reservation = await _reserve(rt, user_id, field)
     assert user.totp_seed_sealed is not None
     seed = open_seed(rt, user_id, user.totp_seed_sealed)
     step = totp.matching_step(seed, code, rt.clock.time())
     if step is None:
-        raise await _fail(rt, user_id, field)
+        raise await _fail(rt, reservation, field)
     if not await users_repo.advance_totp_step(user_id, step):
         # A right code that was already used: not a guess, so not counted.
+        await throttle.release([reservation])
         raise _invalid(field)
     await throttle.clear(subject_for(user_id))
 
@@ -126,9 +135,9 @@ async def check_second_factor(
         await check_code(rt, user_id, code, field=field)
         return
     await _enabled_user(user_id)
-    await throttle.ensure_not_blocked(rt, [subject_for(user_id)], field)
+    reservation = await _reserve(rt, user_id, field)
     if not await _use_recovery_code(rt, user_id, code):
-        raise await _fail(rt, user_id, field)
+        raise await _fail(rt, reservation, field)
     await throttle.clear(subject_for(user_id))
 
 
@@ -165,16 +174,21 @@ async def confirm_setup(
             ErrorCode.TWO_FACTOR_SETUP_NOT_STARTED,
             "Start two-factor set-up first (beginTwoFactorSetup).",
         )
-    await throttle.ensure_not_blocked(rt, [subject_for(user_id)], field)
+    reservation = await _reserve(rt, user_id, field)
     step = totp.matching_step(open_seed(rt, user_id, pending), code, rt.clock.time())
     if step is None or step <= user.totp_last_step:
-        raise await _fail(rt, user_id, field)
+        raise await _fail(rt, reservation, field)
     plain_codes = totp.new_recovery_codes(RECOVERY_CODE_COUNT)
     hashes = await asyncio.to_thread(lambda: [rt.recovery_codes.hash(c) for c in plain_codes])
+    enabled_now = False
     async with in_transaction():
-        if not await users_repo.enable_two_factor(user_id, pending, step):
-            raise _invalid(field)
-        await codes_repo.replace_codes(user_id, hashes)
+        if await users_repo.enable_two_factor(user_id, pending, step):
+            await codes_repo.replace_codes(user_id, hashes)
+            enabled_now = True
+    if not enabled_now:
+        # A concurrent confirmation with a right code won: not a guess, so not counted.
+        await throttle.release([reservation])
+        raise _invalid(field)
     await throttle.clear(subject_for(user_id))
     enabled = await users_repo.get_user(user_id)
     assert enabled is not None
