@@ -7,9 +7,16 @@ HMAC key and a verifier token straight in its database, then runs interleaved ro
 * floor:  ``{ __typename }`` (parse cache, no resolver, no database), and
 * verify: ``verifyApiRequest`` with a freshly signed GET (decision + durable usage-log row),
 
-each over 64 keep-alive HTTP/1.1 connections from an asyncio client. It prints the
-median throughput and p50/p99 latency of each, the ratios against the floor, and checks
-that every verification answered got its ``usage_logs`` row.
+each over 64 keep-alive HTTP/1.1 connections, driven by ``wrk`` (``-t2``, a Lua script
+carrying the POST body) when it is on ``PATH`` and by a built-in asyncio client otherwise
+(``--client`` picks one). It prints the median throughput and p50/p99 latency of each,
+the ratios against the floor, and checks that every verification answered got its
+``usage_logs`` row and that every one of them was allowed.
+
+With ``wrk`` the request is signed afresh before each round (the timestamp must stay
+within the +-60 s window, and a signed GET may repeat), one request is checked by hand
+to answer ``"allowed":true``, and afterwards the 2xx count from ``wrk``'s summary is
+compared with the growth of ``usage_logs`` (and its denied rows, which must stay 0).
 """
 
 from __future__ import annotations
@@ -20,7 +27,9 @@ import base64
 import hashlib
 import json
 import os
+import re
 import secrets
+import shutil
 import socket
 import sqlite3
 import statistics
@@ -210,6 +219,119 @@ async def run_round(
     return result, counts["answered"]
 
 
+@dataclass
+class Measured:
+    """One round's outcome, whichever client produced it."""
+
+    name: str
+    rps: float
+    p50: float
+    p99: float
+    errors: int
+    answered: int  # requests answered with a 2xx in the whole round, warm-up included
+
+
+def measured(result: RoundResult, answered: int) -> Measured:
+    return Measured(
+        result.name,
+        result.rps,
+        result.percentile(0.5),
+        result.percentile(0.99),
+        result.errors,
+        answered,
+    )
+
+
+_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
+
+
+def _ms(text: str) -> float:
+    match = re.fullmatch(r"([0-9.]+)(us|ms|s|m)", text.strip())
+    if match is None:
+        raise ValueError(f"unexpected wrk duration {text!r}")
+    return float(match[1]) * _UNITS[match[2]]
+
+
+@dataclass
+class WrkOutput:
+    rps: float
+    p50: float
+    p99: float
+    requests: int
+    non_2xx: int
+    socket_errors: int
+
+
+def parse_wrk(out: str) -> WrkOutput:
+    """Requests/sec, the ``--latency`` percentiles and the counts from wrk's summary."""
+    rps = float(re.search(r"Requests/sec:\s+([0-9.]+)", out)[1])  # type: ignore[index]
+    p50 = _ms(re.search(r"^\s+50%\s+(\S+)", out, re.M)[1])  # type: ignore[index]
+    p99 = _ms(re.search(r"^\s+99%\s+(\S+)", out, re.M)[1])  # type: ignore[index]
+    requests = int(re.search(r"(\d+) requests in", out)[1])  # type: ignore[index]
+    non_2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    sockets = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out
+    )
+    return WrkOutput(
+        rps,
+        p50,
+        p99,
+        requests,
+        int(non_2xx[1]) if non_2xx else 0,
+        sum(int(n) for n in sockets.groups()) if sockets else 0,
+    )
+
+
+def wrk_script(request: bytes) -> str:
+    """A wrk Lua script sending ``request``'s method, headers (but Host/Content-Length,
+    which wrk sets) and body."""
+    head, body = request.split(b"\r\n\r\n", 1)
+    lines = [f"wrk.method = {json.dumps(head.split(b' ', 1)[0].decode())}"]
+    lines.append(f"wrk.body = {json.dumps(body.decode())}")
+    for line in head.decode().split("\r\n")[1:]:
+        name, _, value = line.partition(":")
+        if name.lower() not in ("host", "content-length"):
+            lines.append(f"wrk.headers[{json.dumps(name)}] = {json.dumps(value.strip())}")
+    return "\n".join(lines) + "\n"
+
+
+async def check_one(port: int, request: bytes, expect: bytes) -> None:
+    """Send ``request`` once and insist on a 200 carrying ``expect``."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(request)
+        status, body = await read_response(reader)
+    finally:
+        writer.close()
+    if status != 200 or expect not in body:
+        raise SystemExit(f"sample request failed ({status}): {body[:300]!r}")
+
+
+async def wrk_round(
+    name: str, load: Load, port: int, connections: int, warmup: float, duration: float, tmp: str
+) -> Measured:
+    """A warm-up and a measured ``wrk`` run with a freshly signed request."""
+    request = load.request()
+    await check_one(port, request, load.expect)
+    script = Path(tmp) / f"{name}.lua"
+    script.write_text(wrk_script(request))
+    answered, errors, result = 0, 0, None
+    for seconds in (warmup, duration):
+        if seconds <= 0:
+            continue
+        command = ["wrk", f"-t{min(2, connections)}", f"-c{connections}", f"-d{seconds:g}s"]
+        command += ["--latency", "-s", str(script), f"http://127.0.0.1:{port}/graphql"]
+        # In a thread: the loop policy installed after start-up cannot watch children.
+        proc = await asyncio.to_thread(subprocess.run, command, capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise SystemExit(f"wrk failed: {proc.stderr}")
+        result = parse_wrk(proc.stdout)
+        answered += result.requests - result.non_2xx
+        errors += result.non_2xx + result.socket_errors
+    assert result is not None
+    return Measured(name, result.rps, result.p50, result.p99, errors, answered)
+
+
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process (Linux /proc), 0 elsewhere."""
     try:
@@ -256,9 +378,10 @@ def print_writer_metrics(port: int) -> None:
         )
 
 
-def count_usage_rows(database: Path) -> int:
+def count_usage_rows(database: Path, *, denied: bool = False) -> int:
+    sql = "SELECT COUNT(*) FROM usage_logs" + (" WHERE NOT allowed" if denied else "")
     with sqlite3.connect(database) as conn:
-        row = conn.execute("SELECT COUNT(*) FROM usage_logs").fetchone()
+        row = conn.execute(sql).fetchone()
         return int(row[0])
 
 
@@ -273,6 +396,7 @@ async def bench(args: argparse.Namespace) -> int:
         asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
     except ImportError:  # pragma: no cover
         pass
+    use_wrk = args.client == "wrk" or (args.client == "auto" and shutil.which("wrk") is not None)
     with tempfile.TemporaryDirectory(prefix="gql-keys-bench-") as tmp:
         port = args.port or free_port()
         env = dict(os.environ)
@@ -296,11 +420,12 @@ async def bench(args: argparse.Namespace) -> int:
         try:
             wait_ready(port, server)
             print(
-                f"server pid {server.pid} on 127.0.0.1:{port}; {args.connections} connections, "
+                f"server pid {server.pid} on 127.0.0.1:{port}; "
+                f"{'wrk' if use_wrk else 'asyncio client'}, {args.connections} connections, "
                 f"{args.rounds} rounds x {args.duration:.0f} s (+{args.warmup:.0f} s warm-up)"
             )
             floor_load, verify_load = Load(port, None), Load(port, creds)
-            results: dict[str, list[RoundResult]] = {"floor": [], "verify": []}
+            results: dict[str, list[Measured]] = {"floor": [], "verify": []}
             verify_answered = 0
             cpu_ms: dict[str, list[float]] = {"floor": [], "verify": []}
             for r in range(args.rounds):
@@ -310,17 +435,25 @@ async def bench(args: argparse.Namespace) -> int:
                 for name in order:
                     load = floor_load if name == "floor" else verify_load
                     cpu_before = cpu_seconds(server.pid)
-                    result, answered = await run_round(
-                        name, load, port, args.connections, args.warmup, args.duration
+                    if use_wrk:
+                        result = await wrk_round(
+                            name, load, port, args.connections, args.warmup, args.duration, tmp
+                        )
+                    else:
+                        raw, answered = await run_round(
+                            name, load, port, args.connections, args.warmup, args.duration
+                        )
+                        result = measured(raw, answered)
+                    cpu_ms[name].append(
+                        (cpu_seconds(server.pid) - cpu_before) * 1000 / max(1, result.answered)
                     )
-                    cpu_ms[name].append((cpu_seconds(server.pid) - cpu_before) * 1000 / answered)
                     if name == "verify":
-                        verify_answered += answered
+                        verify_answered += result.answered
                     results[name].append(result)
                     print(
                         f"  round {r + 1} {name:6s} {result.rps:8.0f} req/s  "
-                        f"p50 {result.percentile(0.5):6.1f} ms  "
-                        f"p99 {result.percentile(0.99):6.1f} ms"
+                        f"p50 {result.p50:6.1f} ms  "
+                        f"p99 {result.p99:6.1f} ms"
                         f"  server CPU {cpu_ms[name][-1]:.3f} ms/req  errors {result.errors}"
                     )
             print_writer_metrics(port)
@@ -328,14 +461,15 @@ async def bench(args: argparse.Namespace) -> int:
             server.terminate()
             server.wait(timeout=60)
         logged = count_usage_rows(Path(tmp) / "gql-keys.sqlite3")
+        denied = count_usage_rows(Path(tmp) / "gql-keys.sqlite3", denied=True)
 
     if args.only:
         return 0
     summary = {
         name: (
             median([r.rps for r in rs]),
-            median([r.percentile(0.5) for r in rs]),
-            median([r.percentile(0.99) for r in rs]),
+            median([r.p50 for r in rs]),
+            median([r.p99 for r in rs]),
         )
         for name, rs in results.items()
     }
@@ -351,12 +485,16 @@ async def bench(args: argparse.Namespace) -> int:
     )
     errors = sum(r.errors for rs in results.values() for r in rs)
     print()
-    print(f"verifications answered: {verify_answered}, usage_logs rows: {logged}, errors: {errors}")
+    print(
+        f"verifications answered: {verify_answered}, usage_logs rows: {logged} "
+        f"({denied} denied), errors: {errors}"
+    )
     goals = {
         "throughput >= 0.75x floor": verify[0] >= 0.75 * floor[0],
         "p99 <= 2x floor": verify[2] <= 2 * floor[2],
         "throughput >= 2400 req/s": verify[0] >= 2400,
         "every answered verification logged": logged >= verify_answered,
+        "every verification allowed, no errors": denied == 0 and errors == 0,
     }
     for goal, met in goals.items():
         print(f"  [{'x' if met else ' '}] {goal}")
@@ -371,6 +509,12 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--only", choices=("floor", "verify"), help="run one side (profiling)")
+    parser.add_argument(
+        "--client",
+        choices=("auto", "wrk", "asyncio"),
+        default="auto",
+        help="load generator: wrk when on PATH (auto), or the built-in asyncio client",
+    )
     sys.exit(asyncio.run(bench(parser.parse_args())))
 
 
