@@ -88,6 +88,7 @@ def flood_process(url: str, flooders: int, stop: Any, done: Any) -> None:
     # The attackers' CPU is not ours: on a small machine the flooding client would
     # otherwise compete with the server for the same cores and skew the figure.
     os.nice(19)
+
     async def one(client: httpx.AsyncClient) -> None:
         while not stop.is_set():
             email = f"nobody-{secrets.token_hex(6)}@example.com"
