@@ -57,10 +57,3 @@ def usage_loader(context: Context) -> DataLoader[UsageKey, list[Bucket]]:
         context.loaders["usage_by_key"] = loader
     result: DataLoader[UsageKey, list[Bucket]] = loader
     return result
-
-
-def prime_api_keys(context: Context, rows: Sequence[ApiKey]) -> None:
-    """Let resolvers that already hold key rows (a page of keys) skip the reload."""
-    loader = api_key_loader(context)
-    for row in rows:
-        loader.prime(row.id, row)

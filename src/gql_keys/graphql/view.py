@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import json
-import secrets
 from collections.abc import AsyncGenerator, Mapping
 from datetime import timedelta
 from typing import Any, cast
@@ -26,13 +25,9 @@ from gql_keys.graphql.activity.transport import accept_socket, forget_socket
 from gql_keys.graphql.context import Context
 from gql_keys.graphql.partners import authenticate_partner, has_signature_headers, partner_refusal
 from gql_keys.http.client_ip import client_ip
+from gql_keys.http.middleware import new_request_id
 from gql_keys.runtime import Runtime
 from gql_keys.services.auth import authenticate_token, bearer_token
-
-
-def new_request_id() -> str:
-    return secrets.token_hex(8)
-
 
 JSON = "application/json"
 GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"

@@ -101,10 +101,6 @@ async def get_user_key(api_key_id: int, user_id: int) -> ApiKey | None:
     return await ApiKey.get_or_none(id=api_key_id, user_id=user_id, state=ACTIVE)
 
 
-async def get_active_key(api_key_id: int) -> ApiKey | None:
-    return await ApiKey.get_or_none(id=api_key_id, state=ACTIVE)
-
-
 async def soft_delete(api_key_id: int, user_id: int, now: datetime) -> bool:
     updated = await ApiKey.filter(
         id=api_key_id, user_id=user_id, state=ACTIVE, deleted_at=None

@@ -24,7 +24,3 @@ async def mark_used(code_id: int, now: datetime) -> bool:
     """Use a code; False when a concurrent request used it first."""
     changed = await RecoveryCode.filter(id=code_id, used_at=None).update(used_at=now)
     return changed == 1
-
-
-async def count_unused(user_id: int) -> int:
-    return await RecoveryCode.filter(user_id=user_id, used_at=None).count()

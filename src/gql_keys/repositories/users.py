@@ -15,10 +15,6 @@ async def get_user(user_id: int) -> User | None:
     return await User.get_or_none(id=user_id)
 
 
-async def get_users(user_ids: list[int]) -> dict[int, User]:
-    return {u.id: u for u in await User.filter(id__in=user_ids)}
-
-
 async def get_user_by_email(email: str) -> User | None:
     return await User.get_or_none(email=email)
 

@@ -24,9 +24,11 @@ from gql_keys.runtime import Runtime
 from gql_keys.scopes import Scope
 from gql_keys.security.signing import (
     DUMMY_SECRET,
+    is_sha512_hex,
     parse_timestamp,
     replay_key,
     signing_payload,
+    timestamp_in_window,
     verify_ed25519,
     verify_hmac_sha512,
 )
@@ -35,7 +37,6 @@ from gql_keys.usage.writer import UsageEntry
 
 STATE_CHANGING_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 PARTNER_GRAPHQL_PATH = "/graphql"
-_HEX = frozenset("0123456789abcdef")
 
 
 class VerificationCode(StrEnum):
@@ -131,10 +132,7 @@ async def decide(
         )
     except ValueError:
         payload = None
-    if len(body_hash) != 128 or not _HEX.issuperset(body_hash):
-        payload_ok = False
-    else:
-        payload_ok = payload is not None
+    payload_ok = payload is not None and is_sha512_hex(body_hash)
     signature_ok = _signature_valid(record, payload, request.signature) and payload_ok
 
     if record is None:
@@ -144,7 +142,7 @@ async def decide(
     if record.expires_at is not None and record.expires_at <= now:
         return VerificationCode.KEY_EXPIRED, record, None
     ts = parse_timestamp(request.timestamp)
-    if ts is None or abs(ts - now) > rt.settings.signature_window_seconds:
+    if ts is None or not timestamp_in_window(ts, now, rt.settings.signature_window_seconds):
         return VerificationCode.TIMESTAMP_OUT_OF_WINDOW, record, None
     if not signature_ok or payload is None:
         return VerificationCode.INVALID_SIGNATURE, record, None
