@@ -26,7 +26,12 @@ class UsageLog(Model):
 
     class Meta:
         table = "usage_logs"
-        indexes = (("api_key_id", "occurred_at", "id"), ("occurred_at", "id"))
+        indexes = (
+            ("api_key_id", "occurred_at", "id"),
+            ("occurred_at", "id"),
+            # "What was denied?" reviews: a key's denied rows without reading its allowed ones.
+            ("api_key_id", "allowed", "occurred_at", "id"),
+        )
 
 
 class UsageRollup(Model):
