@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
+from gql_keys.broker.events import ActivityKind
 from gql_keys.errors import DomainError, ErrorCode
 from gql_keys.models import Session
 from gql_keys.runtime import Runtime
@@ -207,6 +208,32 @@ async def test_login_with_a_wrong_code_is_refused(client: httpx.AsyncClient, rt:
     payload = await login(client, user.email, user.password, wrong)
     assert codes(payload) == ["INVALID_TWO_FACTOR_CODE"]
     assert payload["token"] is None
+
+
+async def test_right_password_with_a_wrong_code_tells_the_owner(
+    client: httpx.AsyncClient, rt: Runtime
+) -> None:
+    owner = await signed_up_user(client, rt)
+    other = await signed_up_user(client, rt)
+    assert owner.seed is not None
+    heard = rt.hub.subscribe(lambda event: event.owner_id == owner.user_id)
+    strangers = rt.hub.subscribe(lambda event: event.owner_id == other.user_id)
+    wrong = f"{(int(totp_code(owner.seed, rt)) + 1) % 1_000_000:06d}"
+    assert codes(await login(client, owner.email, owner.password, wrong)) == [
+        "INVALID_TWO_FACTOR_CODE"
+    ]
+    event = heard.queue.get_nowait()
+    assert (event.kind, event.client_ip, event.api_key_id) == (
+        ActivityKind.TWO_FACTOR_FAILED,
+        "127.0.0.1",
+        None,
+    )
+    assert strangers.queue.empty()
+    # A wrong password says nothing to the owner: it could be anyone's typo.
+    assert codes(await login(client, owner.email, "not the password at all", wrong)) == [
+        "INVALID_CREDENTIALS"
+    ]
+    assert heard.queue.empty()
 
 
 async def test_wrong_password_with_two_factor_is_invalid_credentials(

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
+from gql_keys.broker.events import ActivityEvent, ActivityKind, new_event_id
 from gql_keys.errors import DomainError, ErrorCode
 from gql_keys.models import User
 from gql_keys.repositories import sessions as sessions_repo
@@ -82,13 +83,29 @@ async def login(
                 "Enter the code from your authenticator app or a recovery code.",
                 TOTP_FIELD,
             )
-        await two_factor.check_second_factor(rt, user.id, totp_code, field=TOTP_FIELD)
+        try:
+            await two_factor.check_second_factor(rt, user.id, totp_code, field=TOTP_FIELD)
+        except DomainError as exc:
+            if exc.code is ErrorCode.INVALID_TWO_FACTOR_CODE:
+                # The right password with a wrong code: the owner should hear of it.
+                await rt.broker.publish([_two_factor_failed(rt, user.id, client_ip)])
+            raise
 
     await throttle.clear(account)
     if rt.passwords.needs_rehash(user.password_hash):
         await users_repo.set_password_hash(user.id, await rt.passwords.hash(password))
     token = await start_session(rt, user.id)
     return LoggedIn(token=token, user=user)
+
+
+def _two_factor_failed(rt: Runtime, user_id: int, client_ip: str) -> ActivityEvent:
+    return ActivityEvent(
+        id=new_event_id(int(rt.clock.time() * 1_000_000_000)),
+        kind=ActivityKind.TWO_FACTOR_FAILED,
+        occurred_at=rt.clock.now(),
+        owner_id=user_id,
+        client_ip=client_ip,
+    )
 
 
 async def logout(rt: Runtime, session_id: int) -> None:
