@@ -34,3 +34,14 @@ class Context:
 
 
 Info = StrawberryInfo[Context, None]
+
+
+def no_store(info: Info) -> None:
+    """Keep a response that carries a secret, seed, token or codes out of every cache.
+
+    (The middleware also marks every /graphql response; this holds wherever the
+    resolver is mounted.)
+    """
+    response = info.context.response
+    if isinstance(response, Response):
+        response.headers["Cache-Control"] = "no-store"

@@ -3,21 +3,13 @@
 from __future__ import annotations
 
 import strawberry
-from starlette.responses import Response
 
 from gql_keys.errors import DomainError, InvalidInput
 from gql_keys.graphql.accounts.types import UserType
-from gql_keys.graphql.context import Info
+from gql_keys.graphql.context import Info, no_store
 from gql_keys.graphql.errors import UserError, user_errors
 from gql_keys.graphql.permissions import forbid_machine_principals, require_user
 from gql_keys.services import accounts, activity, sessions, two_factor
-
-
-def no_store(info: Info) -> None:
-    """Keep responses that carry a token, seed or recovery codes out of every cache."""
-    response = info.context.response
-    if isinstance(response, Response):
-        response.headers["Cache-Control"] = "no-store"
 
 
 @strawberry.input

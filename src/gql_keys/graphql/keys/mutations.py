@@ -5,10 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 
 import strawberry
-from starlette.responses import Response
 
 from gql_keys.errors import DomainError, ErrorCode, InvalidInput
-from gql_keys.graphql.context import Info
+from gql_keys.graphql.context import Info, no_store
 from gql_keys.graphql.errors import UserError, user_errors
 from gql_keys.graphql.keys.scopes import ScopeEnum
 from gql_keys.graphql.keys.types import ApiKeyType, KeyAlgorithmEnum, TwoFactorChallenge
@@ -88,12 +87,6 @@ def _request(data: CreateApiKeyInput) -> NewKeyRequest:
     )
 
 
-def _no_store(info: Info) -> None:
-    response = info.context.response
-    if isinstance(response, Response):
-        response.headers["Cache-Control"] = "no-store"
-
-
 @strawberry.type
 class Mutation:
     @strawberry.mutation(
@@ -120,7 +113,7 @@ class Mutation:
         self, info: Info, input: VerifyTwoFactorInput
     ) -> VerifyTwoFactorPayload:
         principal = require_user(info)
-        _no_store(info)
+        no_store(info)
         try:
             activation = await service.confirm_key(
                 info.context.rt, principal.user_id, str(input.challenge_id), input.code
