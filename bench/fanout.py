@@ -23,7 +23,6 @@ import json
 import multiprocessing
 import os
 import random
-import socket
 import subprocess
 import sys
 import tempfile
@@ -33,10 +32,11 @@ from datetime import datetime
 from pathlib import Path
 
 import httpx
+from tests.support.keys import create_active_key
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.typing import Subprotocol
 
-from gql_keys.security.keymaterial import new_public_key_id, new_secret
+from bench.verify import free_port
 from gql_keys.security.signing import hmac_sha512_hex, signing_payload
 
 USERS = 50
@@ -61,19 +61,11 @@ class Audience:
     ids: set[str] = field(default_factory=set)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 async def seed(env: dict[str, str]) -> Seeded:
     from tortoise import Tortoise
 
     from gql_keys.db import migrate, tortoise_config
-    from gql_keys.graphql.node import encode_global_id
-    from gql_keys.models import ApiKey, User
+    from gql_keys.models import User
     from gql_keys.principals import ServiceRole
     from gql_keys.runtime import build_runtime
     from gql_keys.services import service_tokens
@@ -86,29 +78,16 @@ async def seed(env: dict[str, str]) -> Seeded:
     keys: list[tuple[str, str, str, int]] = []
     try:
         rt = build_runtime(settings)
-        now = rt.clock.now()
         for u in range(USERS):
             user = await User.create(email=f"fan{u}@example.com", password_hash="unused")
             session = await start_session(rt, user.id)
             for _ in range(TABS):
-                key, secret = new_public_key_id(), new_secret()
-                row = await ApiKey.create(
-                    user_id=user.id,
-                    key=key,
-                    label="tab",
-                    algorithm="HMAC_SHA512",
-                    scopes=["SPOT_READ"],
-                    ip_allowlist=[],
-                    secret_sealed=rt.secretbox.seal(secret.encode(), aad=f"api-key:{key}".encode()),
-                    state="active",
-                    created_at=now,
-                    activated_at=now,
-                )
+                row, secret = await create_active_key(rt, user.id, scopes=["SPOT_READ"])
+                key = row.key
                 keys.append((key, secret, session, row.id))
         verifier = await service_tokens.create("fan-gateway", ServiceRole.VERIFIER)
         monitor = await service_tokens.create("fan-monitor", ServiceRole.MONITOR)
         rt.passwords.close()
-        _ = encode_global_id
     finally:
         await Tortoise.close_connections()
     return Seeded(keys, verifier, monitor)

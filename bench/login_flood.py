@@ -20,7 +20,6 @@ import base64
 import multiprocessing
 import os
 import secrets
-import socket
 import statistics
 import subprocess
 import sys
@@ -32,6 +31,7 @@ from typing import Any
 import httpx
 from tests.support.keys import VERIFY, create_active_key, create_user, verifier_token, verify_input
 
+from bench.verify import free_port
 from gql_keys.app import create_app, runtime_of
 from gql_keys.clock import Clock
 from gql_keys.db import migrate
@@ -43,12 +43,6 @@ LOGIN = "mutation ($i: LoginInput!) { login(input: $i) { token userErrors { code
 def percentile(values: list[float], fraction: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 async def seed(settings: Settings) -> tuple[str, str, str]:

@@ -30,6 +30,7 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
+from tests.support.keys import create_active_key
 
 from bench.verify import (
     Credentials,
@@ -105,7 +106,6 @@ async def create_keys(env: dict[str, str], count: int) -> list[Credentials]:
     from gql_keys.db import tortoise_config
     from gql_keys.models import ApiKey
     from gql_keys.runtime import build_runtime
-    from gql_keys.security.keymaterial import new_public_key_id, new_secret
     from gql_keys.settings import load_settings
 
     first = await create_credentials(env)
@@ -116,21 +116,10 @@ async def create_keys(env: dict[str, str], count: int) -> list[Credentials]:
         rt = build_runtime(settings)
         template = await ApiKey.get(key=first.key)
         for _ in range(count - 1):
-            key, secret = new_public_key_id(), new_secret()
-            await ApiKey.create(
-                user_id=template.user_id,
-                key=key,
-                label="bench",
-                algorithm="HMAC_SHA512",
-                scopes=["SPOT_WRITE"],
-                ip_allowlist=[],
-                secret_sealed=rt.secretbox.seal(secret.encode(), aad=f"api-key:{key}".encode()),
-                state="active",
-                created_at=template.created_at,
-                activated_at=template.created_at,
-                rate_limit_requests=1_000_000,
-                rate_limit_per_seconds=1,
+            row, secret = await create_active_key(
+                rt, template.user_id, scopes=["SPOT_WRITE"], rate_limit=(1_000_000, 1)
             )
+            key = row.key
             creds.append(Credentials(key, secret, first.token))
         rt.passwords.close()
     finally:

@@ -40,7 +40,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from gql_keys.security.keymaterial import new_public_key_id, new_secret
+from tests.support.keys import create_active_key
+
 from gql_keys.security.signing import hmac_sha512_hex, signing_payload
 
 VERIFY_QUERY = (
@@ -72,7 +73,7 @@ async def create_credentials(env: dict[str, str]) -> Credentials:
     from tortoise import Tortoise
 
     from gql_keys.db import migrate, tortoise_config
-    from gql_keys.models import ApiKey, User
+    from gql_keys.models import User
     from gql_keys.principals import ServiceRole
     from gql_keys.runtime import build_runtime
     from gql_keys.services import service_tokens
@@ -84,22 +85,10 @@ async def create_credentials(env: dict[str, str]) -> Credentials:
     try:
         rt = build_runtime(settings)
         user = await User.create(email="bench@example.com", password_hash="unused")
-        key, secret = new_public_key_id(), new_secret()
-        now = rt.clock.now()
-        await ApiKey.create(
-            user_id=user.id,
-            key=key,
-            label="bench",
-            algorithm="HMAC_SHA512",
-            scopes=["SPOT_WRITE"],
-            ip_allowlist=[],
-            secret_sealed=rt.secretbox.seal(secret.encode(), aad=f"api-key:{key}".encode()),
-            state="active",
-            created_at=now,
-            activated_at=now,
-            rate_limit_requests=1_000_000,
-            rate_limit_per_seconds=1,
+        row, secret = await create_active_key(
+            rt, user.id, scopes=["SPOT_WRITE"], rate_limit=(1_000_000, 1)
         )
+        key = row.key
         token = await service_tokens.create("bench-gateway", ServiceRole.VERIFIER)
         rt.passwords.close()
     finally:

@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from gql_keys.models import ApiKey, User
 from gql_keys.principals import ServiceRole
 from gql_keys.runtime import Runtime
-from gql_keys.security.keymaterial import new_public_key_id, new_secret
+from gql_keys.security.keymaterial import new_public_key_id, new_secret, secret_aad
 from gql_keys.security.signing import hmac_sha512_hex, signing_payload
 from gql_keys.services import service_tokens
 
@@ -46,7 +46,7 @@ async def create_active_key(
     public_key: str | None = None
     if algorithm == "HMAC_SHA512":
         secret = new_secret()
-        sealed = rt.secretbox.seal(secret.encode(), aad=f"api-key:{key}".encode())
+        sealed = rt.secretbox.seal(secret.encode(), aad=secret_aad(key))
     else:
         private = ed25519_private or Ed25519PrivateKey.generate()
         raw = private.public_key().public_bytes(

@@ -8,21 +8,14 @@ None of these change the schema's SDL.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from graphql import ASTValidationRule
 from graphql.validation import MaxIntrospectionDepthRule, NoSchemaIntrospectionCustomRule
 from strawberry.extensions import (
-    AddValidationRules,
     MaxAliasesLimiter,
-    MaxTokensLimiter,
     QueryDepthLimiter,
-    SchemaExtension,
 )
 
 from gql_keys.settings import Settings
-
-ExtensionFactory = type[SchemaExtension] | Callable[[], SchemaExtension]
 
 
 def validation_rules(settings: Settings) -> list[type[ASTValidationRule]]:
@@ -36,13 +29,3 @@ def validation_rules(settings: Settings) -> list[type[ASTValidationRule]]:
     if settings.production:
         rules.append(NoSchemaIntrospectionCustomRule)
     return rules
-
-
-def limit_extensions(settings: Settings) -> list[ExtensionFactory]:
-    """Factories of the Strawberry extensions that enforce ``settings``' limits."""
-    rules = validation_rules(settings)
-    max_tokens = settings.max_tokens
-    return [
-        lambda: MaxTokensLimiter(max_token_count=max_tokens),
-        lambda: AddValidationRules(rules),
-    ]

@@ -62,3 +62,9 @@ def secret_checksum_valid(secret: str) -> bool:
         return False
     body, checksum = secret[:-CHECKSUM_LENGTH], secret[-CHECKSUM_LENGTH:]
     return hmac.compare_digest(_checksum(body), checksum)
+
+
+def secret_aad(public_key_id: str) -> bytes:
+    """Associated data binding a sealed HMAC secret to its key: a ciphertext copied onto
+    another key's row does not open."""
+    return f"api-key:{public_key_id}".encode()

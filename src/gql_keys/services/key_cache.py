@@ -23,7 +23,7 @@ from gql_keys.principals import ServicePrincipal, ServiceRole
 from gql_keys.repositories.key_records import key_by_public_id
 from gql_keys.repositories.sessions import live_service_token_by_digest
 from gql_keys.scopes import Scope, implied
-from gql_keys.security.keymaterial import looks_like_public_key_id
+from gql_keys.security.keymaterial import looks_like_public_key_id, secret_aad
 from gql_keys.security.secretbox import SecretBox, SecretBoxError
 from gql_keys.settings import IPNetwork, Settings
 
@@ -61,7 +61,7 @@ def build_record(row: Any, settings: Settings, secretbox: SecretBox) -> KeyRecor
     public_key: bytes | None = None
     if row.algorithm == "HMAC_SHA512" and row.secret_sealed:
         try:
-            secret = secretbox.open(row.secret_sealed, aad=f"api-key:{row.key}".encode())
+            secret = secretbox.open(row.secret_sealed, aad=secret_aad(row.key))
         except SecretBoxError:
             log.error("api key %s: sealed secret cannot be opened", row.id)
     elif row.algorithm == "ED25519" and row.public_key:

@@ -23,7 +23,7 @@ from gql_keys.models import ApiKey
 from gql_keys.repositories import keys as repo
 from gql_keys.repositories import users as users_repo
 from gql_keys.runtime import Runtime
-from gql_keys.security.keymaterial import new_public_key_id, new_secret
+from gql_keys.security.keymaterial import new_public_key_id, new_secret, secret_aad
 from gql_keys.services import two_factor
 from gql_keys.services.key_policy import KeyAlgorithm, NewKeyRequest, validate_new_key
 
@@ -65,10 +65,6 @@ class KeyPage:
     rows: list[ApiKey]
     has_next_page: bool
     total_count: int
-
-
-def secret_aad(public_key_id: str) -> bytes:
-    return f"api-key:{public_key_id}".encode()
 
 
 def _event(rt: Runtime, kind: ActivityKind, row: ApiKey) -> ActivityEvent:
