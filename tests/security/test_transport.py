@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import AsyncIterator
 
 import httpx
+import pytest
+from starlette.applications import Starlette
 
 from tests.security.conftest import ClientFactory
 
@@ -242,3 +245,43 @@ async def test_cors_allows_only_the_configured_origins(make_client: ClientFactor
         )
         assert other.status_code == 400
         assert "access-control-allow-origin" not in other.headers
+
+
+async def test_client_leaving_before_its_body_arrives_is_not_an_application_error(
+    app: Starlette, caplog: pytest.LogCaptureFixture
+) -> None:
+    """wrk and impatient clients close connections mid-request; that is not an ERROR
+    with a traceback (a client could otherwise fill the logs at will)."""
+    events = iter(
+        [
+            {"type": "http.request", "body": b'{"query": "{ __typ', "more_body": True},
+            {"type": "http.disconnect"},
+        ]
+    )
+    sent: list[dict[str, object]] = []
+
+    async def receive() -> dict[str, object]:
+        return next(events)
+
+    async def send(message: dict[str, object]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/graphql",
+        "raw_path": b"/graphql",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"content-type", b"application/json"), (b"content-length", b"40")],
+        "client": ("127.0.0.1", 40000),
+        "server": ("127.0.0.1", 8000),
+    }
+    with caplog.at_level(logging.INFO):
+        await app(scope, receive, send)
+    assert sent[0]["type"] == "http.response.start"
+    assert sent[0]["status"] == 499
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]

@@ -9,7 +9,7 @@ from datetime import timedelta
 from typing import Any, cast
 
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
@@ -33,6 +33,7 @@ JSON = "application/json"
 GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
 POST_CONTENT_TYPES = frozenset({JSON, GRAPHQL_RESPONSE_JSON})
 WS_MESSAGE_TOO_BIG = 1009
+CLIENT_CLOSED_REQUEST = 499  # nginx's status for a request its client abandoned
 
 
 @functools.lru_cache(maxsize=64)
@@ -170,6 +171,9 @@ class GraphQLView(GraphQL[Context, None]):
         except HTTPException as exc:
             headers = {"Allow": "POST"} if exc.status_code == 405 else None
             return PlainTextResponse(exc.reason, status_code=exc.status_code, headers=headers)
+        except ClientDisconnect:
+            # The client left before its body arrived: nothing ran, and nobody reads this.
+            return Response(status_code=CLIENT_CLOSED_REQUEST)
         if response.media_type == JSON and prefers_graphql_response_json(
             request.headers.get("accept", "")
         ):
