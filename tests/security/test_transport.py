@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator, MutableMapping
+from typing import Any
 
 import httpx
 import pytest
@@ -252,18 +253,18 @@ async def test_client_leaving_before_its_body_arrives_is_not_an_application_erro
 ) -> None:
     """wrk and impatient clients close connections mid-request; that is not an ERROR
     with a traceback (a client could otherwise fill the logs at will)."""
-    events = iter(
+    events: Iterator[dict[str, object]] = iter(
         [
             {"type": "http.request", "body": b'{"query": "{ __typ', "more_body": True},
             {"type": "http.disconnect"},
         ]
     )
-    sent: list[dict[str, object]] = []
+    sent: list[MutableMapping[str, Any]] = []
 
     async def receive() -> dict[str, object]:
         return next(events)
 
-    async def send(message: dict[str, object]) -> None:
+    async def send(message: MutableMapping[str, Any]) -> None:
         sent.append(message)
 
     scope = {

@@ -34,9 +34,13 @@ def require_api_key(info: Info) -> ApiKeyPrincipal:
     return principal
 
 
+def is_service(principal: Principal | None, role: ServiceRole) -> bool:
+    return isinstance(principal, ServicePrincipal) and principal.role == role
+
+
 def require_service(info: Info, role: ServiceRole) -> ServicePrincipal:
     principal = require_principal(info)
-    if not isinstance(principal, ServicePrincipal) or principal.role != role:
+    if not isinstance(principal, ServicePrincipal) or not is_service(principal, role):
         raise Forbidden(f"Only a service token with role '{role.value}' may do this.")
     return principal
 
