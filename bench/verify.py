@@ -17,6 +17,14 @@ With ``wrk`` the request is signed afresh before each round (the timestamp must 
 within the +-60 s window, and a signed GET may repeat), one request is checked by hand
 to answer ``"allowed":true``, and afterwards the 2xx count from ``wrk``'s summary is
 compared with the growth of ``usage_logs`` (and its denied rows, which must stay 0).
+The server's ``gql_keys_verify_executions_total`` then shows that the gateway's document
+ran on the compiled executor (``graphql/verification/compiled.py``).
+
+The floor's p99 is far above its p50 (about 70-130 ms against 11 ms here). That tail is
+not ours: a 10-line ASGI app that burns the floor's 170 us per request under the same
+uvicorn and ``wrk`` shows it too (p99 120-160 ms, max 400 ms), while verify's requests,
+which wait for their group commit, do not. So the p99 goal is also printed against the
+floor's p50.
 """
 
 from __future__ import annotations
@@ -345,18 +353,24 @@ def wait_ready(port: int, process: subprocess.Popen[bytes], timeout: float = 30.
     raise SystemExit("server did not become ready")
 
 
-def print_writer_metrics(port: int) -> None:
-    """Mean usage-log batch size and commit time, from /metrics."""
+def read_metrics(port: int) -> dict[str, float]:
+    """Every sample of /metrics, by name with its labels."""
     with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
         s.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
         chunks = []
         while chunk := s.recv(65536):
             chunks.append(chunk)
     values: dict[str, float] = {}
-    for line in b"".join(chunks).decode().splitlines():
-        name, _, value = line.partition(" ")
-        if name.endswith(("_sum", "_count")):
+    body = b"".join(chunks).decode().partition("\r\n\r\n")[2]
+    for line in body.splitlines():
+        name, _, value = line.rpartition(" ")
+        if name and not line.startswith("#"):
             values[name] = float(value)
+    return values
+
+
+def print_writer_metrics(values: dict[str, float]) -> None:
+    """Mean usage-log batch size and commit time."""
     batches = values.get("gql_keys_usage_log_batch_rows_count", 0)
     if batches:
         rows = values["gql_keys_usage_log_batch_rows_sum"]
@@ -445,7 +459,11 @@ async def bench(args: argparse.Namespace) -> int:
                         f"p99 {result.p99:6.1f} ms"
                         f"  server CPU {cpu_ms[name][-1]:.3f} ms/req  errors {result.errors}"
                     )
-            print_writer_metrics(port)
+            metrics = read_metrics(port)
+            print_writer_metrics(metrics)
+            generic = metrics.get('gql_keys_verify_executions_total{executor="generic"}', 0.0)
+            compiled = metrics.get('gql_keys_verify_executions_total{executor="compiled"}', 0.0)
+            print(f"  executors: {compiled:.0f} compiled, {generic:.0f} generic")
         finally:
             server.terminate()
             server.wait(timeout=60)
@@ -472,6 +490,9 @@ async def bench(args: argparse.Namespace) -> int:
         f"| ratio  | {verify[0] / floor[0]:14.2f} | {verify[1] / floor[1]:6.2f} | "
         f"{verify[2] / floor[2]:6.2f} |"
     )
+    # The floor's p99 carries a queueing tail of a saturated single uvicorn worker (the
+    # docstring); against the floor's p50 the comparison does not lean on that tail.
+    print(f"verify p99 / floor p50: {verify[2] / floor[1]:.2f} (stricter reading of the p99 goal)")
     errors = sum(r.errors for rs in results.values() for r in rs)
     print()
     print(
@@ -484,6 +505,7 @@ async def bench(args: argparse.Namespace) -> int:
         "throughput >= 2400 req/s": verify[0] >= 2400,
         "every answered verification logged": logged >= verify_answered,
         "every verification allowed, no errors": denied == 0 and errors == 0,
+        "gateway document ran compiled": generic == 0 and compiled >= verify_answered,
     }
     for goal, met in goals.items():
         print(f"  [{'x' if met else ' '}] {goal}")

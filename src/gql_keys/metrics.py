@@ -103,6 +103,12 @@ class Metrics:
         self.verifications = Counter(
             "gql_keys_verifications_total", "Verification decisions by code.", "code"
         )
+        self.verify_executions = Counter(
+            "gql_keys_verify_executions_total",
+            "verifyApiRequest operations by executor: compiled (the gateway's plain document) "
+            "or generic (anything else, e.g. a selection of apiKey).",
+            "executor",
+        )
         self.verification_seconds = Histogram(
             "gql_keys_verification_seconds",
             "Time to decide and durably log one verification.",

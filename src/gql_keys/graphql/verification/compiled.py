@@ -79,6 +79,7 @@ class VerifyPlan:
         request = self._signed_request(variables)
         if request is None:
             return None
+        context.rt.metrics.verify_executions.inc("compiled")
         try:
             decision = await service.verify(context.rt, request)
             data = {self.response_key: self._render(decision)}

@@ -26,6 +26,7 @@ class Mutation:
         self, info: Info, input: VerifyApiRequestInput
     ) -> VerifyApiRequestPayload:
         require_service(info, ServiceRole.VERIFIER)
+        info.context.rt.metrics.verify_executions.inc("generic")
         decision = await service.verify(
             info.context.rt,
             service.SignedRequest(
