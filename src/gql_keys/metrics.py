@@ -153,6 +153,7 @@ class Metrics:
         return [
             self.verifications,
             self.verification_seconds,
+            self.verify_executions,
             self.partner_requests,
             self.usage_batch_rows,
             self.usage_flush_seconds,

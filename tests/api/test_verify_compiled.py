@@ -226,6 +226,8 @@ async def test_every_compiled_decision_is_logged_like_any_other(
     assert len(logs) == before + 1
     assert (logs[-1].allowed, logs[-1].code, logs[-1].path) == (True, "VALID", data["path"])
     assert (await ApiKey.get(key=key)).last_used_ip == data["clientIp"]
+    metrics = (await client.get("/metrics")).text
+    assert 'gql_keys_verify_executions_total{executor="compiled"} 1' in metrics
 
 
 def bad_variables(data: dict[str, Any]) -> list[Any]:
