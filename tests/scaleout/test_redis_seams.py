@@ -75,6 +75,10 @@ class Worker:
     def deliver(self, event: ActivityEvent) -> None:
         self.events.append(event)
 
+    @property
+    def subscriber_count(self) -> int:
+        return 1  # records everything
+
     async def start(self) -> None:
         await self.broker.start(self)
 

@@ -13,11 +13,19 @@ class EventSink(Protocol):
 
     def deliver(self, event: ActivityEvent) -> None: ...
 
+    @property
+    def subscriber_count(self) -> int: ...
+
 
 class Broker(Protocol):
     async def start(self, sink: EventSink) -> None: ...
 
     async def publish(self, events: Sequence[ActivityEvent]) -> None: ...
+
+    def has_audience(self) -> bool:
+        """Whether a published activity event can reach anyone now (else callers may
+        skip building it)."""
+        ...
 
     async def close(self) -> None: ...
 

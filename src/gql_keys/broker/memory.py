@@ -21,6 +21,9 @@ class InProcessBroker:
         for event in events:
             self._sink.deliver(event)
 
+    def has_audience(self) -> bool:
+        return self._sink is not None and self._sink.subscriber_count > 0
+
     async def close(self) -> None:
         self._sink = None
 

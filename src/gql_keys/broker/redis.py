@@ -147,6 +147,9 @@ class RedisBroker:
                 pipe.publish(self.activity_channel, payload)
             await pipe.execute()
 
+    def has_audience(self) -> bool:
+        return True  # other workers' subscribers are out of sight
+
     async def publish_raw(self, channel: str, data: str) -> bool:
         """Publish one message on another channel; False when Redis did not take it."""
         if not self.availability.usable():

@@ -15,6 +15,7 @@ import hashlib
 import ipaddress
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from enum import StrEnum
 
 from gql_keys.errors import ServiceUnavailable
@@ -119,10 +120,9 @@ def _signature_valid(record: KeyRecord | None, payload: bytes | None, signature:
 
 
 async def decide(
-    rt: Runtime, request: SignedRequest
+    rt: Runtime, request: SignedRequest, now: float
 ) -> tuple[VerificationCode, KeyRecord | None, RateDecision | None]:
-    """The decision alone (nothing recorded)."""
-    now = rt.clock.time()
+    """The decision alone (nothing recorded), taken at ``now`` (Unix seconds)."""
     record = await rt.key_cache.get(request.key)
     body_hash = request.body_sha512.lower()
     payload: bytes | None
@@ -174,13 +174,14 @@ async def verify(rt: Runtime, request: SignedRequest) -> Decision:
     Raises :class:`ServiceUnavailable` when the usage log cannot be written.
     """
     started = time.perf_counter()
-    code, record, rate = await decide(rt, request)
+    now = rt.clock.time()
+    code, record, rate = await decide(rt, request, now)
     allowed = code is VerificationCode.VALID
     entry = UsageEntry(
         api_key_id=record.id if record is not None else None,
         owner_id=record.user_id if record is not None else None,
         key=request.key,
-        occurred_at=rt.clock.now(),
+        occurred_at=datetime.fromtimestamp(now, UTC),
         allowed=allowed,
         code=code.value,
         client_ip=request.client_ip,

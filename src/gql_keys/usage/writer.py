@@ -243,6 +243,8 @@ class UsageWriter:
         for (_, future), row_id in zip(batch, ids, strict=True):
             if not future.done():
                 future.set_result(row_id)
+        if not self.broker.has_audience():
+            return
         try:
             await self.broker.publish([event_for(e, i) for e, i in zip(entries, ids, strict=True)])
         except Exception:

@@ -41,7 +41,7 @@ from graphql import (
 from gql_keys.graphql.context import Context
 from gql_keys.graphql.permissions import is_service
 from gql_keys.graphql.usage.codes import VerificationCodeEnum
-from gql_keys.graphql.verification.types import rate_limit_status
+from gql_keys.graphql.verification.types import reset_instant
 from gql_keys.principals import ServiceRole
 from gql_keys.scopes import Scope
 from gql_keys.services import verification as service
@@ -134,15 +134,14 @@ class VerifyPlan:
         rate = decision.rate
         if rate is None:
             return None
-        status = rate_limit_status(rate.limit, rate.remaining, rate.reset_at)
         out: dict[str, Any] = {}
         for key, name in sub:
             if name == "limit":
-                out[key] = self.serialize_int(status.limit)
+                out[key] = self.serialize_int(rate.limit)
             elif name == "remaining":
-                out[key] = self.serialize_int(status.remaining)
+                out[key] = self.serialize_int(rate.remaining)
             elif name == "resetAt":
-                out[key] = self.serialize_datetime(status.reset_at)
+                out[key] = self.serialize_datetime(reset_instant(rate.reset_at))
             else:
                 out[key] = RATE_LIMIT_TYPE
         return out

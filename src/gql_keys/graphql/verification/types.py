@@ -78,7 +78,9 @@ class VerifyApiRequestPayload:
         return ApiKeyType.from_row(self.record.row) if self.record is not None else None
 
 
+def reset_instant(reset_at: float) -> datetime:
+    return datetime.fromtimestamp(reset_at, UTC)
+
+
 def rate_limit_status(limit: int, remaining: int, reset_at: float) -> RateLimitStatus:
-    return RateLimitStatus(
-        limit=limit, remaining=remaining, reset_at=datetime.fromtimestamp(reset_at, UTC)
-    )
+    return RateLimitStatus(limit=limit, remaining=remaining, reset_at=reset_instant(reset_at))
