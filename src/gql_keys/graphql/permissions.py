@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TypeGuard
+
 from gql_keys.errors import Forbidden, Unauthenticated
 from gql_keys.graphql.context import Info
 from gql_keys.principals import (
@@ -34,13 +36,13 @@ def require_api_key(info: Info) -> ApiKeyPrincipal:
     return principal
 
 
-def is_service(principal: Principal | None, role: ServiceRole) -> bool:
+def is_service(principal: Principal | None, role: ServiceRole) -> TypeGuard[ServicePrincipal]:
     return isinstance(principal, ServicePrincipal) and principal.role == role
 
 
 def require_service(info: Info, role: ServiceRole) -> ServicePrincipal:
     principal = require_principal(info)
-    if not isinstance(principal, ServicePrincipal) or not is_service(principal, role):
+    if not is_service(principal, role):
         raise Forbidden(f"Only a service token with role '{role.value}' may do this.")
     return principal
 

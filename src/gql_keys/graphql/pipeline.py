@@ -87,6 +87,7 @@ class OperationPipeline(ErrorCodes, ParserCache):
         ParserCache.__init__(self, maxsize=prepared.maxsize)
         self.max_tokens = max_tokens
         self.prepared = prepared
+        self.document: Prepared | None = None  # set by on_validate
 
     def on_operation(self) -> Iterator[None]:
         # What MaxTokensLimiter did, before parsing starts.
@@ -96,16 +97,15 @@ class OperationPipeline(ErrorCodes, ParserCache):
     def on_validate(self) -> Iterator[None]:
         context = self.execution_context
         assert context.graphql_document is not None
-        prepared = self.prepared.validated(
+        self.document = self.prepared.validated(
             context.schema._schema, context.graphql_document, context.validation_rules
         )
-        context.pre_execution_errors = prepared.errors
+        context.pre_execution_errors = self.document.errors
         yield
 
     async def on_execute(self) -> AsyncIterator[None]:
         context = self.execution_context
-        document = context.graphql_document
-        prepared = self.prepared.lookup(document) if document is not None else None
+        prepared = self.document  # execution only follows a validation that passed
         if prepared is not None and isinstance(context.context, Context):
             name = context.operation_name
             if name not in prepared.plans:

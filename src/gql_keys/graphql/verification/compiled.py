@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from graphql import (
     DocumentNode,
@@ -57,6 +57,7 @@ ALL_INPUTS = REQUIRED_INPUTS | {"query"}
 PAYLOAD_LEAVES = frozenset({"__typename", "allowed", "code", "userErrors"})
 RATE_LIMIT_LEAVES = frozenset({"__typename", "limit", "remaining", "resetAt"})
 
+Keyed = TypeVar("Keyed", bound=tuple[Any, ...])  # a selection: its response key first
 # (response key, field name, sub-selection for rateLimit)
 Selection = tuple[str, str, tuple[tuple[str, str], ...] | None]
 
@@ -251,7 +252,7 @@ def _compile_leaves(
         if node is None or node.name.value not in allowed or node.selection_set is not None:
             return None
         leaves.append((_response_key(node), node.name.value))
-    return tuple(leaves) if len({key for key, _ in leaves}) == len(leaves) else None
+    return _unique(leaves)
 
 
 def _plain_fields(selection_set: SelectionSetNode) -> list[FieldNode | None]:
@@ -263,10 +264,10 @@ def _plain_fields(selection_set: SelectionSetNode) -> list[FieldNode | None]:
     ]
 
 
-def _unique(selections: list[Selection]) -> tuple[Selection, ...] | None:
+def _unique(selections: list[Keyed]) -> tuple[Keyed, ...] | None:
     """Repeated response keys (legal when mergeable) are left to the generic executor."""
-    keys = [key for key, _, _ in selections]
-    return tuple(selections) if len(set(keys)) == len(keys) else None
+    keys = {selection[0] for selection in selections}
+    return tuple(selections) if len(keys) == len(selections) else None
 
 
 def _response_key(node: FieldNode) -> str:
