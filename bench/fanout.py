@@ -32,12 +32,12 @@ from datetime import datetime
 from pathlib import Path
 
 import httpx
-from tests.support.keys import create_active_key
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.typing import Subprotocol
 
 from bench.verify import free_port
 from gql_keys.security.signing import hmac_sha512_hex, signing_payload
+from tests.support.keys import create_active_key
 
 USERS = 50
 TABS = 20

@@ -48,9 +48,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.support.keys import create_active_key
-
 from gql_keys.security.signing import hmac_sha512_hex, signing_payload
+from tests.support.keys import create_active_key
 
 VERIFY_QUERY = (
     "mutation V($i: VerifyApiRequestInput!) { verifyApiRequest(input: $i) "

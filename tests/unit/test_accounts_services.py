@@ -6,12 +6,12 @@ import asyncio
 
 import httpx
 import pytest
-from tests.support.accounts import next_code, signed_up_user, totp_code
 
 from gql_keys.errors import DomainError, ErrorCode
 from gql_keys.models import ThrottleCounter, User
 from gql_keys.runtime import Runtime
 from gql_keys.services import sessions, throttle, two_factor
+from tests.support.accounts import next_code, signed_up_user, totp_code
 
 
 def wrong(code: str) -> str:
