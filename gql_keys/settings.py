@@ -1,15 +1,33 @@
-"""One settings object, read from ``GQL_KEYS_*`` environment variables."""
+"""One settings object, read from ``GQL_KEYS_*`` environment variables (pydantic-settings).
+
+``Settings(...)`` is exactly its arguments over the defaults (tests build it directly);
+``load_settings()`` reads the environment. A value that does not parse raises
+:class:`SettingsError` naming its variable, which the command line prints as one line.
+"""
 
 from __future__ import annotations
 
 import ipaddress
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
+
+import pydantic_settings
+from pydantic import Field, ValidationError, ValidationInfo, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+ENV_PREFIX = "GQL_KEYS_"
 
 Environment = Literal["development", "production"]
+LogLevel = Literal["CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG"]
+LogFormat = Literal["console", "json"]
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -23,11 +41,21 @@ def default_data_dir() -> Path:
     return Path(base) / "gql-keys"
 
 
-@dataclass(frozen=True, slots=True)
-class Settings:
+def _comma_separated(value: object) -> object:
+    """``"a, b,,c"`` from the environment becomes ``("a", "b", "c")``; tuples pass through."""
+    if isinstance(value, str):
+        return tuple(part.strip() for part in value.split(",") if part.strip())
+    return value
+
+
+class Settings(BaseSettings):
     """Every tunable of the service; the defaults are the embedded single-process setup."""
 
-    data_dir: Path = field(default_factory=default_data_dir)
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, env_ignore_empty=True, frozen=True, extra="forbid"
+    )
+
+    data_dir: Path = Field(default_factory=default_data_dir)
     database_url: str = ""
     redis_url: str = ""
     redis_prefix: str = "gql-keys"
@@ -37,9 +65,11 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8000
     env: Environment = "development"
-    trusted_proxies: tuple[IPNetwork, ...] = ()
-    allowed_origins: tuple[str, ...] = ()
-    log_level: str = "INFO"
+    trusted_proxies: Annotated[tuple[IPNetwork, ...], NoDecode] = ()
+    allowed_origins: Annotated[tuple[str, ...], NoDecode] = ()
+    log_level: LogLevel = "INFO"
+    # Unset: readable console lines in development, JSON lines in production.
+    log_format: LogFormat | None = None
 
     session_idle_seconds: int = 30 * 60
     session_absolute_seconds: int = 12 * 3600
@@ -52,7 +82,7 @@ class Settings:
     throttle_backoff_max_seconds: int = 24 * 3600
     # Half the cores: a login flood saturating the argon2 pool still leaves the event
     # loop a core for verification (bench/login_flood.py).
-    password_hash_concurrency: int = field(
+    password_hash_concurrency: int = Field(
         default_factory=lambda: max(1, (os.cpu_count() or 2) // 2)
     )
     argon2_time_cost: int | None = None
@@ -87,6 +117,46 @@ class Settings:
     # How often a running subscription re-checks that its session or token still holds.
     ws_reauth_seconds: float = 30.0
 
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Only the arguments: the environment is read by load_settings(), once.
+        return (init_settings,)
+
+    @field_validator("data_dir", mode="before")
+    @classmethod
+    def _expand_home(cls, value: object) -> object:
+        return Path(value).expanduser() if isinstance(value, str) else value
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _networks(cls, value: object) -> object:
+        value = _comma_separated(value)
+        if isinstance(value, tuple | list):
+            # strict=False: "10.0.0.1/8" means 10.0.0.0/8, as in nginx's set_real_ip_from.
+            return tuple(
+                ipaddress.ip_network(v, strict=False) if isinstance(v, str) else v for v in value
+            )
+        return value
+
+    @field_validator("allowed_origins", mode="before")
+    @classmethod
+    def _origins(cls, value: object) -> object:
+        return _comma_separated(value)
+
+    @field_validator("log_level", "log_format", "env", mode="before")
+    @classmethod
+    def _case_insensitive(cls, value: object, info: ValidationInfo) -> object:
+        if not isinstance(value, str):
+            return value
+        return value.strip().upper() if info.field_name == "log_level" else value.strip().lower()
+
     @property
     def effective_database_url(self) -> str:
         if self.database_url:
@@ -101,56 +171,43 @@ class Settings:
     def production(self) -> bool:
         return self.env == "production"
 
-    def with_overrides(self, **changes: object) -> Settings:
-        return replace(self, **changes)  # type: ignore[arg-type]
+    @property
+    def effective_log_format(self) -> LogFormat:
+        if self.log_format is not None:
+            return self.log_format
+        return "json" if self.production else "console"
+
+    def with_overrides(self, **changes: Any) -> Settings:
+        """A validated copy with ``changes`` applied."""
+        return type(self)(**{**dict(self), **changes})
 
 
-_INT_FIELDS = {
-    name for name, f in Settings.__dataclass_fields__.items() if f.type in ("int", "int | None")
-}
-_FLOAT_FIELDS = {name for name, f in Settings.__dataclass_fields__.items() if f.type == "float"}
-_BOOL_FIELDS = {name for name, f in Settings.__dataclass_fields__.items() if f.type == "bool"}
+class _Environment(EnvSettingsSource):
+    """``GQL_KEYS_<FIELD>`` variables of a given mapping (``os.environ`` by default)."""
 
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        self._environ = environ
+        super().__init__(Settings)
 
-def _split(value: str) -> list[str]:
-    return [part.strip() for part in value.split(",") if part.strip()]
-
-
-def _parse(name: str, raw: str) -> object:
-    if name == "data_dir":
-        return Path(raw).expanduser()
-    if name == "env":
-        if raw not in ("development", "production"):
-            raise SettingsError("GQL_KEYS_ENV must be 'development' or 'production'")
-        return raw
-    if name == "trusted_proxies":
-        try:
-            return tuple(ipaddress.ip_network(p, strict=False) for p in _split(raw))
-        except ValueError as exc:
-            raise SettingsError(f"GQL_KEYS_TRUSTED_PROXIES: {exc}") from None
-    if name == "allowed_origins":
-        return tuple(_split(raw))
-    if name in _BOOL_FIELDS:
-        return raw.strip().lower() in ("1", "true", "yes", "on")
-    if name in _INT_FIELDS:
-        try:
-            return int(raw)
-        except ValueError:
-            raise SettingsError(f"GQL_KEYS_{name.upper()} must be an integer") from None
-    if name in _FLOAT_FIELDS:
-        try:
-            return float(raw)
-        except ValueError:
-            raise SettingsError(f"GQL_KEYS_{name.upper()} must be a number") from None
-    return raw
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        # Names are matched case-insensitively, as pydantic-settings does by default.
+        return {name.lower(): value for name, value in self._environ.items() if value != ""}
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     """Build settings from ``GQL_KEYS_<FIELD>`` variables (upper-cased field names)."""
-    env = os.environ if environ is None else environ
-    values: dict[str, object] = {}
-    for name in Settings.__dataclass_fields__:
-        raw = env.get(f"GQL_KEYS_{name.upper()}")
-        if raw is not None and raw != "":
-            values[name] = _parse(name, raw)
-    return Settings(**values)  # type: ignore[arg-type]
+    try:
+        return Settings(**_Environment(os.environ if environ is None else environ)())
+    except ValidationError as exc:
+        raise SettingsError(describe(exc)) from None
+    except pydantic_settings.SettingsError as exc:  # a variable it could not decode
+        raise SettingsError(str(exc)) from None
+
+
+def describe(error: ValidationError) -> str:
+    """One line naming each variable that did not parse, without echoing its value."""
+    problems: dict[str, str] = {}
+    for item in error.errors(include_url=False, include_input=False):
+        name = f"{ENV_PREFIX}{str(item['loc'][0]).upper()}" if item["loc"] else "settings"
+        problems.setdefault(name, item["msg"].removeprefix("Value error, "))
+    return "; ".join(f"{name}: {message}" for name, message in problems.items())

@@ -18,6 +18,7 @@ from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIO
 
 from gql_keys.db import migrate
 from gql_keys.logs import configure_logging
+from gql_keys.security.masterkey import load_master_keys
 from gql_keys.settings import load_settings
 
 GRACEFUL_SHUTDOWN_SECONDS = 30
@@ -80,6 +81,7 @@ def run(args: argparse.Namespace) -> int:
             "gql-keys: --workers above 1 needs GQL_KEYS_REDIS_URL: without Redis every worker "
             "would keep its own rate limits, replay cache and activity stream"
         )
+    load_master_keys(settings)  # a bad GQL_KEYS_MASTER_KEY stops here, not in each worker
     if args.migrate or (settings.is_sqlite and not settings.database_url):
         asyncio.run(migrate(settings))  # once, in the parent, never once per worker
     uvicorn.run(
