@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 from collections.abc import Sequence
 
 from gql_keys.cli import logs, serve, tokens
+from gql_keys.cli.database import DatabaseUnavailable, migrate_database, safe_url
 from gql_keys.settings import SettingsError, load_settings
 
 
@@ -39,11 +39,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _migrate(args: argparse.Namespace) -> int:
-    from gql_keys.db import migrate
-
     settings = load_settings()
-    asyncio.run(migrate(settings))
-    print(f"database is at the current schema ({_safe_url(settings.effective_database_url)})")
+    migrate_database(settings)
+    print(f"database is at the current schema ({safe_url(settings.effective_database_url)})")
     return 0
 
 
@@ -54,16 +52,6 @@ def _export_schema(args: argparse.Namespace) -> int:
     return 0
 
 
-def _safe_url(url: str) -> str:
-    """The database URL without its password, for messages."""
-    scheme, sep, rest = url.partition("://")
-    if "@" in rest:
-        credentials, _, host = rest.rpartition("@")
-        user = credentials.split(":", 1)[0]
-        return f"{scheme}{sep}{user}@{host}"
-    return url
-
-
 def main(argv: Sequence[str] | None = None) -> None:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -71,4 +59,6 @@ def main(argv: Sequence[str] | None = None) -> None:
         code = args.handler(args)
     except SettingsError as exc:
         parser.exit(2, f"gql-keys: {exc}\n")
+    except DatabaseUnavailable as exc:
+        parser.exit(1, f"gql-keys: {exc}\n")
     sys.exit(code)

@@ -10,13 +10,12 @@ queued usage-log rows before the process exits.
 from __future__ import annotations
 
 import argparse
-import asyncio
 from typing import Any
 
 import uvicorn
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
-from gql_keys.db import migrate
+from gql_keys.cli.database import migrate_database
 from gql_keys.logs import configure_logging
 from gql_keys.security.masterkey import load_master_keys
 from gql_keys.settings import load_settings
@@ -83,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
         )
     load_master_keys(settings)  # a bad GQL_KEYS_MASTER_KEY stops here, not in each worker
     if args.migrate or (settings.is_sqlite and not settings.database_url):
-        asyncio.run(migrate(settings))  # once, in the parent, never once per worker
+        migrate_database(settings)  # once, in the parent, never once per worker
     uvicorn.run(
         "gql_keys.app:create_app",
         factory=True,

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 from typing import Any
 
-from tortoise import Tortoise
-
-from gql_keys.db import tortoise_config
+from gql_keys.cli.database import run_with_database
 from gql_keys.principals import ServiceRole
 from gql_keys.services import service_tokens
-from gql_keys.settings import Settings, load_settings
+from gql_keys.settings import load_settings
 
 
 def add_parser(commands: Any) -> None:
@@ -41,19 +38,11 @@ def add_parser(commands: Any) -> None:
     revoke.set_defaults(handler=_revoke)
 
 
-async def _with_db(settings: Settings, coro: Any) -> Any:
-    await Tortoise.init(config=tortoise_config(settings))
-    try:
-        return await coro
-    finally:
-        await Tortoise.close_connections()
-
-
 def _create(args: argparse.Namespace) -> int:
     settings = load_settings()
     try:
-        token = asyncio.run(
-            _with_db(settings, service_tokens.create(args.name, ServiceRole(args.role)))
+        token = run_with_database(
+            settings, lambda: service_tokens.create(args.name, ServiceRole(args.role))
         )
     except service_tokens.TokenNameTaken:
         raise SystemExit(f"gql-keys: a service token named {args.name!r} exists") from None
@@ -65,7 +54,7 @@ def _create(args: argparse.Namespace) -> int:
 
 def _list(args: argparse.Namespace) -> int:
     settings = load_settings()
-    rows = asyncio.run(_with_db(settings, service_tokens.list_all()))
+    rows = run_with_database(settings, service_tokens.list_all)
     for row in rows:
         status = "revoked" if row.revoked_at else "active"
         print(f"{row.name}\t{row.role}\t{status}\t{row.created_at.isoformat()}")
@@ -74,7 +63,7 @@ def _list(args: argparse.Namespace) -> int:
 
 def _revoke(args: argparse.Namespace) -> int:
     settings = load_settings()
-    revoked = asyncio.run(_with_db(settings, service_tokens.revoke(args.name)))
+    revoked = run_with_database(settings, lambda: service_tokens.revoke(args.name))
     if not revoked:
         raise SystemExit(f"gql-keys: no active service token named {args.name!r}")
     print(f"revoked {args.name}")

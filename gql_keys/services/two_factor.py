@@ -28,6 +28,9 @@ from gql_keys.services import accounts, throttle
 CODE_FIELD: tuple[str, ...] = ("input", "code")
 RECOVERY_CODE_COUNT = 10
 INVALID_CODE_MESSAGE = "The two-factor code is not valid."
+REUSED_CODE_MESSAGE = (
+    "This two-factor code was already used: wait for the next code from your authenticator app."
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +73,11 @@ def _invalid(field: Sequence[str]) -> DomainError:
     return DomainError(ErrorCode.INVALID_TWO_FACTOR_CODE, INVALID_CODE_MESSAGE, field)
 
 
+def _reused(field: Sequence[str]) -> DomainError:
+    """A right code whose time step (or a later one) was already accepted for the account."""
+    return DomainError(ErrorCode.INVALID_TWO_FACTOR_CODE, REUSED_CODE_MESSAGE, field)
+
+
 async def _enabled_user(user_id: int) -> User:
     user = await users_repo.get_user(user_id)
     if user is None or not user.two_factor_enabled or user.totp_seed_sealed is None:
@@ -109,7 +117,7 @@ async def check_code(
     if not await users_repo.advance_totp_step(user_id, step):
         # A right code that was already used: not a guess, so not counted.
         await throttle.release([reservation])
-        raise _invalid(field)
+        raise _reused(field)
     await throttle.clear(subject_for(user_id))
 
 
@@ -176,8 +184,11 @@ async def confirm_setup(
         )
     reservation = await _reserve(rt, user_id, field)
     step = totp.matching_step(open_seed(rt, user_id, pending), code, rt.clock.time())
-    if step is None or step <= user.totp_last_step:
+    if step is None:
         raise await _fail(rt, reservation, field)
+    if step <= user.totp_last_step:
+        await throttle.release([reservation])
+        raise _reused(field)
     plain_codes = totp.new_recovery_codes(RECOVERY_CODE_COUNT)
     hashes = await asyncio.to_thread(lambda: [rt.recovery_codes.hash(c) for c in plain_codes])
     enabled_now = False
@@ -188,7 +199,7 @@ async def confirm_setup(
     if not enabled_now:
         # A concurrent confirmation with a right code won: not a guess, so not counted.
         await throttle.release([reservation])
-        raise _invalid(field)
+        raise _reused(field)
     await throttle.clear(subject_for(user_id))
     enabled = await users_repo.get_user(user_id)
     assert enabled is not None

@@ -286,6 +286,22 @@ async def test_code_used_for_login_cannot_be_used_again(
     assert codes(await login(client, user.email, user.password, next_code(user.seed, rt))) == []
 
 
+async def test_a_reused_code_says_it_was_used_and_to_wait_for_the_next(
+    client: httpx.AsyncClient, rt: Runtime
+) -> None:
+    user = await signed_up_user(client, rt)
+    assert user.seed is not None
+    code = totp_code(user.seed, rt)
+    assert codes(await login(client, user.email, user.password, code)) == []
+    reused = (await login(client, user.email, user.password, code))["userErrors"]
+    other = f"{(int(code) + 1) % 1_000_000:06d}"
+    wrong = (await login(client, user.email, user.password, other))["userErrors"]
+    assert [e["code"] for e in reused] == [e["code"] for e in wrong] == ["INVALID_TWO_FACTOR_CODE"]
+    assert "already used" in reused[0]["message"]
+    assert "wait for the next code" in reused[0]["message"]
+    assert "already used" not in wrong[0]["message"]
+
+
 async def test_code_from_an_older_step_than_the_last_used_is_refused(
     client: httpx.AsyncClient, rt: Runtime
 ) -> None:
