@@ -17,6 +17,7 @@ from gql_keys.clock import Clock
 from gql_keys.db import ensure_data_dir, tortoise_config
 from gql_keys.graphql.schema import build_schema
 from gql_keys.graphql.view import GraphQLView
+from gql_keys.http.authz import ForwardAuth
 from gql_keys.http.health import healthz, readyz
 from gql_keys.http.middleware import (
     BodySizeLimitMiddleware,
@@ -40,6 +41,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     ensure_data_dir(settings)
     rt = build_runtime(settings, clock)
     graphql = GraphQLView(rt, build_schema(settings))
+    authz = ForwardAuth(rt)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -72,6 +74,9 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
+            # An ASGI app, not a function: every method reaches it.
+            Route("/authz", authz),
+            Route("/authz/{path:path}", authz),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
             Route("/metrics", metrics_endpoint, methods=["GET"]),

@@ -147,6 +147,11 @@ class Metrics:
             "Signed partner requests on /graphql by code.",
             "code",
         )
+        self.authz_answers = Counter(
+            "gql_keys_authz_answers_total",
+            "Forward-auth answers on /authz by Gate error label (OK when allowed).",
+            "label",
+        )
         self.extra: list[Metric] = []
 
     def all(self) -> list[Metric]:
@@ -155,6 +160,7 @@ class Metrics:
             self.verification_seconds,
             self.verify_executions,
             self.partner_requests,
+            self.authz_answers,
             self.usage_batch_rows,
             self.usage_flush_seconds,
             self.usage_queue_depth,

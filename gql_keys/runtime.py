@@ -22,6 +22,7 @@ from gql_keys.limits.memory import MemoryRateLimiter, MemoryReplayCache
 from gql_keys.limits.redis import RedisRateLimiter, RedisReplayCache
 from gql_keys.metrics import Metrics
 from gql_keys.redisconn import RedisAvailability, connect, register_metrics
+from gql_keys.scope_rules import BUILTIN, ScopeRules, scope_rules_from
 from gql_keys.security.masterkey import load_master_keys
 from gql_keys.security.passwords import PasswordHasher
 from gql_keys.security.secretbox import SecretBox
@@ -47,6 +48,7 @@ class Runtime:
     usage_writer: UsageWriter
     metrics: Metrics
     key_invalidator: KeyInvalidator = field(default_factory=LocalKeyInvalidator)
+    scope_rules: ScopeRules = BUILTIN  # what /authz requires when the gateway names no scope
     redis: Redis | None = None  # shared by the Redis seams when GQL_KEYS_REDIS_URL is set
 
     async def start(self) -> None:
@@ -67,6 +69,7 @@ class Runtime:
 
 
 def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
+    scope_rules = scope_rules_from(settings.scope_rules)  # a bad file stops the start
     keys = load_master_keys(settings)
     clock = clock or Clock()
     secretbox = SecretBox.from_master_keys(keys[0], keys[1:])
@@ -102,6 +105,7 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
         ),
         metrics=metrics,
         key_invalidator=key_invalidator,
+        scope_rules=scope_rules,
         redis=redis,
         hub=Hub(settings.ws_subscriber_queue_size, settings.ws_max_connections_per_principal),
     )

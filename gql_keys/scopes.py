@@ -82,3 +82,9 @@ def implied(scopes: Iterable[Scope | str]) -> frozenset[Scope]:
 
 def grants(scopes: Iterable[Scope | str], required: Scope | str) -> bool:
     return Scope(required) in implied(scopes)
+
+
+def read_scope_of(scope: Scope) -> Scope | None:
+    """The ``_READ`` scope of ``scope``'s area; None for ``WITHDRAW``, which has none."""
+    area, _, access = scope.value.rpartition("_")
+    return Scope(f"{area}_READ") if access in ("READ", "WRITE") else None

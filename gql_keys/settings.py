@@ -99,6 +99,8 @@ class Settings(BaseSettings):
     max_rate_limit_per_seconds: int = 86_400
 
     signature_window_seconds: float = 60.0
+    # A TOML file of scope rules for /authz replacing the built-in Gate APIv4 ones.
+    scope_rules: str = ""
     key_cache_ttl_seconds: float = 5.0
     usage_batch_max_rows: int = 500
     usage_batch_max_wait_ms: float = 2.0

@@ -17,6 +17,7 @@ from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIO
 
 from gql_keys.cli.database import migrate_database
 from gql_keys.logs import configure_logging
+from gql_keys.scope_rules import scope_rules_from
 from gql_keys.security.masterkey import load_master_keys
 from gql_keys.settings import load_settings
 
@@ -81,6 +82,7 @@ def run(args: argparse.Namespace) -> int:
             "would keep its own rate limits, replay cache and activity stream"
         )
     load_master_keys(settings)  # a bad GQL_KEYS_MASTER_KEY stops here, not in each worker
+    scope_rules_from(settings.scope_rules)  # a bad rules file stops here, before any worker
     if args.migrate or (settings.is_sqlite and not settings.database_url):
         migrate_database(settings)  # once, in the parent, never once per worker
     uvicorn.run(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from gql_keys.principals import Principal, UserPrincipal
+from gql_keys.principals import Principal, ServicePrincipal, ServiceRole, UserPrincipal
 from gql_keys.repositories import sessions as repo
 from gql_keys.runtime import Runtime
 from gql_keys.security.tokens import SERVICE_TOKEN_PREFIX, SESSION_TOKEN_PREFIX, token_digest
@@ -44,3 +44,14 @@ async def authenticate_token(rt: Runtime, token: str) -> Principal | None:
             await repo.touch_session(session.id, now)
         return UserPrincipal(user_id=session.user_id, session_id=session.id)
     return None
+
+
+async def authenticate_verifier(rt: Runtime, token: str | None) -> ServicePrincipal | None:
+    """The verifier service token's principal; None for anything else (absent, unknown,
+    revoked, a monitor token, a session token, a partner's key or secret)."""
+    if not token or len(token) > MAX_TOKEN_LENGTH or not token.startswith(SERVICE_TOKEN_PREFIX):
+        return None
+    principal = await rt.service_token_cache.get(token_digest(token))
+    if principal is None or principal.role is not ServiceRole.VERIFIER:
+        return None
+    return principal

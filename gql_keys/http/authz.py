@@ -1,0 +1,231 @@
+"""``/authz``: forward authentication for Envoy ``ext_authz``, nginx ``auth_request`` and
+Traefik ForwardAuth, answering with the same decision as ``verifyApiRequest``.
+
+A plain ASGI endpoint (every method, no GraphQL): it reads what the gateway saw of the
+partner's request from the check request, asks the verification service, and answers in
+Gate's error format. The order: verifier token (401 ``INVALID_VERIFIER``), signature
+headers (401 ``MISSING_REQUIRED_HEADER``), required scope (403 ``FORBIDDEN`` when no rule
+covers the path), then the decision, answered only once its usage row is durable (503
+``SERVER_ERROR`` when it cannot be). The refusals before the decision write no row:
+no key was judged.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Mapping
+
+from starlette.types import Message, Receive, Scope, Send
+
+from gql_keys.errors import ServiceUnavailable
+from gql_keys.graphql.node import encode_global_id
+from gql_keys.http.unavailable import is_unavailable
+from gql_keys.runtime import Runtime
+from gql_keys.scopes import Scope as KeyScope
+from gql_keys.scopes import read_scope_of
+from gql_keys.services.auth import authenticate_verifier
+from gql_keys.services.verification import (
+    Decision,
+    SignedRequest,
+    VerificationCode,
+    verify,
+)
+
+PREFIX = "/authz"
+_PREFIX_BYTES = PREFIX.encode()
+
+# (status, Gate label, message) per decision; SCOPE_NOT_GRANTED may become READ_ONLY.
+_ANSWERS: Mapping[VerificationCode, tuple[int, str, str]] = {
+    VerificationCode.VALID: (200, "", ""),
+    VerificationCode.KEY_NOT_FOUND: (401, "INVALID_KEY", "Invalid key provided."),
+    VerificationCode.KEY_DELETED: (401, "INVALID_KEY", "Invalid key provided."),
+    VerificationCode.KEY_EXPIRED: (401, "INVALID_KEY", "Invalid key provided."),
+    VerificationCode.INVALID_SIGNATURE: (401, "INVALID_SIGNATURE", "Signature mismatch."),
+    VerificationCode.TIMESTAMP_OUT_OF_WINDOW: (
+        401,
+        "REQUEST_EXPIRED",
+        "Timestamp is outside the accepted window.",
+    ),
+    VerificationCode.REPLAYED: (401, "REQUEST_REPLAYED", "This signed request was already used."),
+    VerificationCode.IP_NOT_ALLOWED: (403, "IP_FORBIDDEN", "Client address is not allowed."),
+    VerificationCode.SCOPE_NOT_GRANTED: (403, "FORBIDDEN", "The key lacks the required scope."),
+    VerificationCode.RATE_LIMITED: (429, "TOO_MANY_REQUESTS", "Too many requests."),
+}
+_READ_ONLY = (403, "READ_ONLY", "The key may only read in this area.")
+_INVALID_VERIFIER = (401, "INVALID_VERIFIER", "X-Verifier-Token is missing or not a verifier.")
+_MISSING_HEADER = (401, "MISSING_REQUIRED_HEADER", "KEY, Timestamp and SIGN are required.")
+_UNKNOWN_SCOPE = (403, "FORBIDDEN", "X-Required-Scope names no scope.")
+_NO_RULE = (403, "FORBIDDEN", "No scope rule covers this request.")
+_SERVER_ERROR = (503, "SERVER_ERROR", "The decision cannot be recorded now; try again.")
+
+_JSON = (b"content-type", b"application/json")
+_BODIES: dict[tuple[str, str], bytes] = {}
+
+
+def _body(label: str, message: str) -> bytes:
+    body = _BODIES.get((label, message))
+    if body is None:
+        body = json.dumps({"label": label, "message": message}).encode()
+        _BODIES[(label, message)] = body
+    return body
+
+
+def _headers(scope: Scope) -> dict[bytes, bytes]:
+    """Request headers by (lower-case) name; repeated lines joined with commas."""
+    headers: dict[bytes, bytes] = {}
+    for name, value in scope["headers"]:
+        previous = headers.get(name)
+        headers[name] = value if previous is None else previous + b"," + value
+    return headers
+
+
+def client_address(headers: Mapping[bytes, bytes], peer: str | None) -> str:
+    """``X-Real-IP``, else the last ``X-Forwarded-For`` address, else the peer.
+
+    Trusted here because only a gateway holding a verifier token gets this far."""
+    real_ip = headers.get(b"x-real-ip", b"").strip()
+    if real_ip:
+        return real_ip.decode("latin-1")
+    forwarded = headers.get(b"x-forwarded-for", b"")
+    hops = [hop.strip() for hop in forwarded.split(b",") if hop.strip()]
+    if hops:
+        return hops[-1].decode("latin-1")
+    return peer or "unknown"
+
+
+def _target(scope: Scope, headers: Mapping[bytes, bytes]) -> tuple[str, str, str]:
+    """The partner's method, path and raw query string, per dialect."""
+    method = (
+        headers.get(b"x-original-method") or headers.get(b"x-forwarded-method") or b""
+    ).decode("latin-1") or scope["method"]
+    uri = headers.get(b"x-original-uri") or headers.get(b"x-forwarded-uri")
+    if uri is not None:
+        path, _, query = uri.decode("utf-8", "replace").partition("?")
+        return method, path, query
+    raw_path: bytes = scope.get("raw_path") or scope["path"].encode("utf-8")
+    path = raw_path[len(_PREFIX_BYTES) :].decode("utf-8", "replace")
+    return method, path, scope.get("query_string", b"").decode("latin-1")
+
+
+async def _read_body(headers: Mapping[bytes, bytes], receive: Receive) -> bytes:
+    if b"content-length" not in headers and b"transfer-encoding" not in headers:
+        return b""
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            return b"".join(chunks)
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+class ForwardAuth:
+    """The ASGI app mounted at ``/authz`` and ``/authz/{path}``."""
+
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        rt = self.rt
+        headers = _headers(scope)
+        token = headers.get(b"x-verifier-token")
+        if await authenticate_verifier(rt, token.decode("latin-1") if token else None) is None:
+            await self._refuse(send, _INVALID_VERIFIER)
+            return
+        key, timestamp, signature = (
+            headers.get(b"key"),
+            headers.get(b"timestamp"),
+            headers.get(b"sign"),
+        )
+        if key is None or timestamp is None or signature is None:
+            await self._refuse(send, _MISSING_HEADER)
+            return
+        method, path, query = _target(scope, headers)
+        named = headers.get(b"x-required-scope")
+        if named is not None:
+            required = KeyScope.__members__.get(named.decode("latin-1").strip())
+            if required is None:
+                await self._refuse(send, _UNKNOWN_SCOPE)
+                return
+        else:
+            required = rt.scope_rules.required_scope(method, path)
+            if required is None:
+                await self._refuse(send, _NO_RULE)
+                return
+        body_hash = headers.get(b"x-body-sha512")
+        body_sha512 = (
+            body_hash.decode("latin-1").strip()
+            if body_hash is not None
+            else hashlib.sha512(await _read_body(headers, receive)).hexdigest()
+        )
+        client = scope.get("client")
+        request = SignedRequest(
+            key=key.decode("latin-1"),
+            signature=signature.decode("latin-1"),
+            timestamp=timestamp.decode("latin-1"),
+            method=method,
+            path=path,
+            query=query,
+            body_sha512=body_sha512,
+            client_ip=client_address(headers, client[0] if client else None),
+            required_scope=required,
+        )
+        try:
+            decision = await verify(rt, request)
+        except ServiceUnavailable:
+            await self._refuse(send, _SERVER_ERROR)
+            return
+        except Exception as exc:
+            if not is_unavailable(exc):
+                raise
+            await self._refuse(send, _SERVER_ERROR)
+            return
+        await self._answer(send, decision, required)
+
+    async def _refuse(self, send: Send, answer: tuple[int, str, str]) -> None:
+        status, label, message = answer
+        self.rt.metrics.authz_answers.inc(label)
+        await _send(send, status, [_JSON], _body(label, message))
+
+    async def _answer(self, send: Send, decision: Decision, required: KeyScope) -> None:
+        code = decision.code
+        status, label, message = _ANSWERS[code]
+        record = decision.record
+        if code is VerificationCode.SCOPE_NOT_GRANTED and record is not None:
+            read = read_scope_of(required)
+            if read is not None and read != required and read in record.scopes:
+                status, label, message = _READ_ONLY
+        response_headers = [(b"x-verification-code", code.value.encode())]
+        if decision.allowed and record is not None:
+            response_headers.append(
+                (b"x-api-key-id", encode_global_id("ApiKey", record.id).encode())
+            )
+            response_headers.append(
+                (b"x-account-id", encode_global_id("User", record.user_id).encode())
+            )
+        rate = decision.rate
+        if rate is not None:
+            response_headers += [
+                (b"x-ratelimit-limit", str(rate.limit).encode()),
+                (b"x-ratelimit-remaining", str(rate.remaining).encode()),
+                (b"x-ratelimit-reset", str(math.ceil(rate.reset_at)).encode()),
+            ]
+            if code is VerificationCode.RATE_LIMITED:
+                wait = max(1, math.ceil(rate.reset_at - self.rt.clock.time()))
+                response_headers.append((b"retry-after", str(wait).encode()))
+        self.rt.metrics.authz_answers.inc(label or "OK")
+        if status == 200:
+            await _send(send, 200, response_headers, b"")
+        else:
+            response_headers.append(_JSON)
+            await _send(send, status, response_headers, _body(label, message))
+
+
+async def _send(send: Send, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
+    headers.append((b"content-length", str(len(body)).encode()))
+    start: Message = {"type": "http.response.start", "status": status, "headers": headers}
+    await send(start)
+    await send({"type": "http.response.body", "body": body})
