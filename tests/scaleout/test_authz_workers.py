@@ -25,7 +25,8 @@ def request(key: Key, method: str = "GET", path: str = "/api/v4/spot/orders") ->
 
 async def answer(client: httpx.AsyncClient, cluster: Cluster, partner: PartnerRequest) -> str:
     response = await check(client, "nginx", partner, cluster.verifier_token)
-    return response.headers.get("x-verification-code", f"HTTP_{response.status_code}")
+    code: str = response.headers.get("x-verification-code", f"HTTP_{response.status_code}")
+    return code
 
 
 async def test_replay_and_delete_cross_workers(cluster: Cluster) -> None:
