@@ -17,6 +17,7 @@ from gql_keys.broker.memory import InProcessBroker
 from gql_keys.broker.redis import RedisBroker
 from gql_keys.clock import Clock
 from gql_keys.db import connection_label
+from gql_keys.http.websockets import SocketRegistry
 from gql_keys.limits.base import RateLimiter, ReplayCache
 from gql_keys.limits.memory import MemoryRateLimiter, MemoryReplayCache
 from gql_keys.limits.redis import RedisRateLimiter, RedisReplayCache
@@ -41,6 +42,7 @@ class Runtime:
     recovery_codes: RecoveryCodeHasher
     broker: Broker
     hub: Hub
+    sockets: SocketRegistry
     key_cache: KeyCache
     service_token_cache: ServiceTokenCache
     rate_limiter: RateLimiter
@@ -78,6 +80,7 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
     rate_limiter: RateLimiter = MemoryRateLimiter()
     replay_cache: ReplayCache = MemoryReplayCache()
     key_invalidator: KeyInvalidator = LocalKeyInvalidator()
+    sockets = SocketRegistry(settings.ws_max_connections_per_principal)
     redis = None
     if settings.redis_url:
         redis, broker, rate_limiter, replay_cache, key_invalidator = _redis_seams(settings, metrics)
@@ -107,7 +110,8 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
         key_invalidator=key_invalidator,
         scope_rules=scope_rules,
         redis=redis,
-        hub=Hub(settings.ws_subscriber_queue_size, settings.ws_max_connections_per_principal),
+        hub=Hub(settings.ws_subscriber_queue_size, on_session_ended=sockets.close_session),
+        sockets=sockets,
     )
 
 

@@ -15,7 +15,7 @@ from strawberry.dataloader import DataLoader
 
 from gql_keys.graphql.context import Context
 from gql_keys.models import ApiKey
-from gql_keys.repositories import usage as repo
+from gql_keys.repositories import keys as repo
 from gql_keys.services.usage import Bucket, BucketSize, usage_buckets
 
 UsageKey = tuple[int, datetime, datetime | None, BucketSize]

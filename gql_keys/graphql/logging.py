@@ -8,7 +8,7 @@ import strawberry
 from graphql.error import GraphQLError
 from strawberry.types import ExecutionContext
 
-from gql_keys.graphql.error_codes import classify, request_id_of
+from gql_keys.graphql.error_extension import classify, request_id_of
 
 log = logging.getLogger("gql_keys.graphql")
 

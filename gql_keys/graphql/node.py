@@ -1,11 +1,20 @@
-"""Opaque global ids and the ``Node`` interface."""
+"""The ``Node`` interface: opaque global ids and ``node(id:)``.
+
+Each domain supplies how to load its own types for its own principal; the schema
+builds the ``node`` field from that table (:func:`node_query`).
+"""
 
 from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Awaitable, Callable, Mapping
+from types import MappingProxyType
+from typing import Any
 
 import strawberry
+
+from gql_keys.graphql.context import Info
 
 
 class InvalidGlobalId(ValueError):
@@ -37,7 +46,12 @@ def decode_int_id(global_id: str, expected_type: str) -> int | None:
         type_name, pk = decode_global_id(global_id)
     except InvalidGlobalId:
         return None
-    if type_name != expected_type or not pk.isascii() or not pk.isdigit() or len(pk) > 18:
+    return int_pk(pk) if type_name == expected_type else None
+
+
+def int_pk(pk: str) -> int | None:
+    """The primary key text of a global id as an int, or None when it is not one."""
+    if not pk.isascii() or not pk.isdigit() or len(pk) > 18:
         return None
     return int(pk)
 
@@ -45,3 +59,28 @@ def decode_int_id(global_id: str, expected_type: str) -> int | None:
 @strawberry.interface
 class Node:
     id: strawberry.ID
+
+
+NodeLoader = Callable[[Info, str], Awaitable[Node | None]]
+
+
+def node_query(loaders: Mapping[str, NodeLoader]) -> type[Any]:
+    """The ``Query`` type holding ``node(id:)``, loading each type name with its loader."""
+    by_type = MappingProxyType(dict(loaders))
+
+    @strawberry.type(name="Query")
+    class NodeQuery:
+        @strawberry.field(
+            description="Any object by its global id; another account's reads as null."
+        )
+        async def node(self, info: Info, id: strawberry.ID) -> Node | None:
+            try:
+                type_name, pk = decode_global_id(id)
+            except InvalidGlobalId:
+                return None
+            loader = by_type.get(type_name)
+            if loader is None:
+                return None
+            return await loader(info, pk)
+
+    return NodeQuery

@@ -10,7 +10,7 @@ from typing import Generic, TypeVar
 
 import strawberry
 
-from gql_keys.errors import DomainError, ErrorCode
+from gql_keys.domain_errors import DomainError, ErrorCode
 
 T = TypeVar("T")
 

@@ -15,7 +15,7 @@ from graphql.error import GraphQLError
 from starlette.requests import Request
 from strawberry.types import ExecutionResult
 
-from gql_keys.errors import ServiceUnavailable
+from gql_keys.domain_errors import ServiceUnavailable
 from gql_keys.graphql.context import Context
 from gql_keys.runtime import Runtime
 from gql_keys.services.verification import authenticate_signed_request

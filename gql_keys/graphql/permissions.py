@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TypeGuard
 
-from gql_keys.errors import Forbidden, Unauthenticated
+from gql_keys.domain_errors import Forbidden, Unauthenticated
 from gql_keys.graphql.context import Info
 from gql_keys.principals import (
     ApiKeyPrincipal,

@@ -18,8 +18,8 @@ from strawberry.extensions import ParserCache
 from strawberry.schema.schema import validate_document
 
 from gql_keys.graphql.context import Context
-from gql_keys.graphql.error_codes import ErrorCodes
-from gql_keys.graphql.limits import validation_rules
+from gql_keys.graphql.document_limits import validation_rules
+from gql_keys.graphql.error_extension import ErrorCodes
 from gql_keys.graphql.verification.compiled import VerifyPlan, compile_plan
 from gql_keys.settings import Settings
 

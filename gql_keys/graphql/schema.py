@@ -8,13 +8,16 @@ import strawberry
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 
-from gql_keys.graphql import accounts, activity, keys, nodes, usage, verification
+from gql_keys.graphql import accounts, activity, keys, usage, verification
+from gql_keys.graphql.accounts.queries import load_user_node
+from gql_keys.graphql.keys.queries import load_api_key_node
 from gql_keys.graphql.logging import QuietSchema
+from gql_keys.graphql.node import node_query
 from gql_keys.graphql.pipeline import operation_pipeline
+from gql_keys.graphql.usage.queries import load_usage_log_node
 from gql_keys.settings import Settings
 
 QUERIES: tuple[type[Any], ...] = (
-    nodes.Query,
     accounts.Query,
     keys.Query,
     verification.Query,
@@ -27,7 +30,11 @@ SUBSCRIPTIONS: tuple[type[Any], ...] = (activity.Subscription,)
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     """The served schema; ``settings`` sets document limits (never the SDL)."""
     settings = settings or Settings()
-    query = merge_types("Query", QUERIES)
+    # ``node(id:)`` loads each type through its own domain's loader.
+    nodes = node_query(
+        {"User": load_user_node, "ApiKey": load_api_key_node, "UsageLog": load_usage_log_node}
+    )
+    query = merge_types("Query", (nodes, *QUERIES))
     mutation = merge_types("Mutation", MUTATIONS)
     subscription = merge_types("Subscription", SUBSCRIPTIONS) if SUBSCRIPTIONS else None
     return QuietSchema(

@@ -7,6 +7,7 @@ except the challenge flow itself.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -127,3 +128,25 @@ async def list_user_keys(
 
 async def count_user_keys(user_id: int, include_deleted: bool) -> int:
     return await ApiKey.filter(_listing(user_id, include_deleted)).count()
+
+
+async def key_by_public_id(key: str) -> ApiKey | None:
+    """The key row with this ``KEY`` (any state, deleted included), or None.
+
+    The one query the verification hot path makes."""
+    return await ApiKey.get_or_none(key=key)
+
+
+async def keys_by_ids(ids: Sequence[int]) -> list[ApiKey]:
+    """Key rows by primary key (any owner, any state): callers decide who may see them."""
+    if not ids:
+        return []
+    return await ApiKey.filter(id__in=list(ids)).all()
+
+
+async def owned_key_ids(user_id: int, ids: Sequence[int]) -> set[int]:
+    """Those of ``ids`` that belong to ``user_id`` (deleted keys included)."""
+    if not ids:
+        return set()
+    rows = await ApiKey.filter(user_id=user_id, id__in=list(ids)).values_list("id", flat=True)
+    return {int(pk) for pk in rows}  # type: ignore[call-overload]

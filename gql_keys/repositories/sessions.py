@@ -1,10 +1,10 @@
-"""Queries on dashboard sessions and service tokens (looked up by token digest only)."""
+"""Queries on dashboard sessions (looked up by token digest only)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from gql_keys.models import ServiceToken, Session
+from gql_keys.models import Session
 
 
 async def create_session(
@@ -29,19 +29,3 @@ async def touch_session(session_id: int, now: datetime) -> None:
 
 async def revoke_session(session_id: int, now: datetime) -> None:
     await Session.filter(id=session_id, revoked_at=None).update(revoked_at=now)
-
-
-async def live_service_token_by_digest(digest: str) -> ServiceToken | None:
-    return await ServiceToken.get_or_none(token_digest=digest, revoked_at=None)
-
-
-async def create_service_token(name: str, role: str, digest: str) -> ServiceToken:
-    return await ServiceToken.create(name=name, role=role, token_digest=digest)
-
-
-async def list_service_tokens() -> list[ServiceToken]:
-    return await ServiceToken.all().order_by("name")
-
-
-async def revoke_service_token(name: str, now: datetime) -> bool:
-    return bool(await ServiceToken.filter(name=name, revoked_at=None).update(revoked_at=now))

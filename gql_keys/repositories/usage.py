@@ -79,20 +79,6 @@ async def log_by_id(scope: LogScope, pk: int) -> UsageLog | None:
     return await UsageLog.filter(_filtered(scope, LogFilter()), id=pk).first()
 
 
-async def keys_by_ids(ids: Sequence[int]) -> list[ApiKey]:
-    if not ids:
-        return []
-    return await ApiKey.filter(id__in=list(ids)).all()
-
-
-async def owned_key_ids(user_id: int, ids: Sequence[int]) -> set[int]:
-    """Those of ``ids`` that belong to ``user_id`` (deleted keys included)."""
-    if not ids:
-        return set()
-    rows = await ApiKey.filter(user_id=user_id, id__in=list(ids)).values_list("id", flat=True)
-    return {int(pk) for pk in rows}  # type: ignore[call-overload]
-
-
 async def rollups(
     api_key_ids: Sequence[int], bucket: str, since: datetime, until: datetime | None
 ) -> list[UsageRollup]:

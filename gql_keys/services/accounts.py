@@ -7,7 +7,7 @@ import re
 import unicodedata
 from collections.abc import Sequence
 
-from gql_keys.errors import DomainError, ErrorCode
+from gql_keys.domain_errors import DomainError, ErrorCode
 from gql_keys.models import User
 from gql_keys.repositories import users as repo
 from gql_keys.runtime import Runtime

@@ -12,9 +12,9 @@ from collections.abc import Collection, Sequence
 
 from gql_keys.broker.events import ActivityEvent, ActivityKind, new_event_id
 from gql_keys.broker.hub import EventFilter
-from gql_keys.errors import DomainError, ErrorCode, Forbidden, Unauthenticated
+from gql_keys.domain_errors import DomainError, ErrorCode, Forbidden, Unauthenticated
 from gql_keys.principals import Principal, ServicePrincipal, ServiceRole, UserPrincipal
-from gql_keys.repositories import usage as repo
+from gql_keys.repositories import keys as repo
 from gql_keys.runtime import Runtime
 
 PUBLIC_KINDS = frozenset(kind for kind in ActivityKind if kind != ActivityKind.SESSION_ENDED)
@@ -73,7 +73,7 @@ async def end_session(rt: Runtime, session_id: int) -> None:
 
     Call after the session row is revoked (and its transaction committed).
     """
-    rt.hub.connections.close_session(session_id)
+    rt.sockets.close_session(session_id)
     await rt.broker.publish(
         [
             ActivityEvent(

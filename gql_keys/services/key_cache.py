@@ -20,8 +20,8 @@ from typing import Any
 
 from gql_keys.metrics import Metrics
 from gql_keys.principals import ServicePrincipal, ServiceRole
-from gql_keys.repositories.key_records import key_by_public_id
-from gql_keys.repositories.sessions import live_service_token_by_digest
+from gql_keys.repositories.keys import key_by_public_id
+from gql_keys.repositories.service_tokens import live_service_token_by_digest
 from gql_keys.scopes import Scope, implied
 from gql_keys.security.keymaterial import looks_like_public_key_id, secret_aad
 from gql_keys.security.secretbox import SecretBox, SecretBoxError

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
-from gql_keys.errors import DomainError, ErrorCode, InvalidInput
+from gql_keys.domain_errors import DomainError, ErrorCode, InvalidInput
 from gql_keys.scopes import Scope
 from gql_keys.security.signing import parse_ed25519_public_key
 from gql_keys.settings import Settings

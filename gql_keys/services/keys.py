@@ -18,7 +18,7 @@ from tortoise.transactions import in_transaction
 
 from gql_keys.broker.events import ActivityEvent, ActivityKind, new_event_id
 from gql_keys.db import connection_label
-from gql_keys.errors import DomainError, ErrorCode
+from gql_keys.domain_errors import DomainError, ErrorCode
 from gql_keys.models import ApiKey
 from gql_keys.repositories import keys as repo
 from gql_keys.repositories import users as users_repo

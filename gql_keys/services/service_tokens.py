@@ -9,7 +9,7 @@ from tortoise.exceptions import IntegrityError
 
 from gql_keys.models import ServiceToken
 from gql_keys.principals import ServiceRole
-from gql_keys.repositories import sessions as repo
+from gql_keys.repositories import service_tokens as repo
 from gql_keys.security.tokens import SERVICE_TOKEN_PREFIX, new_token, token_digest
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")

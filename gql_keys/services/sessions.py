@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from gql_keys.broker.events import ActivityEvent, ActivityKind, new_event_id
-from gql_keys.errors import DomainError, ErrorCode
+from gql_keys.domain_errors import DomainError, ErrorCode
 from gql_keys.models import User
 from gql_keys.repositories import sessions as sessions_repo
 from gql_keys.repositories import users as users_repo

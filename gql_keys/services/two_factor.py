@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from tortoise.transactions import in_transaction
 
-from gql_keys.errors import DomainError, ErrorCode
+from gql_keys.domain_errors import DomainError, ErrorCode
 from gql_keys.models import User
 from gql_keys.repositories import recovery_codes as codes_repo
 from gql_keys.repositories import users as users_repo

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
-from gql_keys.errors import DomainError, ErrorCode, Forbidden, Unauthenticated
+from gql_keys.domain_errors import DomainError, ErrorCode, Forbidden, Unauthenticated
 from gql_keys.models import UsageLog
 from gql_keys.principals import (
     ApiKeyPrincipal,

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from gql_keys.errors import ServiceUnavailable
+from gql_keys.domain_errors import ServiceUnavailable
 from gql_keys.limits.base import RateDecision
 from gql_keys.principals import ApiKeyPrincipal
 from gql_keys.runtime import Runtime

@@ -5,7 +5,7 @@ Each verification enqueues its row and waits; one flusher task takes everything 
 counters and last-use marks, then answers every waiter with its row id and publishes
 the ``KEY_USED`` / ``KEY_DENIED`` events. While a batch is being written the next one
 collects, so the commit rate adapts to load without a timer. When a batch fails, each of
-its waiters gets :class:`~gql_keys.errors.ServiceUnavailable`: no decision is ever
+its waiters gets :class:`~gql_keys.domain_errors.ServiceUnavailable`: no decision is ever
 answered without its row.
 """
 
@@ -21,7 +21,7 @@ from typing import Protocol
 
 from gql_keys.broker.base import Broker
 from gql_keys.broker.events import ActivityEvent, ActivityKind
-from gql_keys.errors import ServiceUnavailable
+from gql_keys.domain_errors import ServiceUnavailable
 from gql_keys.metrics import Metrics
 from gql_keys.repositories.usage_writes import (
     LastUse,

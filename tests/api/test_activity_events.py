@@ -11,7 +11,8 @@ from tortoise.transactions import in_transaction
 
 from gql_keys.broker.events import ActivityEvent, ActivityKind
 from gql_keys.broker.hub import Hub, SlowConsumer
-from gql_keys.errors import ServiceUnavailable
+from gql_keys.domain_errors import ServiceUnavailable
+from gql_keys.http.websockets import SocketRegistry
 from gql_keys.models import UsageLog, UsageRollup
 from gql_keys.repositories.usage_writes import LastUse, RollupDelta, write_batch
 from gql_keys.runtime import Runtime
@@ -99,7 +100,8 @@ async def test_overflowing_subscriber_is_dropped_and_told_once() -> None:
 
 
 async def test_session_ended_event_closes_only_that_sessions_sockets() -> None:
-    hub = Hub(max_connections_per_principal=5)
+    sockets = SocketRegistry(max_per_principal=5)
+    hub = Hub(on_session_ended=sockets.close_session)
     closed: list[tuple[str, int]] = []
 
     def closer(name: str) -> Callable[[int, str], Awaitable[None]]:
@@ -108,8 +110,8 @@ async def test_session_ended_event_closes_only_that_sessions_sockets() -> None:
 
         return close
 
-    assert hub.connections.register(1, "user:1", 100, closer("a"))
-    assert hub.connections.register(2, "user:1", 101, closer("b"))
+    assert sockets.register(1, "user:1", 100, closer("a"))
+    assert sockets.register(2, "user:1", 101, closer("b"))
     hub.deliver(
         ActivityEvent(
             id="e1",
@@ -122,18 +124,18 @@ async def test_session_ended_event_closes_only_that_sessions_sockets() -> None:
     await asyncio.sleep(0)
     await asyncio.sleep(0)
     assert closed == [("a", 4401)]
-    assert hub.connections.count("user:1") == 1
+    assert sockets.count("user:1") == 1
 
 
 async def test_connections_per_principal_are_capped() -> None:
-    hub = Hub(max_connections_per_principal=2)
+    sockets = SocketRegistry(max_per_principal=2)
 
     async def close(code: int, reason: str) -> None:
         return None
 
-    assert hub.connections.register(1, "service:1", None, close)
-    assert hub.connections.register(2, "service:1", None, close)
-    assert not hub.connections.register(3, "service:1", None, close)
-    assert hub.connections.register(4, "service:2", None, close)
-    hub.connections.unregister(1)
-    assert hub.connections.register(3, "service:1", None, close)
+    assert sockets.register(1, "service:1", None, close)
+    assert sockets.register(2, "service:1", None, close)
+    assert not sockets.register(3, "service:1", None, close)
+    assert sockets.register(4, "service:2", None, close)
+    sockets.unregister(1)
+    assert sockets.register(3, "service:1", None, close)

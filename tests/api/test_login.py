@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from gql_keys.broker.events import ActivityKind
-from gql_keys.errors import DomainError, ErrorCode
+from gql_keys.domain_errors import DomainError, ErrorCode
 from gql_keys.models import Session
 from gql_keys.runtime import Runtime
 from gql_keys.services import two_factor

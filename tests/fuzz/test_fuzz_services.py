@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from gql_keys.errors import DomainError, InvalidInput
+from gql_keys.domain_errors import DomainError, InvalidInput
 from gql_keys.graphql.node import InvalidGlobalId, decode_global_id, decode_int_id
 from gql_keys.graphql.pagination import decode_cursor, page_size
 from gql_keys.logs import REDACTED, redact_text

@@ -7,7 +7,7 @@ import asyncio
 import httpx
 import pytest
 
-from gql_keys.errors import DomainError, ErrorCode
+from gql_keys.domain_errors import DomainError, ErrorCode
 from gql_keys.models import ThrottleCounter, User
 from gql_keys.runtime import Runtime
 from gql_keys.services import sessions, throttle, two_factor

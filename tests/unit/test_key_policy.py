@@ -10,7 +10,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from gql_keys.errors import ErrorCode, InvalidInput
+from gql_keys.domain_errors import ErrorCode, InvalidInput
 from gql_keys.scopes import Scope
 from gql_keys.services.key_policy import (
     KeyAlgorithm,

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 import pytest
 
 from gql_keys.broker.memory import InProcessBroker
-from gql_keys.errors import ServiceUnavailable
+from gql_keys.domain_errors import ServiceUnavailable
 from gql_keys.metrics import Metrics
 from gql_keys.repositories.usage_writes import LastUse, RollupDelta
 from gql_keys.usage.writer import UsageEntry, UsageWriter, rollups_for

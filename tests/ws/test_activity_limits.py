@@ -58,7 +58,7 @@ async def test_a_principal_may_hold_only_so_many_connections(server_url: str, rt
             assert await c.close_code() == 4429
     # Closed sockets free their slot.
     for _ in range(100):
-        if rt.hub.connections.count() == 0:
+        if rt.sockets.count() == 0:
             break
         await asyncio.sleep(0.01)
     async with open_socket(server_url) as d:

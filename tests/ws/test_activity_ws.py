@@ -161,7 +161,7 @@ async def test_connection_without_valid_token_is_closed_4401(
         async with open_socket(server_url, protocol) as ws:
             await ws.send({"type": "connection_init", "payload": {"authorization": token}})
             assert await ws.close_code() == 4401
-    assert rt.hub.connections.count() == 0
+    assert rt.sockets.count() == 0
 
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import strawberry
 
-from gql_keys.errors import DomainError, InvalidInput
+from gql_keys.domain_errors import DomainError, InvalidInput
 from gql_keys.graphql.accounts.types import UserType
 from gql_keys.graphql.context import Info, no_store
-from gql_keys.graphql.errors import UserError, user_errors
 from gql_keys.graphql.permissions import forbid_machine_principals, require_user
+from gql_keys.graphql.user_errors import UserError, user_errors
 from gql_keys.services import accounts, activity, sessions, two_factor
 
 

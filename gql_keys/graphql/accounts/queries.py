@@ -6,7 +6,6 @@ import strawberry
 
 from gql_keys.graphql.accounts.types import UserType
 from gql_keys.graphql.context import Info
-from gql_keys.graphql.nodes import register_node
 from gql_keys.principals import UserPrincipal
 from gql_keys.repositories import users as repo
 
@@ -22,12 +21,9 @@ class Query:
         return UserType.from_row(row) if row is not None else None
 
 
-async def _load_user(info: Info, pk: str) -> UserType | None:
+async def load_user_node(info: Info, pk: str) -> UserType | None:
     principal = info.context.principal
     if not isinstance(principal, UserPrincipal) or str(principal.user_id) != pk:
         return None
     row = await repo.get_user(principal.user_id)
     return UserType.from_row(row) if row is not None else None
-
-
-register_node("User", _load_user)

@@ -10,8 +10,8 @@ from graphql import GraphQLError
 from starlette.websockets import WebSocket
 
 from gql_keys.broker.events import ActivityKind
-from gql_keys.broker.hub import CLOSE_SLOW_CONSUMER, EventFilter, SlowConsumer
-from gql_keys.errors import DomainError, ErrorCode, Forbidden, Unauthenticated
+from gql_keys.broker.hub import EventFilter, SlowConsumer
+from gql_keys.domain_errors import DomainError, ErrorCode, Forbidden, Unauthenticated
 from gql_keys.graphql.activity.transport import close_socket
 from gql_keys.graphql.activity.types import (
     KeyActivityEventType,
@@ -20,6 +20,7 @@ from gql_keys.graphql.activity.types import (
 )
 from gql_keys.graphql.context import Info
 from gql_keys.graphql.node import decode_int_id
+from gql_keys.http.websockets import CLOSE_SLOW_CONSUMER
 from gql_keys.services.activity import activity_filter
 
 _closing: set[asyncio.Task[None]] = set()

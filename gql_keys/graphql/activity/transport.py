@@ -1,6 +1,6 @@
 """Authenticating a WebSocket in ``connection_init`` and tracking it for logout and caps.
 
-Close codes (see :mod:`gql_keys.broker.hub`): 4401 when ``connection_init`` carries no
+Close codes (see :mod:`gql_keys.http.websockets`): 4401 when ``connection_init`` carries no
 valid ``{"authorization": "Bearer …"}`` (or the session later logs out), 4403 for a
 principal that may not subscribe (verifier token), 4429 when the principal already has
 ``ws_max_connections_per_principal`` sockets open, 4008 for a slow consumer. No
@@ -21,18 +21,18 @@ from starlette.websockets import WebSocket, WebSocketState
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.types.unset import UNSET, UnsetType
 
-from gql_keys.broker.hub import (
+from gql_keys.graphql.context import Context
+from gql_keys.http.websockets import (
     CLOSE_FORBIDDEN,
     CLOSE_TOO_MANY_CONNECTIONS,
     CLOSE_UNAUTHORIZED,
 )
-from gql_keys.graphql.context import Context
 from gql_keys.principals import UserPrincipal
 from gql_keys.runtime import Runtime
 from gql_keys.services.activity import may_subscribe, principal_key
 from gql_keys.services.auth import authenticate_token, bearer_token
 
-# One credential watchdog per open socket, keyed like the hub's connection registry.
+# One credential watchdog per open socket, keyed like the socket registry.
 _watchdogs: dict[int, asyncio.Task[None]] = {}
 
 
@@ -72,7 +72,7 @@ async def accept_socket(rt: Runtime, context: Context) -> UnsetType:
         await close_socket(ws, code, reason)
 
     session_id = principal.session_id if isinstance(principal, UserPrincipal) else None
-    if not rt.hub.connections.register(id(ws), principal_key(principal), session_id, close):
+    if not rt.sockets.register(id(ws), principal_key(principal), session_id, close):
         raise await _refuse(ws, CLOSE_TOO_MANY_CONNECTIONS, "Too many connections")
     context.principal = principal
     context.socket_token = token
@@ -100,7 +100,7 @@ async def _watch_credentials(context: Context, ws: WebSocket) -> None:
 
 
 def forget_socket(rt: Runtime, ws: object) -> None:
-    rt.hub.connections.unregister(id(ws))
+    rt.sockets.unregister(id(ws))
     watchdog = _watchdogs.pop(id(ws), None)
     if watchdog is not None:
         watchdog.cancel()

@@ -11,7 +11,7 @@ import strawberry
 from gql_keys.broker.events import ActivityEvent
 from gql_keys.graphql.context import Info
 from gql_keys.graphql.usage.codes import VerificationCodeEnum
-from gql_keys.repositories import usage as repo
+from gql_keys.repositories import keys as repo
 
 if TYPE_CHECKING:
     from gql_keys.graphql.keys.types import ApiKeyType

@@ -6,13 +6,13 @@ from datetime import datetime
 
 import strawberry
 
-from gql_keys.errors import DomainError, ErrorCode, InvalidInput
+from gql_keys.domain_errors import DomainError, ErrorCode, InvalidInput
 from gql_keys.graphql.context import Info, no_store
-from gql_keys.graphql.errors import UserError, user_errors
 from gql_keys.graphql.keys.scopes import ScopeEnum
 from gql_keys.graphql.keys.types import ApiKeyType, KeyAlgorithmEnum, TwoFactorChallenge
 from gql_keys.graphql.node import decode_int_id, encode_global_id
 from gql_keys.graphql.permissions import require_user
+from gql_keys.graphql.user_errors import UserError, user_errors
 from gql_keys.services import keys as service
 from gql_keys.services.key_policy import KeyAlgorithm, NewKeyRequest
 

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import strawberry
 
-from gql_keys.errors import DomainError, ErrorCode, Unauthenticated
+from gql_keys.domain_errors import DomainError, ErrorCode, Unauthenticated
 from gql_keys.graphql.context import Info
 from gql_keys.graphql.keys.scopes import ScopeInfo
 from gql_keys.graphql.keys.types import ApiKeyType
-from gql_keys.graphql.node import decode_int_id
-from gql_keys.graphql.nodes import register_node
+from gql_keys.graphql.node import decode_int_id, int_pk
 from gql_keys.graphql.pagination import (
     Connection,
     connection,
@@ -45,13 +44,9 @@ async def load_api_key(info: Info, pk: int) -> ApiKeyType | None:
     return ApiKeyType.from_row(row) if row is not None else None
 
 
-async def _load_node(info: Info, pk: str) -> ApiKeyType | None:
-    if not pk.isascii() or not pk.isdigit() or len(pk) > 18:
-        return None
-    return await load_api_key(info, int(pk))
-
-
-register_node("ApiKey", _load_node)
+async def load_api_key_node(info: Info, pk: str) -> ApiKeyType | None:
+    key_id = int_pk(pk)
+    return await load_api_key(info, key_id) if key_id is not None else None
 
 
 @strawberry.type

@@ -6,10 +6,9 @@ from datetime import datetime
 
 import strawberry
 
-from gql_keys.errors import DomainError, ErrorCode, Forbidden, Unauthenticated
+from gql_keys.domain_errors import DomainError, ErrorCode, Forbidden, Unauthenticated
 from gql_keys.graphql.context import Info
-from gql_keys.graphql.node import decode_int_id
-from gql_keys.graphql.nodes import register_node
+from gql_keys.graphql.node import decode_int_id, int_pk
 from gql_keys.graphql.pagination import Edge, PageInfo, decode_cursor, encode_cursor, page_size
 from gql_keys.graphql.permissions import require_principal
 from gql_keys.graphql.usage.types import UsageLogFilter, UsageLogType
@@ -105,15 +104,13 @@ class Query:
         )
 
 
-async def _load_node(info: Info, pk: str) -> UsageLogType | None:
-    if not pk.isascii() or not pk.isdigit() or len(pk) > 18:
+async def load_usage_log_node(info: Info, pk: str) -> UsageLogType | None:
+    log_id = int_pk(pk)
+    if log_id is None:
         return None
     try:
         scope = service.log_scope(info.context.principal)
     except (Unauthenticated, Forbidden):
         return None
-    row = await repo.log_by_id(scope, int(pk))
+    row = await repo.log_by_id(scope, log_id)
     return UsageLogType.from_row(row) if row is not None else None
-
-
-register_node("UsageLog", _load_node)

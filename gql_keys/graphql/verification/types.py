@@ -8,10 +8,10 @@ from typing import Any
 
 import strawberry
 
-from gql_keys.graphql.errors import UserError
 from gql_keys.graphql.keys.scopes import ScopeEnum
 from gql_keys.graphql.keys.types import ApiKeyType
 from gql_keys.graphql.usage.codes import VerificationCodeEnum
+from gql_keys.graphql.user_errors import UserError
 from gql_keys.scopes import Scope
 from gql_keys.services.key_cache import KeyRecord
 

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import strawberry
 
-from gql_keys.errors import DomainError, ErrorCode, InvalidInput
+from gql_keys.domain_errors import DomainError, ErrorCode, InvalidInput
 
 GraphQLErrorCode = strawberry.enum(ErrorCode, name="ErrorCode")
 

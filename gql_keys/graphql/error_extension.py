@@ -11,7 +11,7 @@ from graphql.error import GraphQLError
 from strawberry.extensions import SchemaExtension
 from strawberry.types.execution import ExecutionResult as StrawberryExecutionResult
 
-from gql_keys.errors import (
+from gql_keys.domain_errors import (
     DomainError,
     Forbidden,
     InvalidInput,

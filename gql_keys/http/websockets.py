@@ -1,0 +1,87 @@
+"""Open WebSockets of this process: close codes and the registry of sockets.
+
+The registry caps sockets per principal and closes a dashboard session's sockets when
+that session ends (the hub hands it ``SESSION_ENDED``, which reaches every worker).
+It holds only close callbacks, so it knows nothing of the ASGI server or Starlette.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+log = logging.getLogger("gql_keys.websockets")
+
+CloseSocket = Callable[[int, str], Awaitable[None]]
+
+# WebSocket close codes (4000-4999 are the application's to define).
+CLOSE_UNAUTHORIZED = 4401  # no or invalid token in connection_init, or the session ended
+CLOSE_FORBIDDEN = 4403  # authenticated, but this kind of principal may not subscribe
+CLOSE_SLOW_CONSUMER = 4008  # the subscriber's queue overflowed (cf. 1008 policy violation)
+CLOSE_TOO_MANY_CONNECTIONS = 4429  # connections per principal capped
+
+
+@dataclass(slots=True)
+class Socket:
+    principal_key: str
+    session_id: int | None
+    close: CloseSocket
+
+
+class SocketRegistry:
+    """Open WebSockets of this process, by principal and by dashboard session."""
+
+    def __init__(self, max_per_principal: int) -> None:
+        self.max_per_principal = max_per_principal
+        self._by_id: dict[int, Socket] = {}
+        self._per_principal: dict[str, int] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def register(
+        self, conn_id: int, principal_key: str, session_id: int | None, close: CloseSocket
+    ) -> bool:
+        """Record an authenticated socket; False when the principal has too many open."""
+        if conn_id in self._by_id:
+            return True
+        if self._per_principal.get(principal_key, 0) >= self.max_per_principal:
+            return False
+        self._by_id[conn_id] = Socket(principal_key, session_id, close)
+        self._per_principal[principal_key] = self._per_principal.get(principal_key, 0) + 1
+        return True
+
+    def unregister(self, conn_id: int) -> None:
+        conn = self._by_id.pop(conn_id, None)
+        if conn is None:
+            return
+        left = self._per_principal.get(conn.principal_key, 1) - 1
+        if left > 0:
+            self._per_principal[conn.principal_key] = left
+        else:
+            self._per_principal.pop(conn.principal_key, None)
+
+    def count(self, principal_key: str | None = None) -> int:
+        if principal_key is None:
+            return len(self._by_id)
+        return self._per_principal.get(principal_key, 0)
+
+    def close_session(self, session_id: int) -> int:
+        """Close every socket of ``session_id`` (4401); returns how many were open."""
+        doomed = [cid for cid, conn in self._by_id.items() if conn.session_id == session_id]
+        for cid in doomed:
+            conn = self._by_id[cid]
+            self.unregister(cid)
+            self._spawn(conn.close(CLOSE_UNAUTHORIZED, "Session ended"))
+        return len(doomed)
+
+    def _spawn(self, closing: Awaitable[None]) -> None:
+        async def run() -> None:
+            try:
+                await closing
+            except Exception:  # the socket may already be gone
+                log.debug("closing a websocket failed", exc_info=True)
+
+        task = asyncio.get_running_loop().create_task(run())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
