@@ -19,7 +19,7 @@ from collections.abc import Mapping
 
 from starlette.types import Message, Receive, Scope, Send
 
-from gql_keys.errors import ServiceUnavailable
+from gql_keys.domain_errors import ServiceUnavailable
 from gql_keys.graphql.node import encode_global_id
 from gql_keys.http.unavailable import is_unavailable
 from gql_keys.runtime import Runtime
