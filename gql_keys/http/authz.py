@@ -8,6 +8,9 @@ headers (401 ``MISSING_REQUIRED_HEADER``), required scope (403 ``FORBIDDEN`` whe
 covers the path), then the decision, answered only once its usage row is durable (503
 ``SERVER_ERROR`` when it cannot be). The refusals before the decision write no row:
 no key was judged.
+
+Every refusal also carries its label in ``X-Error-Label``: nginx's ``auth_request``
+drops the check response's body, so its config rebuilds the Gate body from that header.
 """
 
 from __future__ import annotations
@@ -188,7 +191,9 @@ class ForwardAuth:
     async def _refuse(self, send: Send, answer: tuple[int, str, str]) -> None:
         status, label, message = answer
         self.rt.metrics.authz_answers.inc(label)
-        await _send(send, status, [_JSON], _body(label, message))
+        await _send(
+            send, status, [_JSON, (b"x-error-label", label.encode())], _body(label, message)
+        )
 
     async def _answer(self, send: Send, decision: Decision, required: KeyScope) -> None:
         code = decision.code
@@ -220,7 +225,7 @@ class ForwardAuth:
         if status == 200:
             await _send(send, 200, response_headers, b"")
         else:
-            response_headers.append(_JSON)
+            response_headers += [_JSON, (b"x-error-label", label.encode())]
             await _send(send, status, response_headers, _body(label, message))
 
 

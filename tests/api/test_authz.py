@@ -43,6 +43,7 @@ def partner(rt: Runtime, row: ApiKey, secret: str, **changes: Any) -> PartnerReq
 
 def label(response: httpx.Response) -> str:
     value: str = response.json()["label"]
+    assert response.headers["x-error-label"] == value  # for gateways that drop the body
     return value
 
 
@@ -123,6 +124,7 @@ async def test_every_decision_has_its_status_label_headers_and_row(
     assert response.headers["x-verification-code"] == code
     if status == 200:
         assert response.content == b""
+        assert "x-error-label" not in response.headers
         assert response.headers["x-api-key-id"] == encode_global_id("ApiKey", row.id)
         assert response.headers["x-account-id"] == encode_global_id("User", row.user_id)
     else:

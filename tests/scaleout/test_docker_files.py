@@ -22,7 +22,7 @@ def compose() -> dict[str, Any]:
 
 def test_compose_runs_postgres_redis_a_one_shot_migration_and_two_app_replicas() -> None:
     services = compose()["services"]
-    assert set(services) == {"postgres", "redis", "migrate", "app"}
+    assert {"postgres", "redis", "migrate", "app"} <= set(services)
     assert services["migrate"]["command"] == ["migrate"]
     assert services["migrate"]["restart"] == "no"
     assert services["migrate"]["depends_on"]["postgres"]["condition"] == "service_healthy"
@@ -30,6 +30,32 @@ def test_compose_runs_postgres_redis_a_one_shot_migration_and_two_app_replicas()
     assert app["deploy"]["replicas"] == 2
     assert app["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
     assert app["depends_on"]["redis"]["condition"] == "service_healthy"
+
+
+def test_an_nginx_gateway_fronts_a_demo_api_with_the_shipped_config() -> None:
+    services = compose()["services"]
+    gateway = services["gateway"]
+    assert gateway["image"].startswith("nginx:")
+    assert gateway["depends_on"]["app"]["condition"] == "service_healthy"
+    assert gateway["depends_on"]["gateway-token"]["condition"] == "service_completed_successfully"
+    mounts = {m.split(":")[1]: m.split(":")[0] for m in gateway["volumes"]}
+    for source in mounts.values():
+        if source.startswith("../"):
+            assert (DOCKER / source).resolve().is_file(), source
+    server = (DOCKER / mounts["/etc/nginx/conf.d/default.conf"]).read_text()
+    included = re.findall(r"include (\S+);", server)
+    assert included == [
+        "/etc/nginx/gql-keys/verifier.conf",
+        "/etc/nginx/snippets/gql-keys-authz.conf",
+    ]
+    assert "/etc/nginx/snippets/gql-keys-authz.conf" in mounts
+    assert mounts["/etc/nginx/gql-keys"] == "gateway-config"
+    assert "server demo-api:80" in server
+    assert "demo-api" in services
+    token = services["gateway-token"]
+    assert "--role verifier" in token["command"][0]
+    assert "/gateway/verifier.conf" in token["command"][0]
+    assert token["volumes"] == ["gateway-config:/gateway"]
 
 
 def test_the_app_is_configured_only_through_gql_keys_variables() -> None:
