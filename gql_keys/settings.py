@@ -92,6 +92,9 @@ class Settings(BaseSettings):
     challenge_max_attempts: int = 5
     max_live_keys: int = 20
     max_allowlist_entries: int = 20
+    # The widest allowlist network: shorter prefixes (wider networks) are refused.
+    allowlist_min_prefix_v4: int = 16
+    allowlist_min_prefix_v6: int = 32
     unrestricted_key_max_days: int = 90
     default_rate_limit_requests: int = 1000
     default_rate_limit_per_seconds: int = 10
@@ -101,6 +104,7 @@ class Settings(BaseSettings):
     signature_window_seconds: float = 60.0
     # A TOML file of scope rules for /authz replacing the built-in Gate APIv4 ones.
     scope_rules: str = ""
+    replay_cache_max_entries: int = 1_000_000
     key_cache_ttl_seconds: float = 5.0
     usage_batch_max_rows: int = 500
     usage_batch_max_wait_ms: float = 2.0

@@ -73,13 +73,11 @@ def normalise_label(raw: str) -> str | None:
     return label
 
 
-def normalise_allowlist_entry(raw: str) -> str | None:
-    """The canonical text of an IPv4/IPv6 address or CIDR network, or None.
+def parse_allowlist_entry(raw: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
+    """The network an allowlist entry names, or None when it names none.
 
-    Host bits are cleared (``10.0.0.7/24`` is ``10.0.0.0/24``), a single-address
-    network is written as the address, IPv6 is compressed and lower case and an
-    IPv4-mapped IPv6 address becomes the IPv4 address. Zone ids and networks with a
-    prefix length of 0 (which allow every address) are refused.
+    Host bits are cleared (``10.0.0.7/24`` is ``10.0.0.0/24``) and an IPv4-mapped IPv6
+    network becomes the IPv4 network it maps. Zone ids are refused.
     """
     text = raw.strip()
     if not text or len(text) > MAX_ALLOWLIST_ENTRY_LENGTH or "%" in text:
@@ -91,12 +89,66 @@ def normalise_allowlist_entry(raw: str) -> str | None:
     if isinstance(network, ipaddress.IPv6Network):
         mapped = network.network_address.ipv4_mapped
         if mapped is not None and network.prefixlen >= 96:
-            network = ipaddress.IPv4Network((mapped, network.prefixlen - 96), strict=False)
-    if network.prefixlen == 0:
-        return None
+            return ipaddress.IPv4Network((mapped, network.prefixlen - 96), strict=False)
+    return network
+
+
+def allowlist_entry_text(network: ipaddress.IPv4Network | ipaddress.IPv6Network) -> str:
+    """The canonical text: a single-address network is written as the address, IPv6
+    compressed and lower case."""
     if network.prefixlen == network.max_prefixlen:
         return str(network.network_address)
     return str(network)
+
+
+def normalise_allowlist_entry(raw: str) -> str | None:
+    """The canonical text of an IPv4/IPv6 address or CIDR network, or None.
+
+    Networks with a prefix length of 0 (which allow every address) are refused here;
+    :func:`validate_allowlist` also applies the width limits of the settings.
+    """
+    network = parse_allowlist_entry(raw)
+    if network is None or network.prefixlen == 0:
+        return None
+    return allowlist_entry_text(network)
+
+
+_MAPPED_IPV4 = ipaddress.IPv6Network("::ffff:0:0/96")
+
+
+def too_wide(network: ipaddress.IPv4Network | ipaddress.IPv6Network, settings: Settings) -> bool:
+    """Whether ``network`` is wider than the settings allow.
+
+    An IPv6 network that covers every IPv4-mapped address is judged as the IPv4
+    network it maps (which is then all of IPv4).
+    """
+    if isinstance(network, ipaddress.IPv4Network):
+        return network.prefixlen < settings.allowlist_min_prefix_v4
+    if network.supernet_of(_MAPPED_IPV4):
+        return True
+    return network.prefixlen < settings.allowlist_min_prefix_v6
+
+
+def _too_wide_message(
+    entry: str, network: ipaddress.IPv4Network | ipaddress.IPv6Network, settings: Settings
+) -> str:
+    if isinstance(network, ipaddress.IPv4Network):
+        widest = settings.allowlist_min_prefix_v4
+        return f"{entry.strip()} is too wide: an IPv4 network may be at most a /{widest}."
+    if network.supernet_of(_MAPPED_IPV4):
+        return f"{entry.strip()} is too wide: it covers every IPv4-mapped address."
+    widest = settings.allowlist_min_prefix_v6
+    return f"{entry.strip()} is too wide: an IPv6 network may be at most a /{widest}."
+
+
+def validate_allowlist(entries: Sequence[str], settings: Settings) -> list[str]:
+    """The canonical allowlist for ``entries``, or :class:`InvalidInput` naming each bad
+    entry. The one rule for creating a key and for every later change of its allowlist."""
+    errors: list[DomainError] = []
+    allowlist = _validate_allowlist(entries, settings, errors)
+    if errors:
+        raise InvalidInput(errors)
+    return allowlist
 
 
 def _validate_scopes(scopes: Sequence[Scope], errors: list[DomainError]) -> list[str]:
@@ -124,16 +176,18 @@ def _validate_allowlist(
         return []
     normalised: list[str] = []
     for index, entry in enumerate(entries):
-        value = normalise_allowlist_entry(entry)
-        if value is None:
+        network = parse_allowlist_entry(entry)
+        if network is None:
             errors.append(
                 _invalid(
-                    "Enter an IPv4 or IPv6 address or a CIDR network (not /0).",
-                    "ipAllowlist",
-                    str(index),
+                    "Enter an IPv4 or IPv6 address or a CIDR network.", "ipAllowlist", str(index)
                 )
             )
-        elif value not in normalised:
+        elif network.prefixlen == 0 or too_wide(network, settings):
+            errors.append(
+                _invalid(_too_wide_message(entry, network, settings), "ipAllowlist", str(index))
+            )
+        elif (value := allowlist_entry_text(network)) not in normalised:
             normalised.append(value)
     return normalised
 
