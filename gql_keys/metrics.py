@@ -152,6 +152,11 @@ class Metrics:
             "Forward-auth answers on /authz by Gate error label (OK when allowed).",
             "label",
         )
+        self.replay_cache_full = Counter(
+            "gql_keys_replay_cache_full_total",
+            "State-changing requests refused because the in-memory replay cache held only "
+            "live fingerprints.",
+        )
         self.extra: list[Metric] = []
 
     def all(self) -> list[Metric]:
@@ -169,6 +174,7 @@ class Metrics:
             self.key_cache_misses,
             self.limiter_errors,
             self.limiter_fallbacks,
+            self.replay_cache_full,
             *self.extra,
         ]
 

@@ -78,7 +78,7 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
     metrics = Metrics()
     broker: Broker = InProcessBroker()
     rate_limiter: RateLimiter = MemoryRateLimiter()
-    replay_cache: ReplayCache = MemoryReplayCache()
+    replay_cache: ReplayCache = _memory_replay_cache(settings, metrics)
     key_invalidator: KeyInvalidator = LocalKeyInvalidator()
     sockets = SocketRegistry(settings.ws_max_connections_per_principal)
     redis = None
@@ -115,6 +115,12 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
     )
 
 
+def _memory_replay_cache(settings: Settings, metrics: Metrics) -> MemoryReplayCache:
+    return MemoryReplayCache(
+        settings.replay_cache_max_entries, on_full=lambda: metrics.replay_cache_full.inc()
+    )
+
+
 def _redis_seams(
     settings: Settings, metrics: Metrics
 ) -> tuple[Redis, RedisBroker, RedisRateLimiter, RedisReplayCache, RedisKeyInvalidator]:
@@ -128,6 +134,6 @@ def _redis_seams(
         redis,
         broker,
         RedisRateLimiter(redis, prefix, availability),
-        RedisReplayCache(redis, prefix, availability),
+        RedisReplayCache(redis, prefix, availability, _memory_replay_cache(settings, metrics)),
         RedisKeyInvalidator(broker, prefix),
     )

@@ -2,15 +2,21 @@
 
 Both are plain dictionaries touched only from the event loop, so every operation is
 atomic without locks. Expired entries are swept incrementally so memory stays bounded
-by the traffic of one window.
+by the traffic of one window; the replay cache never drops a live entry (it refuses
+new ones instead when it is full).
 """
 
 from __future__ import annotations
 
+import heapq
+import logging
 import math
-from collections import deque
+from collections.abc import Callable
 
+from gql_keys.errors import ServiceUnavailable
 from gql_keys.limits.base import RateDecision
+
+log = logging.getLogger(__name__)
 
 _SWEEP_EVERY = 1024
 
@@ -55,20 +61,32 @@ class MemoryRateLimiter:
             del self._windows[bucket]
 
 
-class MemoryReplayCache:
-    """``fingerprint -> expires_at`` with an insertion-ordered expiry queue."""
+class ReplayCacheFull(ServiceUnavailable):
+    """Every slot holds a fingerprint that is still live: refuse rather than forget one."""
 
-    def __init__(self, max_entries: int = 1_000_000) -> None:
+
+class MemoryReplayCache:
+    """``fingerprint -> expires_at`` with a heap ordered by expiry.
+
+    Only expired fingerprints are ever dropped. When ``max_entries`` live ones are held,
+    a new one is refused with :class:`ReplayCacheFull` (fail closed: forgetting a live
+    fingerprint would let its replay pass). ``on_full`` is called each time (a metric).
+    """
+
+    def __init__(
+        self, max_entries: int = 1_000_000, on_full: Callable[[], None] | None = None
+    ) -> None:
         self._seen: dict[str, float] = {}
-        self._order: deque[tuple[float, str]] = deque()
+        self._expiries: list[tuple[float, str]] = []  # a heap; may hold forgotten entries
         self.max_entries = max_entries
+        self.on_full = on_full
 
     async def start(self) -> None:
         return None
 
     async def close(self) -> None:
         self._seen.clear()
-        self._order.clear()
+        self._expiries.clear()
 
     def __len__(self) -> int:
         return len(self._seen)
@@ -77,22 +95,36 @@ class MemoryReplayCache:
         return self.first_seen_now(fingerprint, ttl_seconds, now)
 
     def first_seen_now(self, fingerprint: str, ttl_seconds: float, now: float) -> bool:
-        """Synchronous :meth:`first_seen`."""
+        """Synchronous :meth:`first_seen`; raises :class:`ReplayCacheFull`."""
         self._expire(now)
         expires = self._seen.get(fingerprint)
         if expires is not None and expires > now:
             return False
+        if len(self._seen) >= self.max_entries:
+            if self.on_full is not None:
+                self.on_full()
+            log.warning(
+                "replay cache is full (%d live fingerprints): refusing state-changing "
+                "requests until some expire",
+                len(self._seen),
+            )
+            raise ReplayCacheFull("The replay cache is full; try again shortly.")
         until = now + ttl_seconds
         self._seen[fingerprint] = until
-        self._order.append((until, fingerprint))
+        heapq.heappush(self._expiries, (until, fingerprint))
         return True
 
     async def forget(self, fingerprint: str) -> None:
         self._seen.pop(fingerprint, None)
+        if len(self._expiries) > 2 * self.max_entries:
+            # Forgotten entries linger in the heap until they expire: rebuild it from
+            # the live ones so memory stays bounded whatever is forgotten.
+            self._expiries = [(until, f) for f, until in self._seen.items()]
+            heapq.heapify(self._expiries)
 
     def _expire(self, now: float) -> None:
-        order, seen = self._order, self._seen
-        while order and (order[0][0] <= now or len(order) > self.max_entries):
-            until, fingerprint = order.popleft()
+        expiries, seen = self._expiries, self._seen
+        while expiries and expiries[0][0] <= now:
+            until, fingerprint = heapq.heappop(expiries)
             if seen.get(fingerprint) == until:
                 del seen[fingerprint]

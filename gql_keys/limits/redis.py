@@ -14,7 +14,7 @@ import math
 from redis.asyncio import Redis
 
 from gql_keys.limits.base import RateDecision
-from gql_keys.limits.memory import MemoryRateLimiter, MemoryReplayCache
+from gql_keys.limits.memory import MemoryRateLimiter, MemoryReplayCache, ReplayCacheFull
 from gql_keys.redisconn import REDIS_ERRORS, RedisAvailability, twice
 
 # Fixed window, aligned by the caller. Refuse without counting when the window is full,
@@ -110,7 +110,11 @@ class RedisReplayCache:
                 self.availability.failed("replay_cache", exc)
             else:
                 self.availability.succeeded()
-                local_first = self.fallback.first_seen_now(fingerprint, ttl_seconds, now)
+                try:
+                    local_first = self.fallback.first_seen_now(fingerprint, ttl_seconds, now)
+                except ReplayCacheFull:
+                    # Only the fall-back mirror is full; Redis itself decided.
+                    local_first = True
                 return bool(created) and local_first
         self.availability.fallback("replay_cache")
         return self.fallback.first_seen_now(fingerprint, ttl_seconds, now)

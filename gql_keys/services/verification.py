@@ -175,7 +175,11 @@ async def verify(rt: Runtime, request: SignedRequest) -> Decision:
     """
     started = time.perf_counter()
     now = rt.clock.time()
-    code, record, rate = await decide(rt, request, now)
+    try:
+        code, record, rate = await decide(rt, request, now)
+    except ServiceUnavailable:  # e.g. the replay cache is full: refuse, never guess
+        rt.metrics.verifications.inc("SERVICE_UNAVAILABLE")
+        raise
     allowed = code is VerificationCode.VALID
     entry = UsageEntry(
         api_key_id=record.id if record is not None else None,
