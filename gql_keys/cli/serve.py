@@ -92,6 +92,9 @@ def run(args: argparse.Namespace) -> int:
         port=args.port or settings.port,
         workers=args.workers,
         ws=GoingAwayWebSocketProtocol,
+        # The frame limit holds at the protocol layer: a bigger frame closes the socket
+        # (1009) before it is buffered, let alone handed to the app (uvicorn: 16 MiB).
+        ws_max_size=settings.max_ws_message_bytes,
         # The client address comes from the socket; gql-keys reads X-Forwarded-For
         # itself, and only from GQL_KEYS_TRUSTED_PROXIES.
         proxy_headers=False,
