@@ -19,6 +19,7 @@ from gql_keys.graphql.schema import build_schema
 from gql_keys.graphql.view import GraphQLView
 from gql_keys.http.authz import ForwardAuth
 from gql_keys.http.health import healthz, readyz
+from gql_keys.http.metrics_access import monitor_only_in_production
 from gql_keys.http.middleware import (
     BodySizeLimitMiddleware,
     RequestIdMiddleware,
@@ -79,7 +80,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             Route("/authz/{path:path}", authz),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
-            Route("/metrics", metrics_endpoint, methods=["GET"]),
+            Route("/metrics", monitor_only_in_production(metrics_endpoint), methods=["GET"]),
         ],
         middleware=middleware(settings),
         lifespan=lifespan,

@@ -30,10 +30,16 @@ def load_master_keys(settings: Settings) -> list[bytes]:
     """The active master key first, then retired ones still needed to open old secrets.
 
     ``GQL_KEYS_MASTER_KEY`` holds ``active[,retired…]``. When it is unset, a key is
-    generated once into the data folder (mode 0600) and a warning says so.
+    generated once into the data folder (mode 0600) and a warning says so, except in
+    production, where it is required (:class:`SettingsError`).
     """
     if settings.master_key:
         return [_decode(part) for part in settings.master_key.split(",") if part.strip()]
+    if settings.production:
+        raise SettingsError(
+            "GQL_KEYS_MASTER_KEY is required when GQL_KEYS_ENV=production "
+            "(a generated key file is a development convenience)"
+        )
     path = Path(settings.data_dir) / MASTER_KEY_FILE
     if path.exists():
         return [_decode(path.read_text(encoding="ascii"))]

@@ -2,21 +2,35 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import logging
+import socket
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass
 
 import httpx
 import pytest
+import uvicorn
 
-from gql_keys.app import create_app
+from gql_keys.app import create_app, runtime_of
 from gql_keys.clock import Clock
 from gql_keys.logs import JsonFormatter, RedactingFilter
+from gql_keys.runtime import Runtime
 from gql_keys.settings import Settings
 from tests.support.databases import truncate_all
 
 ClientFactory = Callable[..., AbstractAsyncContextManager[httpx.AsyncClient]]
+
+
+@dataclass(frozen=True, slots=True)
+class RunningServer:
+    url: str
+    rt: Runtime
+
+
+ServerFactory = Callable[..., AbstractAsyncContextManager[RunningServer]]
 
 
 @pytest.fixture
@@ -62,3 +76,38 @@ def captured_logs() -> Iterator[LogCapture]:
     finally:
         root.removeHandler(capture.handler)
         root.setLevel(previous)
+
+
+@pytest.fixture
+def make_server(settings: Settings, clock: Clock) -> ServerFactory:
+    """``async with make_server(ws_init_timeout_seconds=0.5) as server``: a real uvicorn
+    server in this process running an app with overrides (``server.url`` is its
+    WebSocket, ``server.rt`` its runtime)."""
+
+    @asynccontextmanager
+    async def factory(**overrides: object) -> AsyncIterator[RunningServer]:
+        application = create_app(settings.with_overrides(**overrides), clock)
+        async with application.router.lifespan_context(application):
+            await truncate_all()
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+            config = uvicorn.Config(
+                application,
+                lifespan="off",
+                log_level="warning",
+                ws="websockets-sansio",
+                ws_ping_interval=None,
+            )
+            server = uvicorn.Server(config)
+            task = asyncio.create_task(server.serve(sockets=[sock]))
+            while not server.started:
+                await asyncio.sleep(0.01)
+            try:
+                yield RunningServer(f"ws://127.0.0.1:{port}/graphql", runtime_of(application))
+            finally:
+                server.should_exit = True
+                await task
+                sock.close()
+
+    return factory
