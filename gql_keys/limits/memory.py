@@ -13,7 +13,7 @@ import logging
 import math
 from collections.abc import Callable
 
-from gql_keys.errors import ServiceUnavailable
+from gql_keys.domain_errors import ServiceUnavailable
 from gql_keys.limits.base import RateDecision
 
 log = logging.getLogger(__name__)

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 
-from gql_keys.errors import InvalidInput
+from gql_keys.domain_errors import InvalidInput
 from gql_keys.runtime import Runtime
 from gql_keys.services.key_policy import validate_allowlist
 from gql_keys.settings import Settings

@@ -11,7 +11,7 @@ import logging
 
 import pytest
 
-from gql_keys.errors import ServiceUnavailable
+from gql_keys.domain_errors import ServiceUnavailable
 from gql_keys.limits.memory import MemoryReplayCache
 
 
