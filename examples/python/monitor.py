@@ -70,8 +70,9 @@ def main() -> None:
     parser.add_argument("--kind", action="append", help="only this kind (repeatable)")
     args = parser.parse_args()
     try:
-        asyncio.run(asyncio.wait_for(watch(args.base_url, args.token, args.count, args.kind),
-                                     args.timeout))
+        asyncio.run(
+            asyncio.wait_for(watch(args.base_url, args.token, args.count, args.kind), args.timeout)
+        )
     except TimeoutError:
         raise SystemExit(f"no more events within {args.timeout} s") from None
     except KeyboardInterrupt:
