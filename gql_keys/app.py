@@ -18,6 +18,7 @@ from gql_keys.db import ensure_data_dir, tortoise_config
 from gql_keys.graphql.schema import build_schema
 from gql_keys.graphql.view import GraphQLView
 from gql_keys.http.authz import ForwardAuth
+from gql_keys.http.dashboard import dashboard_routes
 from gql_keys.http.health import healthz, readyz
 from gql_keys.http.metrics_access import monitor_only_in_production
 from gql_keys.http.middleware import (
@@ -81,6 +82,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
             Route("/metrics", monitor_only_in_production(metrics_endpoint), methods=["GET"]),
+            *(dashboard_routes() if settings.dashboard else ()),
         ],
         middleware=middleware(settings),
         lifespan=lifespan,

@@ -70,6 +70,8 @@ class Settings(BaseSettings):
     log_level: LogLevel = "INFO"
     # Unset: readable console lines in development, JSON lines in production.
     log_format: LogFormat | None = None
+    # Serve the reference dashboard at ``/`` (static files from the package).
+    dashboard: bool = True
 
     session_idle_seconds: int = 30 * 60
     session_absolute_seconds: int = 12 * 3600

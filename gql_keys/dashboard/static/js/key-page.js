@@ -1,0 +1,162 @@
+// One key: its facts, a usage chart from ApiKey.usage, and its usage logs with filters.
+import { gql, KEY_FIELDS } from "./api.js";
+import { UsageChart } from "./chart.js";
+import { html, useCallback, useEffect, useState } from "./lib.js";
+import { Alert, Time } from "./ui.js";
+
+const PERIODS = {
+  hour: { label: "Last hour", ms: 3600e3, bucket: "MINUTE" },
+  day: { label: "Last 24 hours", ms: 24 * 3600e3, bucket: "HOUR" },
+  month: { label: "Last 30 days", ms: 30 * 24 * 3600e3, bucket: "DAY" },
+};
+const CODES = ["VALID", "KEY_NOT_FOUND", "KEY_EXPIRED", "KEY_DELETED", "IP_NOT_ALLOWED",
+  "SCOPE_NOT_GRANTED", "INVALID_SIGNATURE", "TIMESTAMP_OUT_OF_WINDOW", "REPLAYED", "RATE_LIMITED"];
+const PAGE = 25;
+
+const KEY = `query Key($id: ID!, $since: DateTime!, $bucket: UsageBucketSize!) {
+  apiKey(id: $id) { ${KEY_FIELDS} usage(since: $since, bucket: $bucket) { start allowed denied } }
+}`;
+const LOGS = `query Logs($filter: UsageLogFilter!, $first: Int!, $after: String) {
+  usageLogs(filter: $filter, first: $first, after: $after) {
+    edges { cursor node { id occurredAt allowed code clientIp method path requiredScope } }
+    pageInfo { hasNextPage endCursor }
+  }
+}`;
+
+function Chart({ apiKey, period }) {
+  const buckets = apiKey.usage;
+  const allowed = buckets.reduce((n, b) => n + b.allowed, 0);
+  const denied = buckets.reduce((n, b) => n + b.denied, 0);
+  const caption = `${PERIODS[period].label}: ${allowed} allowed, ${denied} denied.`;
+  return html`<${UsageChart} buckets=${buckets} caption=${caption} />`;
+}
+
+function Filters({ filters, onApply }) {
+  const [draft, setDraft] = useState(filters);
+  const set = (name) => (e) => setDraft((d) => ({ ...d, [name]: e.currentTarget.value }));
+  const submit = (event) => {
+    event.preventDefault();
+    onApply(draft);
+  };
+  return html`<form class="filters" onSubmit=${submit} aria-label="Filter usage logs">
+    <div class="field"><label for="filter-outcome">Outcome</label>
+      <select id="filter-outcome" value=${draft.outcome} onChange=${set("outcome")}>
+        <option value="">Any</option><option value="allowed">Allowed</option><option value="denied">Denied</option>
+      </select></div>
+    <div class="field"><label for="filter-code">Verification code</label>
+      <select id="filter-code" value=${draft.code} onChange=${set("code")}>
+        <option value="">Any</option>${CODES.map((c) => html`<option value=${c} key=${c}>${c}</option>`)}
+      </select></div>
+    <div class="field"><label for="filter-period">Period</label>
+      <select id="filter-period" value=${draft.period} onChange=${set("period")}>
+        <option value="">All time</option>
+        ${Object.entries(PERIODS).map(([k, p]) => html`<option value=${k} key=${k}>${p.label}</option>`)}
+      </select></div>
+    <div class="field"><label for="filter-ip">Client address</label>
+      <input id="filter-ip" value=${draft.clientIp} onInput=${set("clientIp")} placeholder="e.g. 203.0.113.7" /></div>
+    <button type="submit">Apply filters</button>
+  </form>`;
+}
+
+function toFilter(keyId, filters) {
+  const filter = { keyId };
+  if (filters.outcome) filter.allowed = filters.outcome === "allowed";
+  if (filters.code) filter.codes = [filters.code];
+  if (filters.period) filter.since = new Date(Date.now() - PERIODS[filters.period].ms).toISOString();
+  if (filters.clientIp.trim()) filter.clientIp = filters.clientIp.trim();
+  return filter;
+}
+
+function UsageLogs({ keyId, refresh }) {
+  const [filters, setFilters] = useState({ outcome: "", code: "", period: "", clientIp: "" });
+  const [rows, setRows] = useState([]);
+  const [page, setPage] = useState({ hasNextPage: false, endCursor: null });
+  const [error, setError] = useState("");
+  const [busy, setBusy] = useState(false);
+
+  const fetchPage = useCallback(async (after) => {
+    setBusy(true);
+    try {
+      const data = await gql(LOGS, { filter: toFilter(keyId, filters), first: PAGE, after });
+      const nodes = data.usageLogs.edges.map((e) => e.node);
+      setRows((old) => (after ? [...old, ...nodes] : nodes));
+      setPage(data.usageLogs.pageInfo);
+      setError("");
+    } catch (e) {
+      setError(e.message);
+    } finally {
+      setBusy(false);
+    }
+  }, [keyId, filters]);
+  useEffect(() => { fetchPage(null); }, [fetchPage, refresh]);
+
+  return html`<section class="card" aria-labelledby="logs-title">
+    <h2 id="logs-title">Usage logs</h2>
+    <${Filters} filters=${filters} onApply=${setFilters} />
+    <${Alert}>${error}<//>
+    ${rows.length === 0 && !busy ? html`<p class="empty">No requests match.</p>` : html`<div class="table-wrap"><table class="logs">
+      <caption class="visually-hidden">Usage logs, newest first</caption>
+      <thead><tr><th scope="col">Time</th><th scope="col">Outcome</th><th scope="col">Code</th>
+        <th scope="col">Request</th><th scope="col">Scope</th><th scope="col">Client address</th></tr></thead>
+      <tbody>${rows.map((r) => html`<tr key=${r.id}>
+        <td><${Time} value=${r.occurredAt} /></td>
+        <td><span class=${r.allowed ? "status status-active" : "status status-denied"}>${r.allowed ? "Allowed" : "Denied"}</span></td>
+        <td><code>${r.code}</code></td>
+        <td><code>${r.method} ${r.path}</code></td>
+        <td>${r.requiredScope ?? "—"}</td>
+        <td><code>${r.clientIp}</code></td>
+      </tr>`)}</tbody>
+    </table></div>`}
+    ${page.hasNextPage && html`<button type="button" onClick=${() => fetchPage(page.endCursor)} disabled=${busy}>Load more</button>`}
+  </section>`;
+}
+
+export function KeyPage({ id, activityTick }) {
+  const [period, setPeriod] = useState("day");
+  const [apiKey, setApiKey] = useState(undefined);
+  const [error, setError] = useState("");
+
+  const load = useCallback(async () => {
+    try {
+      const since = new Date(Date.now() - PERIODS[period].ms).toISOString();
+      const data = await gql(KEY, { id, since, bucket: PERIODS[period].bucket });
+      setApiKey(data.apiKey);
+      setError("");
+    } catch (e) {
+      setError(e.message);
+    }
+  }, [id, period]);
+  useEffect(() => { load(); }, [load, activityTick]);
+
+  if (apiKey === null) {
+    return html`<section><h1>Key not found</h1><p>It was deleted, or it is not yours.</p>
+      <p><a href="#/">Back to API Management</a></p></section>`;
+  }
+  return html`<section aria-labelledby="key-title">
+    <p class="crumbs"><a href="#/">API Management</a> ›</p>
+    <${Alert}>${error}<//>
+    ${apiKey && html`
+      <h1 id="key-title">${apiKey.label}</h1>
+      <dl class="facts card">
+        <dt>Key</dt><dd><code>${apiKey.key}</code></dd>
+        <dt>Status</dt><dd>${apiKey.status}</dd>
+        <dt>Scopes</dt><dd>${apiKey.scopes.join(", ")}</dd>
+        <dt>IP allowlist</dt><dd>${apiKey.ipAllowlist.join(", ") || "Any address"}</dd>
+        <dt>Rate limit</dt><dd>${apiKey.rateLimit.requests} requests per ${apiKey.rateLimit.perSeconds} s</dd>
+        <dt>Created</dt><dd><${Time} value=${apiKey.createdAt} /></dd>
+        <dt>Expires</dt><dd><${Time} value=${apiKey.expiresAt} fallback="Never" /></dd>
+        <dt>Last used</dt><dd><${Time} value=${apiKey.lastUsedAt} fallback="Never" />${apiKey.lastUsedIp ? ` from ${apiKey.lastUsedIp}` : ""}</dd>
+      </dl>
+      <section class="card" aria-labelledby="usage-title">
+        <div class="section-head">
+          <h2 id="usage-title">Usage</h2>
+          <div class="field inline"><label for="usage-period">Show</label>
+            <select id="usage-period" value=${period} onChange=${(e) => setPeriod(e.currentTarget.value)}>
+              ${Object.entries(PERIODS).map(([k, p]) => html`<option value=${k} key=${k}>${p.label}</option>`)}
+            </select></div>
+        </div>
+        <${Chart} apiKey=${apiKey} period=${period} />
+      </section>
+      <${UsageLogs} keyId=${apiKey.id} refresh=${activityTick} />`}
+  </section>`;
+}

@@ -1,0 +1,152 @@
+"""Fetch the dashboard's browser libraries at pinned versions from the npm registry.
+
+    python scripts/vendor.py           # fetch, verify, copy into gql_keys/dashboard/static/vendor
+    python scripts/vendor.py --check   # only compare the committed files with the record
+
+Each package is fetched with ``npm pack`` (so the registry configured for npm is used),
+its tarball checked against the pinned ``integrity`` (npm's sha512), and the few ES-module
+files the dashboard imports copied out with the package's licence. Bare imports are
+rewritten to relative paths, since browsers resolve nothing else without an import map
+(and an inline import map would need ``'unsafe-inline'``). ``vendor/VERSIONS.json``
+records versions, tarball integrity and the sha256 of every copied file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import hashlib
+import json
+import subprocess
+import sys
+import tarfile
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+VENDOR = Path(__file__).resolve().parent.parent / "gql_keys" / "dashboard" / "static" / "vendor"
+RECORD = VENDOR / "VERSIONS.json"
+
+
+@dataclass(frozen=True)
+class Package:
+    name: str
+    version: str
+    integrity: str
+    files: dict[str, str]  # path in the tarball -> path under vendor/
+    licence: str = "LICENSE"
+    rewrites: dict[str, str] = field(default_factory=dict)  # text -> replacement
+
+
+PACKAGES = (
+    Package(
+        "preact",
+        "11.2.0",
+        "sha512-/HfHI/7N84e6GrWBJ3J280z3mLaRJiDcSvj/A+y/4AbLnND/1UlGHe1sR6oYuTGwId0nP7dqDU9OnLxMPZ7xBg==",
+        {"dist/preact.mjs": "preact/preact.mjs", "hooks/dist/hooks.mjs": "preact/hooks.mjs"},
+        rewrites={'from"preact"': 'from"./preact.mjs"'},
+    ),
+    Package(
+        "htm",
+        "3.1.1",
+        "sha512-983Vyg8NwUE7JkZ6NmOqpCZ+sh1bKv2iYTlUkzlWmA5JD2acKoxd4KVxbMmxX/85mtfdnDmTFoNKcg5DGAvxNQ==",
+        {"dist/htm.mjs": "htm/htm.mjs"},
+    ),
+    Package(
+        "graphql-ws",
+        "6.4.2",
+        "sha512-wxhPhhOGJo8PbGDkBYVE76sZLDrS+GkyrR4bZECSLVbo0pZZNKs0HtBh2Ip/uaUuiVUxwO9ssI9R92buQfNSqQ==",
+        {
+            "dist/client.js": "graphql-ws/client.js",
+            "dist/common-CGW11Fyb.js": "graphql-ws/common-CGW11Fyb.js",
+        },
+        licence="LICENSE.md",
+    ),
+    Package(
+        "uplot",
+        "1.6.32",
+        "sha512-KIMVnG68zvu5XXUbC4LQEPnhwOxBuLyW1AHtpm6IKTXImkbLgkMy+jabjLgSLMasNuGGzQm/ep3tOkyTxpiQIw==",
+        {"dist/uPlot.esm.js": "uplot/uPlot.esm.js", "dist/uPlot.min.css": "uplot/uPlot.min.css"},
+    ),
+)
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def fetch(package: Package, workdir: Path) -> Path:
+    """Download the tarball with ``npm pack`` and check it against the pinned integrity."""
+    out = subprocess.run(
+        ["npm", "pack", f"{package.name}@{package.version}", "--json", "--silent"],
+        cwd=workdir,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    tarball = workdir / json.loads(out)[0]["filename"]
+    digest = base64.b64encode(hashlib.sha512(tarball.read_bytes()).digest()).decode()
+    if f"sha512-{digest}" != package.integrity:
+        raise SystemExit(f"{package.name}@{package.version}: tarball integrity mismatch")
+    return tarball
+
+
+def extract(package: Package, tarball: Path) -> dict[str, bytes]:
+    """The files to vendor (rewritten) and the licence, by their path under vendor/."""
+    wanted = {**package.files, package.licence: f"licenses/{package.name}-{package.licence}"}
+    found: dict[str, bytes] = {}
+    with tarfile.open(tarball) as archive:
+        for source, target in wanted.items():
+            member = archive.extractfile(f"package/{source}")
+            if member is None:
+                raise SystemExit(f"{package.name}: {source} missing from the tarball")
+            data = member.read()
+            for old, new in package.rewrites.items():
+                data = data.replace(old.encode(), new.encode())
+            found[target] = data
+    return found
+
+
+def vendor() -> None:
+    record: dict[str, object] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for package in PACKAGES:
+            files = extract(package, fetch(package, Path(tmp)))
+            for target, data in files.items():
+                path = VENDOR / target
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_bytes(data)
+            record[package.name] = {
+                "version": package.version,
+                "integrity": package.integrity,
+                "files": {target: sha256(data) for target, data in sorted(files.items())},
+            }
+    RECORD.write_text(json.dumps(record, indent=2) + "\n")
+    print(f"vendored {len(PACKAGES)} packages into {VENDOR}")
+
+
+def check() -> int:
+    """Compare the committed files with the record; 1 when any differs or is missing."""
+    record = json.loads(RECORD.read_text())
+    bad = [
+        target
+        for entry in record.values()
+        for target, digest in entry["files"].items()
+        if not (VENDOR / target).is_file() or sha256((VENDOR / target).read_bytes()) != digest
+    ]
+    for target in bad:
+        print(f"vendor/{target}: differs from VERSIONS.json", file=sys.stderr)
+    return 1 if bad else 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="verify, do not fetch")
+    if parser.parse_args().check:
+        return check()
+    vendor()
+    return check()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
