@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: run test lint typecheck pytest schema bench bench-all clean
+.PHONY: run test lint typecheck pytest schema screenshots vendor bench bench-all clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,12 @@ typecheck: $(DEV_STAMP)
 
 pytest: $(DEV_STAMP)
 	$(BIN)/pytest
+
+screenshots: $(DEV_STAMP)
+	$(BIN)/python scripts/screenshots.py
+
+vendor:
+	$(PYTHON) scripts/vendor.py
 
 schema: $(STAMP)
 	$(BIN)/gql-keys export-schema > schema.graphql

@@ -84,7 +84,7 @@ export function LiveActivity({ events, status }) {
     </div>
     <ol class="events" role="log" aria-labelledby="live-title" aria-live="polite">
       ${events.map((e) => html`<li key=${e.id} class=${`event event-${e.kind.toLowerCase()}`}>
-        <${Time} value=${e.occurredAt} short />
+        <${Time} value=${e.occurredAt} only="time" />
         <strong>${describe(e)}</strong>
         ${e.code && html`<code class="code">${e.code}</code>`}
         <span class="who">${e.apiKey?.label ?? e.key ?? ""}</span>

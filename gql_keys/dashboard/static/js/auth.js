@@ -1,6 +1,6 @@
 // Sign in (with the second factor when the account has it) and Create account.
 import { errorsByField, gql, session, USER_FIELDS } from "./api.js";
-import { html, useState } from "./lib.js";
+import { html, useEffect, useState } from "./lib.js";
 import { Alert, Field } from "./ui.js";
 
 const LOGIN = `mutation Login($input: LoginInput!) {
@@ -22,6 +22,9 @@ export function SignIn({ onSignedIn, notice }) {
   const [needsCode, setNeedsCode] = useState(false);
   const [errors, setErrors] = useState({});
   const [busy, setBusy] = useState(false);
+  useEffect(() => {
+    if (needsCode) document.getElementById("signin-code")?.focus();
+  }, [needsCode]);
 
   async function submit(event) {
     event.preventDefault();
@@ -54,12 +57,12 @@ export function SignIn({ onSignedIn, notice }) {
     <h1>Sign in</h1>
     <${Alert} kind="info">${notice}<//>
     <form onSubmit=${submit}>
-      <${Field} id="signin-email" label="Email" type="email" autocomplete="username" required
+      <${Field} id="signin-email" label="Email" type="email" autocomplete="username" required autofocus
         value=${email} onValue=${setEmail} error=${errors.email} />
       <${Field} id="signin-password" label="Password" type="password" autocomplete="current-password"
         required value=${password} onValue=${setPassword} error=${errors.password} />
       ${needsCode && html`<${Field} id="signin-code" label="Authentication code" autocomplete="one-time-code"
-        inputmode="numeric" required autofocus value=${code} onValue=${setCode} error=${errors.totpCode}
+        inputmode="numeric" required value=${code} onValue=${setCode} error=${errors.totpCode}
         hint="The 6-digit code from your authenticator app, or one of your recovery codes." />`}
       <${Alert}>${errors[""]}<//>
       <button type="submit" class="primary" disabled=${busy}>Sign in</button>

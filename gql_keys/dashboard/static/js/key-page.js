@@ -23,12 +23,13 @@ const LOGS = `query Logs($filter: UsageLogFilter!, $first: Int!, $after: String)
   }
 }`;
 
-function Chart({ apiKey, period }) {
+function Chart({ apiKey, period, since }) {
   const buckets = apiKey.usage;
   const allowed = buckets.reduce((n, b) => n + b.allowed, 0);
   const denied = buckets.reduce((n, b) => n + b.denied, 0);
   const caption = `${PERIODS[period].label}: ${allowed} allowed, ${denied} denied.`;
-  return html`<${UsageChart} buckets=${buckets} caption=${caption} />`;
+  return html`<${UsageChart} buckets=${buckets} since=${since} size=${PERIODS[period].bucket}
+    caption=${caption} />`;
 }
 
 function Filters({ filters, onApply }) {
@@ -114,13 +115,15 @@ function UsageLogs({ keyId, refresh }) {
 export function KeyPage({ id, activityTick }) {
   const [period, setPeriod] = useState("day");
   const [apiKey, setApiKey] = useState(undefined);
+  const [since, setSince] = useState(null);
   const [error, setError] = useState("");
 
   const load = useCallback(async () => {
     try {
-      const since = new Date(Date.now() - PERIODS[period].ms).toISOString();
-      const data = await gql(KEY, { id, since, bucket: PERIODS[period].bucket });
+      const from = new Date(Date.now() - PERIODS[period].ms);
+      const data = await gql(KEY, { id, since: from.toISOString(), bucket: PERIODS[period].bucket });
       setApiKey(data.apiKey);
+      setSince(from);
       setError("");
     } catch (e) {
       setError(e.message);
@@ -155,7 +158,7 @@ export function KeyPage({ id, activityTick }) {
               ${Object.entries(PERIODS).map(([k, p]) => html`<option value=${k} key=${k}>${p.label}</option>`)}
             </select></div>
         </div>
-        <${Chart} apiKey=${apiKey} period=${period} />
+        <${Chart} apiKey=${apiKey} period=${period} since=${since} />
       </section>
       <${UsageLogs} keyId=${apiKey.id} refresh=${activityTick} />`}
   </section>`;

@@ -35,17 +35,17 @@ function KeyRow({ apiKey, catalog, onDelete }) {
   const marks = keyMarks(apiKey);
   return html`<tr>
     <th scope="row"><a href=${`#/keys/${encodeURIComponent(apiKey.id)}`}>${apiKey.label}</a></th>
-    <td><code>${apiKey.key}</code></td>
+    <td><code class="key-id">${apiKey.key}</code></td>
     <td><ul class="tags">${apiKey.scopes.map((s) => html`<li key=${s}>${scopeTitle(catalog, s)}</li>`)}</ul></td>
     <td>${apiKey.ipAllowlist.length ? html`<ul class="plain">${apiKey.ipAllowlist.map((ip) => html`<li key=${ip}><code>${ip}</code></li>`)}</ul>` : html`<span class="muted">Any address</span>`}</td>
-    <td><${Time} value=${apiKey.createdAt} /></td>
-    <td><${Time} value=${apiKey.expiresAt} fallback="Never" /></td>
-    <td><${Time} value=${apiKey.lastUsedAt} fallback="Never" /></td>
+    <td><${Time} value=${apiKey.createdAt} only="date" /></td>
+    <td><${Time} value=${apiKey.expiresAt} fallback="Never" only="date" /></td>
+    <td><${Time} value=${apiKey.lastUsedAt} fallback="Never" only="date" /></td>
     <td>
       <span class=${`status status-${apiKey.status.toLowerCase()}`}>${apiKey.status === "ACTIVE" ? "Active" : "Expired"}</span>
       ${marks.map((m) => html`<span class=${`badge badge-${m.kind}`} key=${m.kind}>${m.text}</span>`)}
     </td>
-    <td><button type="button" class="danger small" onClick=${() => onDelete(apiKey)}>Delete</button></td>
+    <td class="row-actions"><button type="button" class="danger small" onClick=${() => onDelete(apiKey)}>Delete</button></td>
   </tr>`;
 }
 

@@ -45,19 +45,15 @@ export function Dialog({ labelledBy, onClose, children, className = "" }) {
 }
 
 const dateTime = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
+const dateOnly = new Intl.DateTimeFormat(undefined, { dateStyle: "medium" });
 const timeOnly = new Intl.DateTimeFormat(undefined, { timeStyle: "medium" });
 
-export function formatDate(value) {
-  return value ? dateTime.format(new Date(value)) : "—";
-}
-
-export function formatTime(value) {
-  return timeOnly.format(new Date(value));
-}
-
-export function Time({ value, fallback = "—", short = false }) {
+/** A date and time; `only="time"` or `only="date"` shows one half (the other in a tooltip). */
+export function Time({ value, fallback = "—", only = null }) {
   if (!value) return fallback;
-  return html`<time datetime=${value}>${short ? formatTime(value) : formatDate(value)}</time>`;
+  const date = new Date(value);
+  const text = only === "time" ? timeOnly.format(date) : only === "date" ? dateOnly.format(date) : dateTime.format(date);
+  return html`<time datetime=${value} title=${only ? dateTime.format(date) : undefined}>${text}</time>`;
 }
 
 export const DAY_MS = 24 * 3600 * 1000;

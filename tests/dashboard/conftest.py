@@ -1,0 +1,111 @@
+"""Browser fixtures: Debian's Chromium driven by Playwright, against a live gql-keys.
+
+Playwright cannot download its own browsers here; it drives the system ``chromium``
+(``GQL_KEYS_TEST_CHROMIUM`` names another binary). Without one the browser tests are
+skipped with a message; under ``CI=true`` they fail instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import os
+import secrets
+import shutil
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from playwright.sync_api import Browser, ConsoleMessage, Page, Playwright, sync_playwright
+
+from tests.conftest import IN_CI
+from tests.dashboard.journey import Recorder
+from tests.dashboard.server import LiveServer, settings_for
+from tests.support.databases import migrate_url
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+
+
+def find_chromium() -> str | None:
+    explicit = os.environ.get("GQL_KEYS_TEST_CHROMIUM")
+    if explicit:
+        return explicit
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        found = shutil.which(name)
+        if found:
+            return found
+    return None
+
+
+# Every CSP or Trusted Types refusal fires this event; echo it to the console we record.
+REPORT_VIOLATIONS = """
+document.addEventListener('securitypolicyviolation', (e) =>
+  console.error(`securitypolicyviolation: ${e.effectiveDirective} ${e.blockedURI}`));
+"""
+
+
+@pytest.fixture(scope="session")
+def chromium_path() -> str:
+    path = find_chromium()
+    if path is None:
+        message = "no Chromium found (apt-get install chromium, or set GQL_KEYS_TEST_CHROMIUM)"
+        if IN_CI:
+            pytest.fail(f"browser tests need Chromium under CI=true: {message}")
+        pytest.skip(message)
+    return path
+
+
+@pytest.fixture(scope="module")
+def playwright() -> Iterator[Playwright]:
+    with sync_playwright() as p:
+        yield p
+
+
+@pytest.fixture(scope="module")
+def browser(playwright: Playwright, chromium_path: str) -> Iterator[Browser]:
+    launched = playwright.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
+    yield launched
+    launched.close()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """One live server per module, on a fresh migrated SQLite database."""
+    folder = tmp_path_factory.mktemp("dashboard")
+    url = f"sqlite://{folder / 'gql-keys.sqlite3'}"
+    # Playwright's sync API keeps an event loop running in this thread: migrate in another.
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, migrate_url(url)).result()
+    master_key = base64.b64encode(secrets.token_bytes(32)).decode()
+    live = LiveServer(settings_for(folder / "data", url, master_key))
+    live.start()
+    yield live
+    live.stop()
+
+
+@pytest.fixture
+def page(browser: Browser, server: LiveServer) -> Iterator[Page]:
+    context = browser.new_context(base_url=server.url, viewport={"width": 1400, "height": 1000})
+    opened = context.new_page()
+    yield opened
+    context.close()
+
+
+@pytest.fixture
+def recorder(page: Page, server: LiveServer) -> Recorder:
+    """Everything the page logged to the console and every URL it requested."""
+    seen = Recorder(origin=server.url)
+
+    def on_console(message: ConsoleMessage) -> None:
+        seen.console.append(f"{message.type}: {message.text}")
+
+    page.add_init_script(REPORT_VIOLATIONS)
+    page.on("console", on_console)
+    page.on("request", lambda request: seen.requests.append(request.url))
+    return seen

@@ -1,0 +1,250 @@
+"""What a person and a partner do around the dashboard: the browser steps by accessible
+name (the names API.md fixes), TOTP codes from the Setup key, and signed partner
+requests sent through ``verifyApiRequest`` with a verifier service token."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import secrets
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+import pyotp
+from playwright.sync_api import Page, expect
+
+from tests.dashboard.server import LiveServer
+
+PASSWORD = "correct horse battery staple 42"
+STEP_SECONDS = 30
+EMPTY_SHA512 = hashlib.sha512(b"").hexdigest()
+GQL_KEYS = Path(sys.executable).parent / "gql-keys"
+
+VERIFY = """
+mutation ($input: VerifyApiRequestInput!) {
+  verifyApiRequest(input: $input) { allowed code userErrors { code message } }
+}
+"""
+
+
+VIOLATION_MARKS = ("securitypolicyviolation", "Content Security Policy", "Trusted")
+
+
+@dataclass
+class Recorder:
+    origin: str
+    console: list[str] = field(default_factory=list)
+    requests: list[str] = field(default_factory=list)
+
+    def csp_violations(self) -> list[str]:
+        return [line for line in self.console if any(m in line for m in VIOLATION_MARKS)]
+
+    def foreign_requests(self) -> list[str]:
+        mine = urlsplit(self.origin).netloc
+        return [
+            url
+            for url in self.requests
+            if urlsplit(url).scheme in ("http", "https", "ws", "wss")
+            and urlsplit(url).netloc != mine
+        ]
+
+
+def new_email() -> str:
+    return f"person-{secrets.token_hex(4)}@example.com"
+
+
+def next_code(server: LiveServer, seed: str) -> str:
+    """A code no earlier step used: the server's clock moves on one TOTP step first
+    (codes are accepted once per account and step)."""
+    server.clock.advance(STEP_SECONDS)
+    return str(pyotp.TOTP(seed).at(server.clock.time()))
+
+
+def create_account(page: Page, email: str) -> None:
+    page.goto("/")
+    page.get_by_role("link", name="Create account").click()
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Create account").click()
+    expect(page.get_by_role("heading", name="API Management")).to_be_visible()
+
+
+def enable_two_factor(page: Page, server: LiveServer) -> tuple[str, list[str]]:
+    """Set up 2FA from the page; returns the seed read from ``Setup key`` and the
+    recovery codes as downloaded."""
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Set up authenticator").click()
+    expect(page.get_by_role("img", name="QR code")).to_be_visible()
+    seed = page.get_by_label("Setup key").inner_text().strip()
+    page.get_by_label("Authentication code").fill(next_code(server, seed))
+    page.get_by_role("button", name="Enable").click()
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download recovery codes").click()
+    codes = Path(download.value.path()).read_text().split()
+    page.get_by_role("button", name="I have saved them").click()
+    return seed, codes
+
+
+def sign_in(page: Page, server: LiveServer, email: str, seed: str) -> None:
+    page.goto("/")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_label("Authentication code").fill(next_code(server, seed))
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="API Management")).to_be_visible()
+
+
+def create_key(
+    page: Page, server: LiveServer, seed: str, label: str, scopes: list[str], allowlist: str
+) -> tuple[str, str]:
+    """Create a key in the dialog; returns its ``key`` identifier and the secret."""
+    page.get_by_role("button", name="Create New Key").click()
+    dialog = page.get_by_role("dialog")
+    dialog.get_by_label("Label").fill(label)
+    for title in scopes:
+        dialog.get_by_label(title, exact=True).check()
+    dialog.get_by_label("IP allowlist").fill(allowlist)
+    dialog.get_by_label("Google Authenticator code").fill(next_code(server, seed))
+    dialog.get_by_role("button", name="Next").click()
+    secret = dialog.get_by_label("Secret key").inner_text().strip()
+    key = dialog.locator("dd code").inner_text().strip()
+    return key, secret
+
+
+def verifier_token(server: LiveServer) -> str:
+    env = {
+        **os.environ,
+        "GQL_KEYS_DATABASE_URL": server.settings.database_url,
+        "GQL_KEYS_DATA_DIR": str(server.settings.data_dir),
+        "GQL_KEYS_MASTER_KEY": server.settings.master_key,
+    }
+    done = subprocess.run(
+        [
+            str(GQL_KEYS),
+            "service-token",
+            "create",
+            "--name",
+            f"gw-{secrets.token_hex(3)}",
+            "--role",
+            "verifier",
+        ],
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return done.stdout.strip()
+
+
+def partner_request(
+    server: LiveServer,
+    token: str,
+    key: str,
+    secret: str,
+    *,
+    client_ip: str,
+    path: str,
+    scope: str,
+) -> dict[str, Any]:
+    """A partner's signed GET as a gateway reports it to ``verifyApiRequest``."""
+    timestamp = str(int(server.clock.time()))
+    payload = f"GET\n{path}\n\n{EMPTY_SHA512}\n{timestamp}".encode()
+    signature = hmac.new(secret.encode(), payload, hashlib.sha512).hexdigest()
+    response = httpx.post(
+        f"{server.url}/graphql",
+        json={
+            "query": VERIFY,
+            "variables": {
+                "input": {
+                    "key": key,
+                    "signature": signature,
+                    "timestamp": timestamp,
+                    "method": "GET",
+                    "path": path,
+                    "query": "",
+                    "bodySha512": EMPTY_SHA512,
+                    "clientIp": client_ip,
+                    "requiredScope": scope,
+                }
+            },
+        },
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=10,
+    )
+    result: dict[str, Any] = response.json()["data"]["verifyApiRequest"]
+    return result
+
+
+def graphql(server: LiveServer, query: str, variables: dict[str, Any], token: str) -> Any:
+    response = httpx.post(
+        f"{server.url}/graphql",
+        json={"query": query, "variables": variables},
+        headers={"Authorization": f"Bearer {token}"} if token else {},
+        timeout=10,
+    )
+    return response.json()["data"]
+
+
+def account_with_two_factor(server: LiveServer) -> tuple[str, str, str]:
+    """A new account with 2FA on, made through the API: (email, seed, session token)."""
+    email = new_email()
+    graphql(
+        server,
+        "mutation ($i: RegisterInput!) { register(input: $i) { user { id } } }",
+        {"i": {"email": email, "password": PASSWORD}},
+        "",
+    )
+    login = "mutation ($i: LoginInput!) { login(input: $i) { token } }"
+    token = graphql(server, login, {"i": {"email": email, "password": PASSWORD}}, "")["login"][
+        "token"
+    ]
+    begin = "mutation ($i: BeginTwoFactorSetupInput!) { beginTwoFactorSetup(input: $i) { secret } }"
+    seed = graphql(server, begin, {"i": {"password": PASSWORD}}, token)["beginTwoFactorSetup"][
+        "secret"
+    ]
+    confirm = """mutation ($i: ConfirmTwoFactorSetupInput!) {
+      confirmTwoFactorSetup(input: $i) { user { twoFactorEnabled } } }"""
+    done = graphql(server, confirm, {"i": {"code": next_code(server, seed)}}, token)
+    assert done["confirmTwoFactorSetup"]["user"]["twoFactorEnabled"] is True
+    return email, seed, token
+
+
+def api_key_for(server: LiveServer, token: str, seed: str, label: str) -> tuple[str, str]:
+    """A key made through the API (SPOT_READ, 127.0.0.1 only): (key identifier, secret)."""
+    create = """mutation ($i: CreateApiKeyInput!) {
+      createApiKey(input: $i) { challenge { id } userErrors { message } } }"""
+    created = graphql(
+        server,
+        create,
+        {"i": {"label": label, "scopes": ["SPOT_READ"], "ipAllowlist": ["127.0.0.1"]}},
+        token,
+    )
+    challenge = created["createApiKey"]["challenge"]["id"]
+    confirm = """mutation ($i: VerifyTwoFactorInput!) {
+      verifyTwoFactor(input: $i) { apiKey { key } secret } }"""
+    done = graphql(
+        server, confirm, {"i": {"challengeId": challenge, "code": next_code(server, seed)}}, token
+    )["verifyTwoFactor"]
+    return done["apiKey"]["key"], done["secret"]
+
+
+def tab_to(page: Page, name: str, limit: int = 80) -> None:
+    """Press Tab until the focused element is named ``name`` (its label or its text)."""
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        focused = page.evaluate(
+            """() => {
+              const el = document.activeElement;
+              return ((el.labels && el.labels[0]?.textContent) || el.textContent || '').trim();
+            }"""
+        )
+        if focused == name:
+            return
+    raise AssertionError(f"Tab never reached {name!r}")

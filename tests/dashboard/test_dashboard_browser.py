@@ -1,0 +1,296 @@
+"""The reference dashboard in a real browser: the whole journey of the seed, and what must
+hold throughout (no CSP violation, nothing from another origin, no secret left behind)."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from axe_playwright_python.sync_playwright import Axe
+from playwright.sync_api import Page, expect
+
+from tests.dashboard.journey import (
+    PASSWORD,
+    Recorder,
+    account_with_two_factor,
+    api_key_for,
+    create_account,
+    create_key,
+    enable_two_factor,
+    graphql,
+    new_email,
+    next_code,
+    partner_request,
+    sign_in,
+    tab_to,
+    verifier_token,
+)
+from tests.dashboard.server import LiveServer
+
+pytestmark = pytest.mark.browser
+
+SPOT_PATH = "/api/v4/spot/accounts"
+
+
+def test_journey_from_new_account_to_signed_out(
+    page: Page, server: LiveServer, recorder: Recorder
+) -> None:
+    create_account(page, new_email())
+    seed, recovery_codes = enable_two_factor(page, server)
+    assert len(recovery_codes) >= 8
+    expect(page.get_by_role("heading", name="Save your recovery codes")).to_have_count(0)
+    log = page.get_by_role("log", name="Live activity")
+    expect(page.get_by_text("Live", exact=True)).to_be_visible()
+
+    key, secret = create_key(
+        page, server, seed, "partner-a", ["Spot: read", "Wallet: read"], "127.0.0.1\n10.1.0.0/16"
+    )
+    assert len(secret) >= 32
+    dialog = page.get_by_role("dialog")
+    expect(dialog.get_by_role("button", name="Copy")).to_be_visible()
+    expect(dialog.get_by_role("alert")).to_contain_text("shown only once")
+    dialog.get_by_role("button", name="Done").click()
+    expect(page.get_by_role("dialog")).to_have_count(0)
+    assert secret not in page.content()
+
+    row = page.get_by_role("row").filter(has_text="partner-a")
+    expect(row).to_contain_text(key)
+    expect(row).to_contain_text("Spot: read")
+    expect(row).to_contain_text("Wallet: read")
+    expect(row).to_contain_text("10.1.0.0/16")
+
+    token = verifier_token(server)
+    allowed = partner_request(
+        server, token, key, secret, client_ip="127.0.0.1", path=SPOT_PATH, scope="SPOT_READ"
+    )
+    assert allowed["code"] == "VALID"
+    expect(log).to_contain_text("VALID")
+    expect(log).to_contain_text("partner-a")
+    denied = partner_request(
+        server, token, key, secret, client_ip="192.0.2.9", path=SPOT_PATH, scope="SPOT_READ"
+    )
+    assert denied["code"] == "IP_NOT_ALLOWED"
+    expect(log).to_contain_text("IP_NOT_ALLOWED")
+
+    row.get_by_role("link", name="partner-a").click()
+    expect(page.get_by_role("heading", name="partner-a")).to_be_visible()
+    expect(page.locator("figure.chart canvas").first).to_be_visible()
+    expect(page.locator("figure.chart figcaption")).to_contain_text("1 allowed, 1 denied")
+    logs = page.get_by_role("table", name="Usage logs, newest first")
+    expect(logs.get_by_role("row")).to_have_count(3)
+    expect(logs).to_contain_text("VALID")
+    expect(logs).to_contain_text("192.0.2.9")
+    page.get_by_label("Outcome").select_option("denied")
+    page.get_by_role("button", name="Apply filters").click()
+    expect(logs.get_by_role("row")).to_have_count(2)
+    expect(logs).not_to_contain_text("VALID")
+
+    page.get_by_role("link", name="API Management").click()
+    page.get_by_role("row").filter(has_text="partner-a").get_by_role(
+        "button", name="Delete"
+    ).click()
+    page.get_by_role("button", name="Delete key").click()
+    expect(page.get_by_role("row").filter(has_text="partner-a")).to_have_count(0)
+    gone = partner_request(
+        server, token, key, secret, client_ip="127.0.0.1", path=SPOT_PATH, scope="SPOT_READ"
+    )
+    assert gone["code"] == "KEY_DELETED"
+
+    session_token = page.evaluate("() => sessionStorage.getItem('gql-keys.session')")
+    assert page.evaluate("() => localStorage.length") == 0
+    assert page.context.cookies() == []
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_role("button", name="Sign in")).to_be_visible()
+    assert page.evaluate("() => sessionStorage.length") == 0
+    viewer = httpx.post(
+        f"{server.url}/graphql",
+        json={"query": "{ viewer { id } }"},
+        headers={"Authorization": f"Bearer {session_token}"},
+    ).json()
+    assert viewer.get("data") is None or viewer["data"]["viewer"] is None
+
+    assert recorder.csp_violations() == []
+    assert recorder.foreign_requests() == []
+
+
+def test_create_key_with_the_keyboard_alone(
+    page: Page, server: LiveServer, recorder: Recorder
+) -> None:
+    email, seed, _ = account_with_two_factor(server)
+    page.goto("/")
+    expect(page.get_by_label("Email")).to_be_focused()
+    page.keyboard.type(email)
+    page.keyboard.press("Tab")
+    page.keyboard.type(PASSWORD)
+    page.keyboard.press("Enter")
+    expect(page.get_by_label("Authentication code")).to_be_focused()
+    page.keyboard.type(next_code(server, seed))
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name="API Management")).to_be_visible()
+
+    tab_to(page, "Create New Key")
+    page.keyboard.press("Enter")
+    dialog = page.get_by_role("dialog")
+    expect(dialog.get_by_label("Label")).to_be_focused()
+    page.keyboard.type("keyboard-only")
+    tab_to(page, "Spot: read")
+    page.keyboard.press("Space")
+    tab_to(page, "Wallet: trade")
+    page.keyboard.press("Space")
+    expect(dialog.get_by_label("Wallet: read", exact=True)).to_be_checked()
+    tab_to(page, "IP allowlist")
+    page.keyboard.type("127.0.0.1")
+    tab_to(page, "Google Authenticator code")
+    page.keyboard.type(next_code(server, seed))
+    page.keyboard.press("Enter")
+    secret = dialog.get_by_label("Secret key").inner_text().strip()
+    assert secret
+    tab_to(page, "Copy")
+    page.keyboard.press("Enter")
+    expect(dialog.locator(".actions [role=status]")).not_to_be_empty()
+
+    page.keyboard.press("Escape")
+    expect(page.get_by_role("dialog")).to_have_count(0)
+    assert secret not in page.content()
+    expect(page.get_by_role("button", name="Create New Key")).to_be_focused()
+    row = page.get_by_role("row").filter(has_text="keyboard-only")
+    expect(row).to_contain_text("Spot: read")
+    expect(row).to_contain_text("Wallet: trade")
+    assert recorder.csp_violations() == []
+
+
+def test_ticking_a_write_scope_ticks_its_read_and_unticking_the_read_drops_both(
+    page: Page, server: LiveServer
+) -> None:
+    email, seed, _ = account_with_two_factor(server)
+    sign_in(page, server, email, seed)
+    page.get_by_role("button", name="Create New Key").click()
+    dialog = page.get_by_role("dialog")
+    dialog.get_by_label("Futures: trade").check()
+    expect(dialog.get_by_label("Futures: read")).to_be_checked()
+    dialog.get_by_label("Futures: read").uncheck()
+    expect(dialog.get_by_label("Futures: trade")).not_to_be_checked()
+    expect(dialog.get_by_role("checkbox")).to_have_count(15)
+
+
+def test_user_errors_appear_next_to_the_field_they_name(page: Page, server: LiveServer) -> None:
+    email, seed, _ = account_with_two_factor(server)
+    sign_in(page, server, email, seed)
+    page.get_by_role("button", name="Create New Key").click()
+    dialog = page.get_by_role("dialog")
+    dialog.get_by_label("Label").fill("bad allowlist")
+    dialog.get_by_label("Spot: read").check()
+    dialog.get_by_label("IP allowlist").fill("not-an-address")
+    dialog.get_by_label("Google Authenticator code").fill("000000")
+    dialog.get_by_role("button", name="Next").click()
+    allowlist = dialog.get_by_label("IP allowlist")
+    expect(allowlist).to_have_attribute("aria-invalid", "true")
+    described_by = allowlist.get_attribute("aria-describedby") or ""
+    error = page.locator(f"#{described_by.split()[-1]}")
+    expect(error).to_have_class("field-error")
+    expect(error).not_to_be_empty()
+
+    dialog.get_by_label("IP allowlist").fill("127.0.0.1")
+    dialog.get_by_role("button", name="Next").click()
+    code = dialog.get_by_label("Google Authenticator code")
+    expect(code).to_have_attribute("aria-invalid", "true")
+    expect(page.locator("#key-code-error")).not_to_be_empty()
+
+
+def test_sign_in_asks_for_the_authentication_code_only_when_the_account_has_two_factor(
+    page: Page, server: LiveServer
+) -> None:
+    email, seed, _ = account_with_two_factor(server)
+    page.goto("/")
+    expect(page.get_by_label("Authentication code")).to_have_count(0)
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_label("Authentication code").fill("123456")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.locator("#signin-code-error")).not_to_be_empty()
+    page.get_by_label("Authentication code").fill(next_code(server, seed))
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="API Management")).to_be_visible()
+
+
+def test_an_ended_session_returns_to_sign_in_with_a_message(page: Page, server: LiveServer) -> None:
+    email, seed, _ = account_with_two_factor(server)
+    sign_in(page, server, email, seed)
+    token = page.evaluate("() => sessionStorage.getItem('gql-keys.session')")
+    graphql(server, "mutation { logout { userErrors { code } } }", {}, token)
+    page.evaluate("() => { location.hash = '#/keys/anything'; }")
+    expect(page.get_by_role("button", name="Sign in")).to_be_visible()
+    expect(page.get_by_text("Your session has expired")).to_be_visible()
+    assert page.evaluate("() => sessionStorage.length") == 0
+
+
+def test_the_page_refuses_inline_script_and_markup_from_strings(
+    page: Page, server: LiveServer, recorder: Recorder
+) -> None:
+    page.goto("/")
+    expect(page.get_by_role("button", name="Sign in")).to_be_visible()
+    outcome = page.evaluate(
+        """() => {
+          const script = document.createElement('script');
+          try {
+            script.append(document.createTextNode('window.injected = true'));
+            document.body.append(script);
+          } catch (e) { /* Trusted Types may refuse it before CSP does */ }
+          let markup = 'parsed';
+          try { document.body.insertAdjacentHTML('beforeend', '<b>x</b>'); }
+          catch (e) { markup = e.name; }
+          return { injected: window.injected === true, markup };
+        }"""
+    )
+    assert outcome == {"injected": False, "markup": "TypeError"}
+    page.wait_for_timeout(100)
+    violations = recorder.csp_violations()
+    assert any("require-trusted-types-for" in line for line in violations), violations
+
+
+def test_live_activity_reconnects_after_a_server_restart(page: Page, server: LiveServer) -> None:
+    email, seed, token = account_with_two_factor(server)
+    key, secret = api_key_for(server, token, seed, "restart-proof")
+    sign_in(page, server, email, seed)
+    live = page.get_by_role("region", name="Live activity")
+    expect(live.get_by_text("Live", exact=True)).to_be_visible()
+    server.stop()
+    expect(live.get_by_text("Reconnecting…")).to_be_visible()
+    server.start()
+    expect(live.get_by_text("Live", exact=True)).to_be_visible(timeout=15_000)
+    verifier = verifier_token(server)
+    result = partner_request(
+        server, verifier, key, secret, client_ip="127.0.0.1", path=SPOT_PATH, scope="SPOT_READ"
+    )
+    assert result["code"] == "VALID"
+    expect(page.get_by_role("log", name="Live activity")).to_contain_text("restart-proof")
+
+
+def test_axe_finds_no_serious_or_critical_violation(page: Page, server: LiveServer) -> None:
+    def serious() -> list[str]:
+        results = Axe().run(page)
+        return [
+            f"{v['id']}: {v['help']} ({len(v['nodes'])} nodes)"
+            for v in results.response["violations"]
+            if v["impact"] in ("serious", "critical")
+        ]
+
+    page.goto("/")
+    expect(page.get_by_role("button", name="Sign in")).to_be_visible()
+    assert serious() == []
+    page.get_by_role("link", name="Create account").click()
+    expect(page.get_by_role("button", name="Create account")).to_be_visible()
+    assert serious() == []
+
+    email, seed, token = account_with_two_factor(server)
+    api_key_for(server, token, seed, "for-axe")
+    sign_in(page, server, email, seed)
+    expect(page.get_by_role("row").filter(has_text="for-axe")).to_be_visible()
+    assert serious() == []
+    page.get_by_role("button", name="Create New Key").click()
+    expect(page.get_by_role("dialog")).to_be_visible()
+    assert serious() == []
+    page.keyboard.press("Escape")
+    page.get_by_role("link", name="for-axe").click()
+    expect(page.locator("figure.chart canvas").first).to_be_visible()
+    assert serious() == []
