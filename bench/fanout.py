@@ -37,6 +37,7 @@ from websockets.typing import Subprotocol
 
 from bench.verify import free_port
 from gql_keys.security.signing import hmac_sha512_hex, signing_payload
+from tests.support.accounts import LOCAL_CLIENT
 from tests.support.keys import create_active_key
 
 USERS = 50
@@ -80,7 +81,7 @@ async def seed(env: dict[str, str]) -> Seeded:
         rt = build_runtime(settings)
         for u in range(USERS):
             user = await User.create(email=f"fan{u}@example.com", password_hash="unused")
-            session = await start_session(rt, user.id)
+            session = await start_session(rt, user.id, LOCAL_CLIENT)
             for _ in range(TABS):
                 row, secret = await create_active_key(rt, user.id, scopes=["SPOT_READ"])
                 key = row.key

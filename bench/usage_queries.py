@@ -37,6 +37,7 @@ from gql_keys.principals import ServiceRole
 from gql_keys.services import service_tokens
 from gql_keys.services.sessions import start_session
 from gql_keys.settings import Settings
+from tests.support.accounts import LOCAL_CLIENT
 
 USERS = 50
 KEYS_PER_USER = 20
@@ -271,7 +272,7 @@ async def main(args: argparse.Namespace) -> None:
             app = create_app(settings)
             async with app.router.lifespan_context(app):
                 user_id = (await User.get(email="bench0@example.com")).id
-                session = await start_session(app.state.rt, user_id)
+                session = await start_session(app.state.rt, user_id, LOCAL_CLIENT)
                 monitor = await service_tokens.create(
                     f"bench-monitor-{secrets.token_hex(3)}", ServiceRole.MONITOR
                 )

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tortoise import Tortoise
 from tortoise.migrations.api import migrate as tortoise_migrate
+from tortoise.transactions import in_transaction
 
 from gql_keys.settings import Settings
+
+if TYPE_CHECKING:
+    from tortoise.backends.base.client import TransactionContext
 
 APP_LABEL = "models"
 MODEL_MODULES = ["gql_keys.models"]
@@ -18,6 +22,11 @@ def connection_label(database_url: str) -> str:
     """Name each dialect's connection apart: Tortoise caches built SQL per connection name."""
     scheme = database_url.split(":", 1)[0]
     return "postgres" if scheme in ("postgres", "postgresql", "asyncpg", "psycopg") else scheme
+
+
+def transaction(settings: Settings) -> TransactionContext:
+    """``async with transaction(settings):`` runs the block's queries in one transaction."""
+    return in_transaction(connection_label(settings.effective_database_url))
 
 
 def tortoise_config(settings: Settings) -> dict[str, Any]:

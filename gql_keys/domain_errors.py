@@ -20,6 +20,7 @@ class ErrorCode(StrEnum):
     TOO_MANY_ATTEMPTS = "TOO_MANY_ATTEMPTS"
     NOT_FOUND = "NOT_FOUND"
     LIMIT_REACHED = "LIMIT_REACHED"
+    KEYS_EXIST = "KEYS_EXIST"
 
 
 class DomainError(Exception):

@@ -110,6 +110,8 @@ class Settings(BaseSettings):
     key_cache_ttl_seconds: float = 5.0
     usage_batch_max_rows: int = 500
     usage_batch_max_wait_ms: float = 2.0
+    # ``gql-keys security-events prune`` deletes security-log rows older than this.
+    security_event_retention_days: int = 400
 
     max_query_depth: int = 12
     max_aliases: int = 30

@@ -1,4 +1,4 @@
-"""``gql-keys``: serve, migrate, export-schema, service-token, logs."""
+"""``gql-keys``: serve, migrate, export-schema, service-token, logs, security-events."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from gql_keys.cli import logs, serve, tokens
+from gql_keys.cli import logs, security_events, serve, tokens
 from gql_keys.cli.database import DatabaseUnavailable, migrate_database, safe_url
 from gql_keys.settings import SettingsError, load_settings
 
@@ -35,6 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     tokens.add_parser(commands)
     logs.add_parser(commands)
+    security_events.add_parser(commands)
     return parser
 
 

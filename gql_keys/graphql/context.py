@@ -12,6 +12,7 @@ from strawberry.types import Info as StrawberryInfo
 
 from gql_keys.principals import Principal
 from gql_keys.runtime import Runtime
+from gql_keys.services.security_events import ClientInfo
 
 
 @dataclass(slots=True)
@@ -31,6 +32,11 @@ class Context:
     # WebSockets: the bearer token that authenticated the socket, re-checked while
     # subscriptions run so a revoked or expired credential stops receiving events.
     socket_token: str | None = field(default=None, repr=False)
+
+    @property
+    def client(self) -> ClientInfo:
+        """The client address and user agent, as the security log records them."""
+        return ClientInfo.of(self.client_ip, self.request.headers.get("user-agent"))
 
 
 Info = StrawberryInfo[Context, None]

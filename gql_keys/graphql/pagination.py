@@ -6,6 +6,7 @@ import base64
 import binascii
 import json
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Generic, TypeVar
 
 import strawberry
@@ -71,6 +72,28 @@ def decode_cursor(cursor: str, arity: int) -> list[str | int]:
     ):
         raise bad
     return values
+
+
+def encode_time_cursor(at: datetime, pk: int) -> str:
+    """The cursor of a row in a newest-first list keyed on (time, id)."""
+    return encode_cursor([at.isoformat(), pk])
+
+
+def decode_time_cursor(after: str | None) -> tuple[datetime, int] | None:
+    """The (time, id) keyset in ``after``; None for the first page."""
+    if after is None:
+        return None
+    at, pk = decode_cursor(after, 2)
+    bad = DomainError(ErrorCode.INVALID_INPUT, "after is not a valid cursor.", ("after",))
+    if not isinstance(at, str) or not isinstance(pk, int):
+        raise bad
+    try:
+        moment = datetime.fromisoformat(at)
+    except ValueError:
+        raise bad from None
+    if moment.tzinfo is None:
+        raise bad
+    return moment, pk
 
 
 def connection(

@@ -8,12 +8,13 @@ import strawberry
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 
-from gql_keys.graphql import accounts, activity, keys, usage, verification
+from gql_keys.graphql import accounts, activity, keys, security, usage, verification
 from gql_keys.graphql.accounts.queries import load_user_node
 from gql_keys.graphql.keys.queries import load_api_key_node
 from gql_keys.graphql.logging import QuietSchema
 from gql_keys.graphql.node import node_query
 from gql_keys.graphql.pipeline import operation_pipeline
+from gql_keys.graphql.security.queries import load_security_event_node, load_session_node
 from gql_keys.graphql.usage.queries import load_usage_log_node
 from gql_keys.settings import Settings
 
@@ -22,8 +23,14 @@ QUERIES: tuple[type[Any], ...] = (
     keys.Query,
     verification.Query,
     usage.Query,
+    security.Query,
 )
-MUTATIONS: tuple[type[Any], ...] = (accounts.Mutation, keys.Mutation, verification.Mutation)
+MUTATIONS: tuple[type[Any], ...] = (
+    accounts.Mutation,
+    keys.Mutation,
+    verification.Mutation,
+    security.Mutation,
+)
 SUBSCRIPTIONS: tuple[type[Any], ...] = (activity.Subscription,)
 
 
@@ -32,7 +39,13 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     settings = settings or Settings()
     # ``node(id:)`` loads each type through its own domain's loader.
     nodes = node_query(
-        {"User": load_user_node, "ApiKey": load_api_key_node, "UsageLog": load_usage_log_node}
+        {
+            "User": load_user_node,
+            "ApiKey": load_api_key_node,
+            "UsageLog": load_usage_log_node,
+            "SecurityEvent": load_security_event_node,
+            "Session": load_session_node,
+        }
     )
     query = merge_types("Query", (nodes, *QUERIES))
     mutation = merge_types("Mutation", MUTATIONS)

@@ -2,6 +2,7 @@
 
 from gql_keys.models.accounts import RecoveryCode, ServiceToken, Session, User
 from gql_keys.models.keys import ApiKey, KeyChallenge
+from gql_keys.models.security import SecurityEvent
 from gql_keys.models.throttle import ThrottleCounter
 from gql_keys.models.usage import UsageLog, UsageRollup
 
@@ -9,6 +10,7 @@ __all__ = [
     "ApiKey",
     "KeyChallenge",
     "RecoveryCode",
+    "SecurityEvent",
     "ServiceToken",
     "Session",
     "ThrottleCounter",

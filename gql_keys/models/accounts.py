@@ -5,6 +5,9 @@ from __future__ import annotations
 from tortoise import fields
 from tortoise.models import Model
 
+# Client user agents are stored cut to this length.
+MAX_USER_AGENT_LENGTH = 256
+
 
 class User(Model):
     id = fields.BigIntField(primary_key=True)
@@ -35,11 +38,16 @@ class Session(Model):
     last_seen_at = fields.DatetimeField()
     expires_at = fields.DatetimeField()
     revoked_at = fields.DatetimeField(null=True)
+    # Where the session logged in from (the user agent bounded in length).
+    client_ip = fields.CharField(max_length=45, null=True)
+    user_agent = fields.CharField(max_length=MAX_USER_AGENT_LENGTH, null=True)
 
     user_id: int
 
     class Meta:
         table = "sessions"
+        # A user's live sessions: listing them, ending all but one.
+        indexes = (("user_id", "expires_at"),)
 
 
 class RecoveryCode(Model):

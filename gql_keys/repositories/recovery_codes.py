@@ -24,3 +24,7 @@ async def mark_used(code_id: int, now: datetime) -> bool:
     """Use a code; False when a concurrent request used it first."""
     changed = await RecoveryCode.filter(id=code_id, used_at=None).update(used_at=now)
     return changed == 1
+
+
+async def delete_codes(user_id: int) -> None:
+    await RecoveryCode.filter(user_id=user_id).delete()

@@ -15,6 +15,11 @@ async def get_user(user_id: int) -> User | None:
     return await User.get_or_none(id=user_id)
 
 
+async def lock_user(user_id: int) -> User | None:
+    """The user row, locked until the transaction ends (PostgreSQL; SQLite serialises)."""
+    return await User.select_for_update().filter(id=user_id).first()
+
+
 async def get_user_by_email(email: str) -> User | None:
     return await User.get_or_none(email=email)
 
@@ -60,3 +65,11 @@ async def enable_two_factor(user_id: int, pending_sealed: str, step: int) -> boo
 
 async def set_password_hash(user_id: int, password_hash: str) -> None:
     await User.filter(id=user_id).update(password_hash=password_hash)
+
+
+async def disable_two_factor(user_id: int) -> bool:
+    """Turn 2FA off and destroy the seeds (not just flag them); False when it was off."""
+    changed = await User.filter(id=user_id, two_factor_enabled=True).update(
+        two_factor_enabled=False, totp_seed_sealed=None, totp_pending_seed_sealed=None
+    )
+    return changed == 1

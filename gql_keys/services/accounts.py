@@ -1,4 +1,4 @@
-"""Accounts: registering (e-mail normalisation, password policy) and password checks."""
+"""Accounts: registering (e-mail normalisation, password policy), password checks and changes."""
 
 from __future__ import annotations
 
@@ -7,12 +7,15 @@ import re
 import unicodedata
 from collections.abc import Sequence
 
+from gql_keys.db import transaction
 from gql_keys.domain_errors import DomainError, ErrorCode
 from gql_keys.models import User
+from gql_keys.repositories import sessions as sessions_repo
 from gql_keys.repositories import users as repo
 from gql_keys.runtime import Runtime
 from gql_keys.security.passwords import password_problem
-from gql_keys.services import throttle
+from gql_keys.services import activity, throttle
+from gql_keys.services.security_events import ClientInfo, SecurityEventKind, record
 
 MAX_EMAIL_LENGTH = 254
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
@@ -72,3 +75,32 @@ async def check_password(rt: Runtime, user: User, password: str, field: Sequence
         await throttle.failed(rt, [held])
         raise DomainError(ErrorCode.INVALID_CREDENTIALS, "The password is not correct.", field)
     await throttle.release([held])
+
+
+async def change_password(
+    rt: Runtime,
+    user_id: int,
+    session_id: int,
+    current_password: str,
+    new_password: str,
+    client: ClientInfo,
+) -> User:
+    """Replace the password (current one required); end every session but the caller's."""
+    user = await repo.get_user(user_id)
+    if user is None:
+        raise DomainError(ErrorCode.NOT_FOUND, "The account no longer exists.")
+    problem = password_problem(new_password)
+    if problem is not None:
+        raise DomainError(ErrorCode.WEAK_PASSWORD, problem, ("input", "newPassword"))
+    await check_password(rt, user, current_password, ("input", "currentPassword"))
+    password_hash = await rt.passwords.hash(new_password)
+    now = rt.clock.now()
+    async with transaction(rt.settings):
+        await repo.set_password_hash(user_id, password_hash)
+        ended = await sessions_repo.revoke_other_sessions(user_id, session_id, now)
+        await record(rt, user_id, SecurityEventKind.PASSWORD_CHANGED, client)
+    for other in ended:
+        await activity.end_session(rt, other)
+    changed = await repo.get_user(user_id)
+    assert changed is not None
+    return changed

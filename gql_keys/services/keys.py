@@ -26,6 +26,7 @@ from gql_keys.runtime import Runtime
 from gql_keys.security.keymaterial import new_public_key_id, new_secret, secret_aad
 from gql_keys.services import two_factor
 from gql_keys.services.key_policy import KeyAlgorithm, NewKeyRequest, validate_new_key
+from gql_keys.services.security_events import ClientInfo, SecurityEventKind, record
 
 CHALLENGE_ID_PREFIX = "kch_"
 MAX_CHALLENGE_ID_LENGTH = 64
@@ -133,7 +134,9 @@ async def create_key(rt: Runtime, user_id: int, request: NewKeyRequest) -> Chall
     return Challenge(public_id=public_id, expires_at=expires_at)
 
 
-async def confirm_key(rt: Runtime, user_id: int, challenge_id: str, code: str) -> Activation:
+async def confirm_key(
+    rt: Runtime, user_id: int, challenge_id: str, code: str, client: ClientInfo
+) -> Activation:
     """Check ``code`` for the user's challenge; on success activate the key, once."""
     settings = rt.settings
     now = rt.clock.now()
@@ -166,7 +169,7 @@ async def confirm_key(rt: Runtime, user_id: int, challenge_id: str, code: str) -
         raise _not_found("challengeId")
 
     try:
-        await two_factor.check_code(rt, user_id, code)
+        await two_factor.check_code(rt, user_id, code, client)
     except DomainError as exc:
         if exc.code is not ErrorCode.INVALID_TWO_FACTOR_CODE:
             raise  # not enabled, or locked after too many failures: no code was judged
@@ -193,9 +196,16 @@ async def confirm_key(rt: Runtime, user_id: int, challenge_id: str, code: str) -
                 ErrorCode.LIMIT_REACHED,
                 f"An account can hold at most {settings.max_live_keys} live keys.",
             )
+        owner = await users_repo.get_user(user_id)
+        if owner is None or not owner.two_factor_enabled:
+            # Two-factor was turned off since the code was checked: keys need it.
+            raise DomainError(
+                ErrorCode.TWO_FACTOR_NOT_ENABLED, "Enable two-factor authentication to create keys."
+            )
         row = await repo.activate_key(challenge.api_key_id, now)
         if row is None:
             raise _not_found("challengeId")
+        await record(rt, user_id, SecurityEventKind.KEY_CREATED, client, api_key_id=row.id)
     secret: str | None = None
     if row.secret_sealed is not None:
         secret = rt.secretbox.open(row.secret_sealed, aad=secret_aad(row.key)).decode()
@@ -219,7 +229,7 @@ async def list_keys(
     return KeyPage(rows=rows[:limit], has_next_page=len(rows) > limit, total_count=total)
 
 
-async def delete_key(rt: Runtime, user_id: int, api_key_id: int) -> ApiKey:
+async def delete_key(rt: Runtime, user_id: int, api_key_id: int, client: ClientInfo) -> ApiKey:
     """Soft-delete one of the user's keys; NOT_FOUND when absent, deleted or not theirs."""
     now = rt.clock.now()
     async with in_transaction(connection_label(rt.settings.effective_database_url)):
@@ -230,6 +240,7 @@ async def delete_key(rt: Runtime, user_id: int, api_key_id: int) -> ApiKey:
             or not await repo.soft_delete(api_key_id, user_id, now)
         ):
             raise DomainError(ErrorCode.NOT_FOUND, "No such key.", ("input", "id"))
+        await record(rt, user_id, SecurityEventKind.KEY_DELETED, client, api_key_id=row.id)
     row.deleted_at = now
     # Forget the key in this worker's verification cache and tell every other worker.
     await rt.key_invalidator.key_changed(row.key)

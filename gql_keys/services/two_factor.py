@@ -1,4 +1,4 @@
-"""TOTP two-factor: set-up, checking codes once per account, recovery codes.
+"""TOTP two-factor: set-up, checking codes once per account, recovery codes, turning it off.
 
 A code is accepted at most once per account: the last accepted time step is stored on
 the user and only ever advanced by a conditional UPDATE, so of two concurrent requests
@@ -6,7 +6,8 @@ with the same code exactly one passes, and a code used to log in cannot be used 
 for anything else. Attempts are counted per account in the shared database (subject
 ``totp:<user id>``) *before* the code is checked, and given back when it was right
 (even if already used); past ``two_factor_max_failures`` the second factor is locked
-with a growing back-off, and codes are not even looked at.
+with a growing back-off, and codes are not even looked at. Every code turned down is
+a ``TWO_FACTOR_FAILED`` row in the owner's security log, wherever it was presented.
 """
 
 from __future__ import annotations
@@ -15,15 +16,16 @@ import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from tortoise.transactions import in_transaction
-
+from gql_keys.db import transaction
 from gql_keys.domain_errors import DomainError, ErrorCode
 from gql_keys.models import User
+from gql_keys.repositories import keys as keys_repo
 from gql_keys.repositories import recovery_codes as codes_repo
 from gql_keys.repositories import users as users_repo
 from gql_keys.runtime import Runtime
 from gql_keys.security import totp
 from gql_keys.services import accounts, throttle
+from gql_keys.services.security_events import ClientInfo, SecurityEventKind, record
 
 CODE_FIELD: tuple[str, ...] = ("input", "code")
 RECOVERY_CODE_COUNT = 10
@@ -92,15 +94,33 @@ async def _reserve(rt: Runtime, user_id: int, field: Sequence[str]) -> throttle.
     return await throttle.reserve(rt, subject_for(user_id), _limit(rt), field)
 
 
-async def _fail(
-    rt: Runtime, reservation: throttle.Reservation, field: Sequence[str]
+async def _rejected(
+    rt: Runtime, user_id: int, client: ClientInfo, error: DomainError
 ) -> DomainError:
+    """A code turned down (wrong or already used): the owner sees it in the security log."""
+    await record(rt, user_id, SecurityEventKind.TWO_FACTOR_FAILED, client)
+    return error
+
+
+async def _fail(
+    rt: Runtime,
+    user_id: int,
+    reservation: throttle.Reservation,
+    client: ClientInfo,
+    field: Sequence[str],
+) -> DomainError:
+    """A wrong code: it stays counted as a failure."""
     await throttle.failed(rt, [reservation])
-    return _invalid(field)
+    return await _rejected(rt, user_id, client, _invalid(field))
 
 
 async def check_code(
-    rt: Runtime, user_id: int, code: str, *, field: Sequence[str] = CODE_FIELD
+    rt: Runtime,
+    user_id: int,
+    code: str,
+    client: ClientInfo,
+    *,
+    field: Sequence[str] = CODE_FIELD,
 ) -> None:
     """Accept a TOTP code of a user with 2FA enabled, at most once per account.
 
@@ -113,20 +133,24 @@ async def check_code(
     seed = open_seed(rt, user_id, user.totp_seed_sealed)
     step = totp.matching_step(seed, code, rt.clock.time())
     if step is None:
-        raise await _fail(rt, reservation, field)
+        raise await _fail(rt, user_id, reservation, client, field)
     if not await users_repo.advance_totp_step(user_id, step):
         # A right code that was already used: not a guess, so not counted.
         await throttle.release([reservation])
-        raise _reused(field)
+        raise await _rejected(rt, user_id, client, _reused(field))
     await throttle.clear(subject_for(user_id))
 
 
-async def _use_recovery_code(rt: Runtime, user_id: int, code: str) -> bool:
+async def _use_recovery_code(rt: Runtime, user_id: int, code: str, client: ClientInfo) -> bool:
     now = rt.clock.now()
     for row in await codes_repo.unused_codes(user_id):
         matches = await asyncio.to_thread(rt.recovery_codes.verify, code, row.code_hash)
         if matches:
-            return await codes_repo.mark_used(row.id, now)
+            async with transaction(rt.settings):
+                used = await codes_repo.mark_used(row.id, now)
+                if used:
+                    await record(rt, user_id, SecurityEventKind.RECOVERY_CODE_USED, client)
+            return used
     return False
 
 
@@ -136,16 +160,21 @@ def looks_like_totp(code: str) -> bool:
 
 
 async def check_second_factor(
-    rt: Runtime, user_id: int, code: str, *, field: Sequence[str] = CODE_FIELD
+    rt: Runtime,
+    user_id: int,
+    code: str,
+    client: ClientInfo,
+    *,
+    field: Sequence[str] = CODE_FIELD,
 ) -> None:
     """Accept a TOTP code, or one unused recovery code in its place (used up at once)."""
     if looks_like_totp(code):
-        await check_code(rt, user_id, code, field=field)
+        await check_code(rt, user_id, code, client, field=field)
         return
     await _enabled_user(user_id)
     reservation = await _reserve(rt, user_id, field)
-    if not await _use_recovery_code(rt, user_id, code):
-        raise await _fail(rt, reservation, field)
+    if not await _use_recovery_code(rt, user_id, code, client):
+        raise await _fail(rt, user_id, reservation, client, field)
     await throttle.clear(subject_for(user_id))
 
 
@@ -166,7 +195,12 @@ async def begin_setup(rt: Runtime, user_id: int, password: str) -> SetupStarted:
 
 
 async def confirm_setup(
-    rt: Runtime, user_id: int, code: str, *, field: Sequence[str] = CODE_FIELD
+    rt: Runtime,
+    user_id: int,
+    code: str,
+    client: ClientInfo,
+    *,
+    field: Sequence[str] = CODE_FIELD,
 ) -> SetupConfirmed:
     """Activate the pending seed with a valid code; return ten fresh recovery codes."""
     user = await users_repo.get_user(user_id)
@@ -185,22 +219,80 @@ async def confirm_setup(
     reservation = await _reserve(rt, user_id, field)
     step = totp.matching_step(open_seed(rt, user_id, pending), code, rt.clock.time())
     if step is None:
-        raise await _fail(rt, reservation, field)
+        raise await _fail(rt, user_id, reservation, client, field)
     if step <= user.totp_last_step:
         await throttle.release([reservation])
-        raise _reused(field)
-    plain_codes = totp.new_recovery_codes(RECOVERY_CODE_COUNT)
-    hashes = await asyncio.to_thread(lambda: [rt.recovery_codes.hash(c) for c in plain_codes])
+        raise await _rejected(rt, user_id, client, _reused(field))
+    plain_codes, hashes = await _new_recovery_codes(rt)
     enabled_now = False
-    async with in_transaction():
+    async with transaction(rt.settings):
         if await users_repo.enable_two_factor(user_id, pending, step):
             await codes_repo.replace_codes(user_id, hashes)
+            await record(rt, user_id, SecurityEventKind.TWO_FACTOR_ENABLED, client)
             enabled_now = True
     if not enabled_now:
         # A concurrent confirmation with a right code won: not a guess, so not counted.
         await throttle.release([reservation])
-        raise _reused(field)
+        raise await _rejected(rt, user_id, client, _reused(field))
     await throttle.clear(subject_for(user_id))
     enabled = await users_repo.get_user(user_id)
     assert enabled is not None
     return SetupConfirmed(user=enabled, recovery_codes=plain_codes)
+
+
+async def _new_recovery_codes(rt: Runtime) -> tuple[list[str], list[str]]:
+    """Fresh recovery codes and their hashes (hashed off the event loop)."""
+    plain_codes = totp.new_recovery_codes(RECOVERY_CODE_COUNT)
+    hashes = await asyncio.to_thread(lambda: [rt.recovery_codes.hash(c) for c in plain_codes])
+    return plain_codes, hashes
+
+
+async def regenerate_recovery_codes(
+    rt: Runtime, user_id: int, code: str, client: ClientInfo
+) -> list[str]:
+    """Replace every recovery code, given a current TOTP code; return the new ones once."""
+    await check_code(rt, user_id, code, client)
+    plain_codes, hashes = await _new_recovery_codes(rt)
+    async with transaction(rt.settings):
+        user = await users_repo.lock_user(user_id)
+        if user is None or not user.two_factor_enabled:
+            raise DomainError(
+                ErrorCode.TWO_FACTOR_NOT_ENABLED, "Two-factor authentication is not enabled."
+            )
+        await codes_repo.replace_codes(user_id, hashes)
+        await record(rt, user_id, SecurityEventKind.RECOVERY_CODES_REGENERATED, client)
+    return plain_codes
+
+
+def _keys_exist() -> DomainError:
+    return DomainError(
+        ErrorCode.KEYS_EXIST,
+        "Delete your API keys first: keys exist only behind two-factor authentication.",
+    )
+
+
+async def disable(rt: Runtime, user_id: int, password: str, code: str, client: ClientInfo) -> User:
+    """Turn 2FA off (password and a current TOTP code) on an account without live keys.
+
+    The seed and the recovery codes are deleted, not flagged. A key confirmed at the
+    same moment either wins (and this is refused) or finds 2FA off: both lock the account.
+    """
+    user = await _enabled_user(user_id)
+    # Checked first so that a refusal costs no code; checked again under the lock.
+    if await keys_repo.count_live_keys(user_id, rt.clock.now()):
+        raise _keys_exist()
+    await accounts.check_password(rt, user, password, ("input", "password"))
+    await check_code(rt, user_id, code, client)
+    async with transaction(rt.settings):
+        await users_repo.lock_user(user_id)
+        if await keys_repo.count_live_keys(user_id, rt.clock.now()):
+            raise _keys_exist()
+        if not await users_repo.disable_two_factor(user_id):
+            raise DomainError(
+                ErrorCode.TWO_FACTOR_NOT_ENABLED, "Two-factor authentication is not enabled."
+            )
+        await codes_repo.delete_codes(user_id)
+        await record(rt, user_id, SecurityEventKind.TWO_FACTOR_DISABLED, client)
+    disabled = await users_repo.get_user(user_id)
+    assert disabled is not None
+    return disabled

@@ -14,6 +14,7 @@ from gql_keys.models import Session
 from gql_keys.runtime import Runtime
 from gql_keys.services import two_factor
 from tests.support.accounts import (
+    LOCAL_CLIENT,
     LOGIN,
     next_code,
     signed_up_user,
@@ -280,7 +281,7 @@ async def test_code_used_for_login_cannot_be_used_again(
         "INVALID_TWO_FACTOR_CODE"
     ]
     with pytest.raises(DomainError) as caught:
-        await two_factor.check_code(rt, user.user_id, code)
+        await two_factor.check_code(rt, user.user_id, code, LOCAL_CLIENT)
     assert caught.value.code is ErrorCode.INVALID_TWO_FACTOR_CODE
     # The next step's code works.
     assert codes(await login(client, user.email, user.password, next_code(user.seed, rt))) == []

@@ -13,6 +13,7 @@ from gql_keys.models import ApiKey
 from gql_keys.runtime import Runtime
 from gql_keys.services.sessions import start_session
 from tests.api.usage_support import entry, record
+from tests.support.accounts import LOCAL_CLIENT
 from tests.support.graphql import error_codes, gql
 from tests.support.keys import (
     create_active_key,
@@ -52,7 +53,7 @@ def ids_of(page: dict[str, Any]) -> list[str]:
 async def user_with_key(rt: Runtime) -> tuple[int, str, ApiKey]:
     user = await create_user()
     key, _ = await create_active_key(rt, user.id)
-    token = await start_session(rt, user.id)
+    token = await start_session(rt, user.id, LOCAL_CLIENT)
     return user.id, token, key
 
 

@@ -12,6 +12,7 @@ from gql_keys.models import UsageLog
 from gql_keys.runtime import Runtime
 from gql_keys.services.sessions import start_session
 from tests.api.usage_support import count_queries, entry, record
+from tests.support.accounts import LOCAL_CLIENT
 from tests.support.graphql import gql
 from tests.support.keys import create_active_key, create_user, monitor_token
 
@@ -30,7 +31,7 @@ BASE = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 async def test_usage_buckets_sum_to_the_logs(client: httpx.AsyncClient, rt: Runtime) -> None:
     user = await create_user()
     key, _ = await create_active_key(rt, user.id)
-    token = await start_session(rt, user.id)
+    token = await start_session(rt, user.id, LOCAL_CLIENT)
     moments = [BASE + timedelta(minutes=m) for m in (0, 1, 1, 59, 60, 61, 60 * 25)]
     await record(
         rt,
@@ -71,7 +72,7 @@ async def test_usage_buckets_sum_to_the_logs(client: httpx.AsyncClient, rt: Runt
 async def test_usage_reads_rollups_not_raw_rows(client: httpx.AsyncClient, rt: Runtime) -> None:
     user = await create_user()
     key, _ = await create_active_key(rt, user.id)
-    token = await start_session(rt, user.id)
+    token = await start_session(rt, user.id, LOCAL_CLIENT)
     await record(rt, entry(key, BASE), entry(key, BASE, allowed=False, code="REPLAYED"))
     variables = {"id": encode_global_id("ApiKey", key.id), "since": BASE.isoformat()}
     with count_queries() as counter:
@@ -106,7 +107,7 @@ async def test_a_page_of_keys_with_usage_costs_constant_queries(
     client: httpx.AsyncClient, rt: Runtime
 ) -> None:
     user = await create_user()
-    token = await start_session(rt, user.id)
+    token = await start_session(rt, user.id, LOCAL_CLIENT)
     since = (BASE - timedelta(days=2)).isoformat()
     key, _ = await create_active_key(rt, user.id)
     await record(rt, entry(key, BASE))
@@ -144,7 +145,7 @@ async def test_usage_window_of_too_many_buckets_is_an_input_error(
 ) -> None:
     user = await create_user()
     key, _ = await create_active_key(rt, user.id)
-    token = await start_session(rt, user.id)
+    token = await start_session(rt, user.id, LOCAL_CLIENT)
     variables = {
         "id": encode_global_id("ApiKey", key.id),
         "since": "1970-01-01T00:00:00Z",

@@ -16,9 +16,12 @@ import pyotp
 
 from gql_keys.runtime import Runtime
 from gql_keys.security.totp import DIGITS, STEP_SECONDS
+from gql_keys.services.security_events import ClientInfo
 from tests.support.graphql import gql
 
 DEFAULT_PASSWORD = "correct horse battery staple 42"
+# Where service calls made directly by tests (not over HTTP) say they come from.
+LOCAL_CLIENT = ClientInfo("127.0.0.1", "tests")
 
 REGISTER = """
 mutation ($input: RegisterInput!) {

@@ -12,6 +12,7 @@ from gql_keys.db import migrate
 from gql_keys.settings import Settings
 
 TABLES = [
+    "security_events",
     "usage_rollups",
     "usage_logs",
     "key_challenges",

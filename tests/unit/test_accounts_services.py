@@ -11,7 +11,8 @@ from gql_keys.domain_errors import DomainError, ErrorCode
 from gql_keys.models import ThrottleCounter, User
 from gql_keys.runtime import Runtime
 from gql_keys.services import sessions, throttle, two_factor
-from tests.support.accounts import next_code, signed_up_user, totp_code
+from gql_keys.services.security_events import ClientInfo
+from tests.support.accounts import LOCAL_CLIENT, next_code, signed_up_user, totp_code
 
 
 def wrong(code: str) -> str:
@@ -22,12 +23,12 @@ async def test_check_code_accepts_a_fresh_code_once(client: httpx.AsyncClient, r
     user = await signed_up_user(client, rt)
     assert user.seed is not None
     code = totp_code(user.seed, rt)
-    await two_factor.check_code(rt, user.user_id, code)
+    await two_factor.check_code(rt, user.user_id, code, LOCAL_CLIENT)
     with pytest.raises(DomainError) as caught:
-        await two_factor.check_code(rt, user.user_id, code)
+        await two_factor.check_code(rt, user.user_id, code, LOCAL_CLIENT)
     assert caught.value.code is ErrorCode.INVALID_TWO_FACTOR_CODE
     assert caught.value.field == ("input", "code")
-    await two_factor.check_code(rt, user.user_id, next_code(user.seed, rt))
+    await two_factor.check_code(rt, user.user_id, next_code(user.seed, rt), LOCAL_CLIENT)
 
 
 async def test_check_code_reports_the_given_field(client: httpx.AsyncClient, rt: Runtime) -> None:
@@ -35,7 +36,7 @@ async def test_check_code_reports_the_given_field(client: httpx.AsyncClient, rt:
     assert user.seed is not None
     with pytest.raises(DomainError) as caught:
         await two_factor.check_code(
-            rt, user.user_id, wrong(totp_code(user.seed, rt)), field=("input", "totp")
+            rt, user.user_id, wrong(totp_code(user.seed, rt)), LOCAL_CLIENT, field=("input", "totp")
         )
     assert caught.value.field == ("input", "totp")
 
@@ -43,7 +44,7 @@ async def test_check_code_reports_the_given_field(client: httpx.AsyncClient, rt:
 async def test_check_code_needs_two_factor_enabled(client: httpx.AsyncClient, rt: Runtime) -> None:
     user = await signed_up_user(client, rt, two_factor=False)
     with pytest.raises(DomainError) as caught:
-        await two_factor.check_code(rt, user.user_id, "123456")
+        await two_factor.check_code(rt, user.user_id, "123456", LOCAL_CLIENT)
     assert caught.value.code is ErrorCode.TWO_FACTOR_NOT_ENABLED
 
 
@@ -54,7 +55,7 @@ async def test_concurrent_checks_of_one_code_pass_once(
     assert user.seed is not None
     code = totp_code(user.seed, rt)
     results = await asyncio.gather(
-        *(two_factor.check_code(rt, user.user_id, code) for _ in range(20)),
+        *(two_factor.check_code(rt, user.user_id, code, LOCAL_CLIENT) for _ in range(20)),
         return_exceptions=True,
     )
     assert sum(r is None for r in results) == 1
@@ -71,11 +72,11 @@ async def test_replayed_right_codes_do_not_lock_the_account(
     user = await signed_up_user(client, rt)
     assert user.seed is not None
     code = totp_code(user.seed, rt)
-    await two_factor.check_code(rt, user.user_id, code)
+    await two_factor.check_code(rt, user.user_id, code, LOCAL_CLIENT)
     for _ in range(rt.settings.two_factor_max_failures + 2):
         with pytest.raises(DomainError):
-            await two_factor.check_code(rt, user.user_id, code)
-    await two_factor.check_code(rt, user.user_id, next_code(user.seed, rt))
+            await two_factor.check_code(rt, user.user_id, code, LOCAL_CLIENT)
+    await two_factor.check_code(rt, user.user_id, next_code(user.seed, rt), LOCAL_CLIENT)
 
 
 async def test_wrong_codes_lock_the_second_factor_with_growing_back_off(
@@ -90,13 +91,15 @@ async def test_wrong_codes_lock_the_second_factor_with_growing_back_off(
         assert user.seed is not None
         for _ in range(limit):
             with pytest.raises(DomainError) as caught:
-                await two_factor.check_code(rt, user.user_id, wrong(totp_code(user.seed, rt)))
+                await two_factor.check_code(
+                    rt, user.user_id, wrong(totp_code(user.seed, rt)), LOCAL_CLIENT
+                )
             assert caught.value.code is ErrorCode.INVALID_TWO_FACTOR_CODE
 
     async def code_result() -> ErrorCode | None:
         assert user.seed is not None
         try:
-            await two_factor.check_code(rt, user.user_id, next_code(user.seed, rt))
+            await two_factor.check_code(rt, user.user_id, next_code(user.seed, rt), LOCAL_CLIENT)
         except DomainError as exc:
             return exc.code
         return None
@@ -122,11 +125,11 @@ async def test_wrong_codes_are_counted_across_concurrent_requests(
     assert user.seed is not None
     bad = wrong(totp_code(user.seed, rt))
     await asyncio.gather(
-        *(two_factor.check_code(rt, user.user_id, bad) for _ in range(25)),
+        *(two_factor.check_code(rt, user.user_id, bad, LOCAL_CLIENT) for _ in range(25)),
         return_exceptions=True,
     )
     with pytest.raises(DomainError) as caught:
-        await two_factor.check_code(rt, user.user_id, totp_code(user.seed, rt))
+        await two_factor.check_code(rt, user.user_id, totp_code(user.seed, rt), LOCAL_CLIENT)
     assert caught.value.code is ErrorCode.TOO_MANY_ATTEMPTS
 
 
@@ -154,7 +157,7 @@ async def test_login_rejects_unknown_email_like_wrong_password(
     errors = []
     for email, password in [(user.email, "wrong password guess"), ("x@example.com", "whatever")]:
         with pytest.raises(DomainError) as caught:
-            await sessions.login(rt, email, password, None, "198.51.100.7")
+            await sessions.login(rt, email, password, None, ClientInfo("198.51.100.7"))
         errors.append((caught.value.code, caught.value.message, caught.value.field))
     assert errors[0] == errors[1]
 
@@ -164,7 +167,7 @@ async def test_login_stores_only_the_token_digest(client: httpx.AsyncClient, rt:
     from gql_keys.security.tokens import token_digest
 
     user = await signed_up_user(client, rt, two_factor=False)
-    result = await sessions.login(rt, user.email, user.password, None, "198.51.100.7")
+    result = await sessions.login(rt, user.email, user.password, None, ClientInfo("198.51.100.7"))
     assert await Session.filter(token_digest=token_digest(result.token)).exists()
     assert not await Session.filter(token_digest=result.token).exists()
     assert (await User.get(id=user.user_id)).email == user.email
@@ -177,11 +180,11 @@ async def test_replayed_right_code_gives_its_attempt_back(
     assert user.seed is not None
     code = totp_code(user.seed, rt)
     with pytest.raises(DomainError):
-        await two_factor.check_code(rt, user.user_id, wrong(code))
-    await two_factor.check_code(rt, user.user_id, code)
+        await two_factor.check_code(rt, user.user_id, wrong(code), LOCAL_CLIENT)
+    await two_factor.check_code(rt, user.user_id, code, LOCAL_CLIENT)
     for _ in range(rt.settings.two_factor_max_failures + 5):
         with pytest.raises(DomainError) as caught:
-            await two_factor.check_code(rt, user.user_id, code)
+            await two_factor.check_code(rt, user.user_id, code, LOCAL_CLIENT)
         assert caught.value.code is ErrorCode.INVALID_TWO_FACTOR_CODE
     counter = await ThrottleCounter.get(subject=two_factor.subject_for(user.user_id))
     assert counter.failures == 0

@@ -12,6 +12,7 @@ from gql_keys.broker.events import ActivityEvent, ActivityKind
 from gql_keys.runtime import Runtime
 from gql_keys.services.sessions import start_session
 from gql_keys.settings import Settings
+from tests.support.accounts import LOCAL_CLIENT
 from tests.support.keys import create_active_key, create_user, monitor_token
 from tests.ws.support import open_socket
 
@@ -83,7 +84,7 @@ async def test_slow_consumer_is_closed_without_holding_back_others(
     user = await create_user()
     key, _ = await create_active_key(rt, user.id)
     quiet_key, _ = await create_active_key(rt, user.id)
-    token = await start_session(rt, user.id)
+    token = await start_session(rt, user.id, LOCAL_CLIENT)
     async with open_socket(server_url) as slow, open_socket(server_url) as steady:
         await slow.init(token)
         await steady.init(token)

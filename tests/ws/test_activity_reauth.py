@@ -12,6 +12,7 @@ from gql_keys.runtime import Runtime
 from gql_keys.services import service_tokens
 from gql_keys.services.sessions import start_session
 from gql_keys.settings import Settings
+from tests.support.accounts import LOCAL_CLIENT
 from tests.support.keys import create_user, monitor_token
 from tests.ws.support import open_socket
 
@@ -37,8 +38,8 @@ async def test_socket_of_an_expired_session_is_closed_4401(
     server_url: str, rt: Runtime, clock: Clock
 ) -> None:
     user = await create_user()
-    ending = await start_session(rt, user.id)
-    lasting = await start_session(rt, user.id)
+    ending = await start_session(rt, user.id, LOCAL_CLIENT)
+    lasting = await start_session(rt, user.id, LOCAL_CLIENT)
     async with open_socket(server_url) as a, open_socket(server_url) as b:
         assert (await a.init(ending))["type"] == "connection_ack"
         assert (await b.init(lasting))["type"] == "connection_ack"

@@ -15,6 +15,7 @@ from gql_keys.models import ApiKey
 from gql_keys.runtime import Runtime
 from gql_keys.services.sessions import start_session
 from tests.api.usage_support import entry, record
+from tests.support.accounts import LOCAL_CLIENT
 from tests.support.graphql import gql
 from tests.support.keys import (
     VERIFY,
@@ -32,7 +33,7 @@ PROTOCOLS = [TRANSPORT_WS, LEGACY_WS]
 async def user_key_token(rt: Runtime) -> tuple[ApiKey, str, str]:
     user = await create_user()
     key, secret = await create_active_key(rt, user.id)
-    return key, secret, await start_session(rt, user.id)
+    return key, secret, await start_session(rt, user.id, LOCAL_CLIENT)
 
 
 async def wait_for_subscribers(rt: Runtime, count: int) -> None:
@@ -193,8 +194,8 @@ async def test_logout_closes_that_sessions_sockets_only(
     server_url: str, client: httpx.AsyncClient, rt: Runtime
 ) -> None:
     user = await create_user()
-    leaving = await start_session(rt, user.id)
-    staying = await start_session(rt, user.id)
+    leaving = await start_session(rt, user.id, LOCAL_CLIENT)
+    staying = await start_session(rt, user.id, LOCAL_CLIENT)
     async with (
         open_socket(server_url) as a,
         open_socket(server_url, LEGACY_WS) as b,

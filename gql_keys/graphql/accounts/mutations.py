@@ -9,7 +9,7 @@ from gql_keys.graphql.accounts.types import UserType
 from gql_keys.graphql.context import Info, no_store
 from gql_keys.graphql.permissions import forbid_machine_principals, require_user
 from gql_keys.graphql.user_errors import UserError, user_errors
-from gql_keys.services import accounts, activity, sessions, two_factor
+from gql_keys.services import accounts, sessions, two_factor
 
 
 @strawberry.input
@@ -91,7 +91,7 @@ class Mutation:
                 input.email,
                 input.password,
                 input.totp_code,
-                info.context.client_ip,
+                info.context.client,
             )
         except DomainError as exc:
             return LoginPayload(user_errors=user_errors(exc))
@@ -100,8 +100,9 @@ class Mutation:
     @strawberry.mutation(description="End the calling session at once.")
     async def logout(self, info: Info) -> LogoutPayload:
         principal = require_user(info)
-        await sessions.logout(info.context.rt, principal.session_id)
-        await activity.end_session(info.context.rt, principal.session_id)  # close its sockets
+        await sessions.logout(
+            info.context.rt, principal.user_id, principal.session_id, info.context.client
+        )
         return LogoutPayload()
 
     @strawberry.mutation(
@@ -132,7 +133,7 @@ class Mutation:
         no_store(info)
         try:
             confirmed = await two_factor.confirm_setup(
-                info.context.rt, principal.user_id, input.code
+                info.context.rt, principal.user_id, input.code, info.context.client
             )
         except DomainError as exc:
             return ConfirmTwoFactorSetupPayload(user_errors=user_errors(exc))

@@ -116,7 +116,11 @@ class Mutation:
         no_store(info)
         try:
             activation = await service.confirm_key(
-                info.context.rt, principal.user_id, str(input.challenge_id), input.code
+                info.context.rt,
+                principal.user_id,
+                str(input.challenge_id),
+                input.code,
+                info.context.client,
             )
         except DomainError as exc:
             return VerifyTwoFactorPayload(user_errors=user_errors(exc))
@@ -131,7 +135,9 @@ class Mutation:
         try:
             if pk is None:
                 raise DomainError(ErrorCode.NOT_FOUND, "No such key.", ("input", "id"))
-            row = await service.delete_key(info.context.rt, principal.user_id, pk)
+            row = await service.delete_key(
+                info.context.rt, principal.user_id, pk, info.context.client
+            )
         except DomainError as exc:
             return DeleteApiKeyPayload(user_errors=user_errors(exc))
         return DeleteApiKeyPayload(

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 import strawberry
 
-from gql_keys.domain_errors import DomainError, ErrorCode, Forbidden, Unauthenticated
+from gql_keys.domain_errors import Forbidden, Unauthenticated
 from gql_keys.graphql.context import Info
 from gql_keys.graphql.node import decode_int_id, int_pk
-from gql_keys.graphql.pagination import Edge, PageInfo, decode_cursor, encode_cursor, page_size
+from gql_keys.graphql.pagination import (
+    Edge,
+    PageInfo,
+    decode_time_cursor,
+    encode_time_cursor,
+    page_size,
+)
 from gql_keys.graphql.permissions import require_principal
 from gql_keys.graphql.usage.types import UsageLogFilter, UsageLogType
-from gql_keys.models import UsageLog as UsageLogRow
 from gql_keys.repositories import usage as repo
 from gql_keys.services import usage as service
 from gql_keys.services.usage import LogFilter, LogScope
@@ -33,26 +36,6 @@ class UsageLogConnection:
 
 # No key has this id: a filter naming something that is not an ApiKey id matches nothing.
 NO_KEY = -1
-
-
-def _cursor(row: UsageLogRow) -> str:
-    return encode_cursor([row.occurred_at.isoformat(), row.id])
-
-
-def _after(after: str | None) -> tuple[datetime, int] | None:
-    if after is None:
-        return None
-    at, pk = decode_cursor(after, 2)
-    bad = DomainError(ErrorCode.INVALID_INPUT, "after is not a valid cursor.", ("after",))
-    if not isinstance(at, str) or not isinstance(pk, int):
-        raise bad
-    try:
-        moment = datetime.fromisoformat(at)
-    except ValueError:
-        raise bad from None
-    if moment.tzinfo is None:
-        raise bad
-    return moment, pk
 
 
 def _log_filter(flt: UsageLogFilter | None) -> LogFilter:
@@ -88,10 +71,11 @@ class Query:
         scope = service.log_scope(require_principal(info))
         limit = page_size(first)
         log_filter = _log_filter(filter)
-        page = await service.page_logs(scope, log_filter, limit, _after(after))
+        page = await service.page_logs(scope, log_filter, limit, decode_time_cursor(after))
         nodes = [UsageLogType.from_row(row) for row in page.rows]
         edges = [
-            Edge(cursor=_cursor(row), node=node) for row, node in zip(page.rows, nodes, strict=True)
+            Edge(cursor=encode_time_cursor(row.occurred_at, row.id), node=node)
+            for row, node in zip(page.rows, nodes, strict=True)
         ]
         return UsageLogConnection(
             edges=edges,

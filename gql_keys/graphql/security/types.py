@@ -1,0 +1,71 @@
+"""The ``SecurityEvent`` and ``Session`` types."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated
+
+import strawberry
+
+from gql_keys.graphql.context import Info
+from gql_keys.graphql.loaders import api_key_loader
+from gql_keys.graphql.node import Node, encode_global_id
+from gql_keys.models import SecurityEvent as SecurityEventRow
+from gql_keys.models import Session as SessionRow
+from gql_keys.services.security_events import SecurityEventKind
+
+if TYPE_CHECKING:
+    from gql_keys.graphql.keys.types import ApiKeyType
+
+ApiKeyRef = Annotated["ApiKeyType", strawberry.lazy("gql_keys.graphql.keys.types")]
+
+SecurityEventKindEnum = strawberry.enum(SecurityEventKind, name="SecurityEventKind")
+
+
+@strawberry.type(name="SecurityEvent", description="Something that happened to the account.")
+class SecurityEventType(Node):
+    kind: SecurityEventKindEnum  # type: ignore[valid-type]
+    occurred_at: datetime
+    ip: str | None = strawberry.field(description="The client address of the request.")
+    user_agent: str | None = strawberry.field(description="Cut to 256 characters.")
+    api_key_id: strawberry.Private[int | None]
+
+    @strawberry.field(description="The key, for key events.")
+    async def api_key(self, info: Info) -> ApiKeyRef | None:
+        from gql_keys.graphql.keys.types import ApiKeyType
+
+        if self.api_key_id is None:
+            return None
+        row = await api_key_loader(info.context).load(self.api_key_id)
+        return ApiKeyType.from_row(row) if row is not None else None
+
+    @classmethod
+    def from_row(cls, row: SecurityEventRow) -> SecurityEventType:
+        return cls(
+            id=strawberry.ID(encode_global_id("SecurityEvent", row.id)),
+            kind=SecurityEventKind(row.kind),
+            occurred_at=row.occurred_at,
+            ip=row.client_ip,
+            user_agent=row.user_agent,
+            api_key_id=row.api_key_id,
+        )
+
+
+@strawberry.type(name="Session", description="A logged-in dashboard session.")
+class SessionType(Node):
+    created_at: datetime
+    last_seen_at: datetime = strawberry.field(description="Updated at most once a minute.")
+    ip: str | None = strawberry.field(description="The client address at login.")
+    user_agent: str | None = strawberry.field(description="The user agent at login.")
+    current: bool = strawberry.field(description="Whether this is the calling session.")
+
+    @classmethod
+    def from_row(cls, row: SessionRow, current_session_id: int) -> SessionType:
+        return cls(
+            id=strawberry.ID(encode_global_id("Session", row.id)),
+            created_at=row.created_at,
+            last_seen_at=row.last_seen_at,
+            ip=row.client_ip,
+            user_agent=row.user_agent,
+            current=row.id == current_session_id,
+        )

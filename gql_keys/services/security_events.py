@@ -1,0 +1,101 @@
+"""The account security log: what happened to an account, from where, newest first.
+
+Each event is written inside the transaction of the change it records (a login's
+session, a password change, a key's activation), so the log never tells of a change
+that did not happen nor misses one that did. Rows are append-only: only retention
+(``security_event_retention_days``) removes them, never ``logs prune``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from gql_keys.models import SecurityEvent
+from gql_keys.models.accounts import MAX_USER_AGENT_LENGTH
+from gql_keys.repositories import security_events as repo
+from gql_keys.runtime import Runtime
+
+
+class SecurityEventKind(StrEnum):
+    LOGIN_SUCCEEDED = "LOGIN_SUCCEEDED"
+    LOGIN_FAILED = "LOGIN_FAILED"
+    LOGOUT = "LOGOUT"
+    PASSWORD_CHANGED = "PASSWORD_CHANGED"
+    SESSION_REVOKED = "SESSION_REVOKED"
+    TWO_FACTOR_ENABLED = "TWO_FACTOR_ENABLED"
+    TWO_FACTOR_DISABLED = "TWO_FACTOR_DISABLED"
+    TWO_FACTOR_FAILED = "TWO_FACTOR_FAILED"
+    RECOVERY_CODE_USED = "RECOVERY_CODE_USED"
+    RECOVERY_CODES_REGENERATED = "RECOVERY_CODES_REGENERATED"
+    KEY_CREATED = "KEY_CREATED"
+    KEY_UPDATED = "KEY_UPDATED"
+    KEY_ROLLED = "KEY_ROLLED"
+    KEY_DELETED = "KEY_DELETED"
+
+
+@dataclass(frozen=True, slots=True)
+class ClientInfo:
+    """Where a request came from: the client address and its (bounded) user agent."""
+
+    ip: str
+    user_agent: str | None = None
+
+    @classmethod
+    def of(cls, ip: str, user_agent: str | None) -> ClientInfo:
+        agent = (user_agent or "").strip()[:MAX_USER_AGENT_LENGTH]
+        return cls(ip=ip, user_agent=agent or None)
+
+
+@dataclass(frozen=True, slots=True)
+class EventPage:
+    rows: list[SecurityEvent]
+    has_next_page: bool
+    total_count: int
+
+
+async def record(
+    rt: Runtime,
+    user_id: int,
+    kind: SecurityEventKind,
+    client: ClientInfo,
+    *,
+    api_key_id: int | None = None,
+) -> None:
+    """Append one event; call inside the transaction of the change it records."""
+    await repo.append(user_id, kind.value, rt.clock.now(), client.ip, client.user_agent, api_key_id)
+
+
+async def page_events(user_id: int, limit: int, after: tuple[datetime, int] | None) -> EventPage:
+    rows = await repo.page_for_user(user_id, limit + 1, after)
+    total = await repo.count_for_user(user_id)
+    return EventPage(rows=rows[:limit], has_next_page=len(rows) > limit, total_count=total)
+
+
+async def get_event(user_id: int, pk: int) -> SecurityEvent | None:
+    """One of the user's events; None for anyone else's."""
+    return await repo.get_for_user(user_id, pk)
+
+
+async def prune_events(
+    now: datetime,
+    retention: timedelta,
+    batch_size: int = 5000,
+    progress: Callable[[int, int], None] | None = None,
+) -> int:
+    """Delete events older than ``retention``, batch by batch; returns the count."""
+    cutoff = now - retention
+    total = await repo.count_older_than(cutoff)
+    deleted = 0
+    if progress is not None:
+        progress(0, total)
+    while True:
+        removed = await repo.delete_batch_older_than(cutoff, batch_size)
+        if removed == 0:
+            break
+        deleted += removed
+        if progress is not None:
+            progress(deleted, max(total, deleted))
+    return deleted
