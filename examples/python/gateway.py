@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import httpx
 from starlette.applications import Starlette
@@ -102,5 +104,11 @@ async def gateway(request: Request) -> Response:
     return Response(forwarded.content, forwarded.status_code, media_type="application/json")
 
 
+@asynccontextmanager
+async def lifespan(app: Starlette) -> AsyncIterator[None]:
+    async with gql_keys, upstream:  # one connection pool each, closed on shutdown
+        yield
+
+
 METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
-app = Starlette(routes=[Route("/{path:path}", gateway, methods=METHODS)])
+app = Starlette(routes=[Route("/{path:path}", gateway, methods=METHODS)], lifespan=lifespan)

@@ -46,3 +46,9 @@ def test_nothing_points_outside_the_repository(name: str) -> None:
     text = (ROOT / name).read_text()
     assert "../shared" not in text
     assert "/work/" not in text
+
+
+def test_the_readme_links_only_to_files_in_the_repository() -> None:
+    targets = LINK.findall(FENCE.sub("", (ROOT / "README.md").read_text()))
+    assert targets
+    assert [t for t in targets if "://" in t] == []
