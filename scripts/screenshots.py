@@ -93,9 +93,7 @@ def main() -> int:
                 page.keyboard.press("Escape")
                 for n in range(24):
                     ip = "203.0.113.7" if n % 5 else "192.0.2.44"
-                    partner_request(
-                        server, token, key, secret, client_ip=ip, path=SPOT, scope="SPOT_READ"
-                    )
+                    partner_request(server, token, key, secret, client_ip=ip, path=SPOT)
                     server.clock.advance(1)
                 expect(page.get_by_role("log").get_by_text("IP_NOT_ALLOWED").first).to_be_visible()
                 shoot(page, "api-management")

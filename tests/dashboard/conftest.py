@@ -12,8 +12,10 @@ import base64
 import os
 import secrets
 import shutil
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
 
 import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page, Playwright, sync_playwright
@@ -22,6 +24,8 @@ from tests.conftest import IN_CI
 from tests.dashboard.journey import Recorder
 from tests.dashboard.server import LiveServer, settings_for
 from tests.support.databases import migrate_url
+
+T = TypeVar("T")
 
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -74,16 +78,25 @@ def browser(playwright: Playwright, chromium_path: str) -> Iterator[Browser]:
     launched.close()
 
 
+def in_thread(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run ``coroutine`` to the end in another thread: Playwright's sync API keeps an event
+    loop running in this one."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
+
+
+def live_server(folder: Path, database_url: str) -> LiveServer:
+    in_thread(migrate_url(database_url))
+    master_key = base64.b64encode(secrets.token_bytes(32)).decode()
+    return LiveServer(settings_for(folder / "data", database_url, master_key))
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    """One live server per module, on a fresh migrated SQLite database."""
+    """One live server per module, on a fresh migrated SQLite database (Tortoise keeps one
+    global context per process: one live server at a time)."""
     folder = tmp_path_factory.mktemp("dashboard")
-    url = f"sqlite://{folder / 'gql-keys.sqlite3'}"
-    # Playwright's sync API keeps an event loop running in this thread: migrate in another.
-    with ThreadPoolExecutor(1) as pool:
-        pool.submit(asyncio.run, migrate_url(url)).result()
-    master_key = base64.b64encode(secrets.token_bytes(32)).decode()
-    live = LiveServer(settings_for(folder / "data", url, master_key))
+    live = live_server(folder, f"sqlite://{folder / 'gql-keys.sqlite3'}")
     live.start()
     yield live
     live.stop()

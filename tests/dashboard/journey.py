@@ -1,6 +1,6 @@
 """What a person and a partner do around the dashboard: the browser steps by accessible
 name (the names API.md fixes), TOTP codes from the Setup key, and signed partner
-requests sent through ``verifyApiRequest`` with a verifier service token."""
+requests checked at the forward-auth endpoint ``/authz`` with a verifier service token."""
 
 from __future__ import annotations
 
@@ -25,12 +25,6 @@ PASSWORD = "correct horse battery staple 42"
 STEP_SECONDS = 30
 EMPTY_SHA512 = hashlib.sha512(b"").hexdigest()
 GQL_KEYS = Path(sys.executable).parent / "gql-keys"
-
-VERIFY = """
-mutation ($input: VerifyApiRequestInput!) {
-  verifyApiRequest(input: $input) { allowed code userErrors { code message } }
-}
-"""
 
 
 VIOLATION_MARKS = ("securitypolicyviolation", "Content Security Policy", "Trusted")
@@ -144,42 +138,26 @@ def verifier_token(server: LiveServer) -> str:
 
 
 def partner_request(
-    server: LiveServer,
-    token: str,
-    key: str,
-    secret: str,
-    *,
-    client_ip: str,
-    path: str,
-    scope: str,
-) -> dict[str, Any]:
-    """A partner's signed GET as a gateway reports it to ``verifyApiRequest``."""
+    server: LiveServer, token: str, key: str, secret: str, *, client_ip: str, path: str
+) -> str:
+    """A partner's signed GET, checked by the gateway at ``/authz`` the way Envoy's
+    ``ext_authz`` asks (the request itself under the prefix); returns the decision from
+    ``X-Verification-Code``."""
     timestamp = str(int(server.clock.time()))
     payload = f"GET\n{path}\n\n{EMPTY_SHA512}\n{timestamp}".encode()
     signature = hmac.new(secret.encode(), payload, hashlib.sha512).hexdigest()
-    response = httpx.post(
-        f"{server.url}/graphql",
-        json={
-            "query": VERIFY,
-            "variables": {
-                "input": {
-                    "key": key,
-                    "signature": signature,
-                    "timestamp": timestamp,
-                    "method": "GET",
-                    "path": path,
-                    "query": "",
-                    "bodySha512": EMPTY_SHA512,
-                    "clientIp": client_ip,
-                    "requiredScope": scope,
-                }
-            },
+    response = httpx.get(
+        f"{server.url}/authz{path}",
+        headers={
+            "X-Verifier-Token": token,
+            "X-Real-IP": client_ip,
+            "KEY": key,
+            "Timestamp": timestamp,
+            "SIGN": signature,
         },
-        headers={"Authorization": f"Bearer {token}"},
         timeout=10,
     )
-    result: dict[str, Any] = response.json()["data"]["verifyApiRequest"]
-    return result
+    return response.headers["x-verification-code"]
 
 
 def graphql(server: LiveServer, query: str, variables: dict[str, Any], token: str) -> Any:
@@ -216,14 +194,17 @@ def account_with_two_factor(server: LiveServer) -> tuple[str, str, str]:
     return email, seed, token
 
 
-def api_key_for(server: LiveServer, token: str, seed: str, label: str) -> tuple[str, str]:
-    """A key made through the API (SPOT_READ, 127.0.0.1 only): (key identifier, secret)."""
+def api_key_for(
+    server: LiveServer, token: str, seed: str, label: str, **extra: Any
+) -> tuple[str, str]:
+    """A key made through the API (SPOT_READ, 127.0.0.1 only, plus ``extra`` input
+    fields): (key identifier, secret)."""
     create = """mutation ($i: CreateApiKeyInput!) {
       createApiKey(input: $i) { challenge { id } userErrors { message } } }"""
     created = graphql(
         server,
         create,
-        {"i": {"label": label, "scopes": ["SPOT_READ"], "ipAllowlist": ["127.0.0.1"]}},
+        {"i": {"label": label, "scopes": ["SPOT_READ"], "ipAllowlist": ["127.0.0.1"], **extra}},
         token,
     )
     challenge = created["createApiKey"]["challenge"]["id"]
@@ -248,3 +229,83 @@ def tab_to(page: Page, name: str, limit: int = 80) -> None:
         if focused == name:
             return
     raise AssertionError(f"Tab never reached {name!r}")
+
+
+SPOT_PATH = "/api/v4/spot/accounts"
+
+
+def walk_the_whole_journey(page: Page, server: LiveServer, recorder: Recorder) -> None:
+    """Create an account, turn on 2FA, create a key with two scopes and an allowlist, read
+    its secret once, sign partner requests with it (one allowed, one denied), see them in
+    Live activity and on the key's page (chart and logs), delete it, sign out; with no CSP
+    violation and no request to another origin on the way."""
+    create_account(page, new_email())
+    seed, recovery_codes = enable_two_factor(page, server)
+    assert len(recovery_codes) >= 8
+    expect(page.get_by_role("heading", name="Save your recovery codes")).to_have_count(0)
+    log = page.get_by_role("log", name="Live activity")
+    expect(page.get_by_text("Live", exact=True)).to_be_visible()
+
+    key, secret = create_key(
+        page, server, seed, "partner-a", ["Spot: read", "Wallet: read"], "127.0.0.1\n10.1.0.0/16"
+    )
+    assert len(secret) >= 32
+    dialog = page.get_by_role("dialog")
+    expect(dialog.get_by_role("button", name="Copy")).to_be_visible()
+    expect(dialog.get_by_role("alert")).to_contain_text("shown only once")
+    dialog.get_by_role("button", name="Done").click()
+    expect(page.get_by_role("dialog")).to_have_count(0)
+    assert secret not in page.content()
+
+    row = page.get_by_role("row").filter(has_text="partner-a")
+    expect(row).to_contain_text(key)
+    expect(row).to_contain_text("Spot: read")
+    expect(row).to_contain_text("Wallet: read")
+    expect(row).to_contain_text("10.1.0.0/16")
+
+    token = verifier_token(server)
+    allowed = partner_request(server, token, key, secret, client_ip="127.0.0.1", path=SPOT_PATH)
+    assert allowed == "VALID"
+    expect(log).to_contain_text("VALID")
+    expect(log).to_contain_text("partner-a")
+    denied = partner_request(server, token, key, secret, client_ip="192.0.2.9", path=SPOT_PATH)
+    assert denied == "IP_NOT_ALLOWED"
+    expect(log).to_contain_text("IP_NOT_ALLOWED")
+
+    row.get_by_role("link", name="partner-a").click()
+    expect(page.get_by_role("heading", name="partner-a")).to_be_visible()
+    expect(page.locator("figure.chart canvas").first).to_be_visible()
+    expect(page.locator("figure.chart figcaption")).to_contain_text("1 allowed, 1 denied")
+    logs = page.get_by_role("table", name="Usage logs, newest first")
+    expect(logs.get_by_role("row")).to_have_count(3)
+    expect(logs).to_contain_text("VALID")
+    expect(logs).to_contain_text("192.0.2.9")
+    page.get_by_label("Outcome").select_option("denied")
+    page.get_by_role("button", name="Apply filters").click()
+    expect(logs.get_by_role("row")).to_have_count(2)
+    expect(logs).not_to_contain_text("VALID")
+
+    page.get_by_role("link", name="API Management").click()
+    page.get_by_role("row").filter(has_text="partner-a").get_by_role(
+        "button", name="Delete"
+    ).click()
+    page.get_by_role("button", name="Delete key").click()
+    expect(page.get_by_role("row").filter(has_text="partner-a")).to_have_count(0)
+    gone = partner_request(server, token, key, secret, client_ip="127.0.0.1", path=SPOT_PATH)
+    assert gone == "KEY_DELETED"
+
+    session_token = page.evaluate("() => sessionStorage.getItem('gql-keys.session')")
+    assert page.evaluate("() => localStorage.length") == 0
+    assert page.context.cookies() == []
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_role("button", name="Sign in")).to_be_visible()
+    assert page.evaluate("() => sessionStorage.length") == 0
+    viewer = httpx.post(
+        f"{server.url}/graphql",
+        json={"query": "{ viewer { id } }"},
+        headers={"Authorization": f"Bearer {session_token}"},
+    ).json()
+    assert viewer.get("data") is None or viewer["data"]["viewer"] is None
+
+    assert recorder.csp_violations() == []
+    assert recorder.foreign_requests() == []

@@ -74,6 +74,10 @@ class LiveServer:
         self._thread = None
 
 
+# Three wrong passwords lock an account for a while: enough to show the wait in a test.
+LOGIN_FAILURES_BEFORE_LOCK = 3
+
+
 def settings_for(data_dir: Path, database_url: str, master_key: str) -> Settings:
     return Settings(
         data_dir=data_dir,
@@ -81,4 +85,5 @@ def settings_for(data_dir: Path, database_url: str, master_key: str) -> Settings
         master_key=master_key,
         argon2_time_cost=1,
         argon2_memory_cost=1024,
+        login_max_failures_per_account=LOGIN_FAILURES_BEFORE_LOCK,
     )

@@ -3,113 +3,38 @@ hold throughout (no CSP violation, nothing from another origin, no secret left b
 
 from __future__ import annotations
 
-import httpx
+import re
+from datetime import UTC, datetime, timedelta
+
 import pytest
 from axe_playwright_python.sync_playwright import Axe
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from playwright.sync_api import Page, expect
 
 from tests.dashboard.journey import (
     PASSWORD,
+    SPOT_PATH,
     Recorder,
     account_with_two_factor,
     api_key_for,
-    create_account,
-    create_key,
-    enable_two_factor,
     graphql,
-    new_email,
     next_code,
     partner_request,
     sign_in,
     tab_to,
     verifier_token,
+    walk_the_whole_journey,
 )
-from tests.dashboard.server import LiveServer
+from tests.dashboard.server import LOGIN_FAILURES_BEFORE_LOCK, LiveServer
 
 pytestmark = pytest.mark.browser
-
-SPOT_PATH = "/api/v4/spot/accounts"
 
 
 def test_journey_from_new_account_to_signed_out(
     page: Page, server: LiveServer, recorder: Recorder
 ) -> None:
-    create_account(page, new_email())
-    seed, recovery_codes = enable_two_factor(page, server)
-    assert len(recovery_codes) >= 8
-    expect(page.get_by_role("heading", name="Save your recovery codes")).to_have_count(0)
-    log = page.get_by_role("log", name="Live activity")
-    expect(page.get_by_text("Live", exact=True)).to_be_visible()
-
-    key, secret = create_key(
-        page, server, seed, "partner-a", ["Spot: read", "Wallet: read"], "127.0.0.1\n10.1.0.0/16"
-    )
-    assert len(secret) >= 32
-    dialog = page.get_by_role("dialog")
-    expect(dialog.get_by_role("button", name="Copy")).to_be_visible()
-    expect(dialog.get_by_role("alert")).to_contain_text("shown only once")
-    dialog.get_by_role("button", name="Done").click()
-    expect(page.get_by_role("dialog")).to_have_count(0)
-    assert secret not in page.content()
-
-    row = page.get_by_role("row").filter(has_text="partner-a")
-    expect(row).to_contain_text(key)
-    expect(row).to_contain_text("Spot: read")
-    expect(row).to_contain_text("Wallet: read")
-    expect(row).to_contain_text("10.1.0.0/16")
-
-    token = verifier_token(server)
-    allowed = partner_request(
-        server, token, key, secret, client_ip="127.0.0.1", path=SPOT_PATH, scope="SPOT_READ"
-    )
-    assert allowed["code"] == "VALID"
-    expect(log).to_contain_text("VALID")
-    expect(log).to_contain_text("partner-a")
-    denied = partner_request(
-        server, token, key, secret, client_ip="192.0.2.9", path=SPOT_PATH, scope="SPOT_READ"
-    )
-    assert denied["code"] == "IP_NOT_ALLOWED"
-    expect(log).to_contain_text("IP_NOT_ALLOWED")
-
-    row.get_by_role("link", name="partner-a").click()
-    expect(page.get_by_role("heading", name="partner-a")).to_be_visible()
-    expect(page.locator("figure.chart canvas").first).to_be_visible()
-    expect(page.locator("figure.chart figcaption")).to_contain_text("1 allowed, 1 denied")
-    logs = page.get_by_role("table", name="Usage logs, newest first")
-    expect(logs.get_by_role("row")).to_have_count(3)
-    expect(logs).to_contain_text("VALID")
-    expect(logs).to_contain_text("192.0.2.9")
-    page.get_by_label("Outcome").select_option("denied")
-    page.get_by_role("button", name="Apply filters").click()
-    expect(logs.get_by_role("row")).to_have_count(2)
-    expect(logs).not_to_contain_text("VALID")
-
-    page.get_by_role("link", name="API Management").click()
-    page.get_by_role("row").filter(has_text="partner-a").get_by_role(
-        "button", name="Delete"
-    ).click()
-    page.get_by_role("button", name="Delete key").click()
-    expect(page.get_by_role("row").filter(has_text="partner-a")).to_have_count(0)
-    gone = partner_request(
-        server, token, key, secret, client_ip="127.0.0.1", path=SPOT_PATH, scope="SPOT_READ"
-    )
-    assert gone["code"] == "KEY_DELETED"
-
-    session_token = page.evaluate("() => sessionStorage.getItem('gql-keys.session')")
-    assert page.evaluate("() => localStorage.length") == 0
-    assert page.context.cookies() == []
-    page.get_by_role("button", name="Sign out").click()
-    expect(page.get_by_role("button", name="Sign in")).to_be_visible()
-    assert page.evaluate("() => sessionStorage.length") == 0
-    viewer = httpx.post(
-        f"{server.url}/graphql",
-        json={"query": "{ viewer { id } }"},
-        headers={"Authorization": f"Bearer {session_token}"},
-    ).json()
-    assert viewer.get("data") is None or viewer["data"]["viewer"] is None
-
-    assert recorder.csp_violations() == []
-    assert recorder.foreign_requests() == []
+    walk_the_whole_journey(page, server, recorder)
 
 
 def test_create_key_with_the_keyboard_alone(
@@ -259,10 +184,8 @@ def test_live_activity_reconnects_after_a_server_restart(page: Page, server: Liv
     server.start()
     expect(live.get_by_text("Live", exact=True)).to_be_visible(timeout=15_000)
     verifier = verifier_token(server)
-    result = partner_request(
-        server, verifier, key, secret, client_ip="127.0.0.1", path=SPOT_PATH, scope="SPOT_READ"
-    )
-    assert result["code"] == "VALID"
+    result = partner_request(server, verifier, key, secret, client_ip="127.0.0.1", path=SPOT_PATH)
+    assert result == "VALID"
     expect(page.get_by_role("log", name="Live activity")).to_contain_text("restart-proof")
 
 
@@ -294,3 +217,63 @@ def test_axe_finds_no_serious_or_critical_violation(page: Page, server: LiveServ
     page.get_by_role("link", name="for-axe").click()
     expect(page.locator("figure.chart canvas").first).to_be_visible()
     assert serious() == []
+
+
+def test_the_keys_table_marks_keys_expiring_within_7_days_and_unused_for_30(
+    page: Page, server: LiveServer
+) -> None:
+    email, seed, token = account_with_two_factor(server)
+    soon = server.clock.now() + timedelta(days=2, hours=12)
+    api_key_for(server, token, seed, "expiring-soon", expiresAt=soon.isoformat())
+    api_key_for(server, token, seed, "idle")
+    sign_in(page, server, email, seed)
+    expiring = page.get_by_role("row").filter(has_text="expiring-soon")
+    expect(expiring).to_contain_text("Expires in 3 days")
+    idle = page.get_by_role("row").filter(has_text="idle")
+    expect(idle).not_to_contain_text("30+ days")
+
+    page.clock.set_fixed_time(datetime.now(UTC) + timedelta(days=31))
+    page.reload()
+    expect(page.get_by_role("row").filter(has_text="idle")).to_contain_text(
+        "Never used in 30+ days"
+    )
+
+
+def test_too_many_attempts_says_when_to_try_again(page: Page, server: LiveServer) -> None:
+    email, _, _ = account_with_two_factor(server)
+    page.goto("/")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill("not the password at all")
+    for _ in range(LOGIN_FAILURES_BEFORE_LOCK + 1):
+        page.get_by_role("button", name="Sign in").click()
+        expect(page.get_by_role("button", name="Sign in")).to_be_enabled()
+    alert = page.get_by_role("alert")
+    expect(alert).to_contain_text("try again in")
+    expect(alert).to_contain_text(re.compile(r"\(at \d{1,2}:\d{2}:\d{2}"))
+
+
+def test_an_ed25519_key_takes_a_public_key_and_shows_no_secret(
+    page: Page, server: LiveServer
+) -> None:
+    email, seed, _ = account_with_two_factor(server)
+    sign_in(page, server, email, seed)
+    public_pem = (
+        Ed25519PrivateKey.generate()
+        .public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+    page.get_by_role("button", name="Create New Key").click()
+    dialog = page.get_by_role("dialog")
+    dialog.get_by_label("Label").fill("own-key-pair")
+    dialog.get_by_label("Spot: read").check()
+    dialog.get_by_label("IP allowlist").fill("127.0.0.1")
+    expect(dialog.get_by_label("Public key")).to_have_count(0)
+    dialog.get_by_label("Ed25519").check()
+    dialog.get_by_label("Public key").fill(public_pem)
+    dialog.get_by_label("Google Authenticator code").fill(next_code(server, seed))
+    dialog.get_by_role("button", name="Next").click()
+    expect(dialog.get_by_role("heading", name="Key created")).to_be_visible()
+    expect(dialog.get_by_label("Secret key")).to_have_count(0)
+    dialog.get_by_role("button", name="Done").click()
+    expect(page.get_by_role("row").filter(has_text="own-key-pair")).to_be_visible()
