@@ -21,7 +21,11 @@ from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET, UnsetType
 
-from gql_keys.graphql.activity.transport import accept_socket, forget_socket
+from gql_keys.graphql.activity.transport import (
+    LegacyGraphQLWSHandler,
+    accept_socket,
+    forget_socket,
+)
 from gql_keys.graphql.context import Context
 from gql_keys.graphql.partners import authenticate_partner, has_signature_headers, partner_refusal
 from gql_keys.http.client_ip import client_ip
@@ -138,6 +142,7 @@ class GraphQLView(GraphQL[Context, None]):
     with its status codes for clients that ask for it."""
 
     websocket_adapter_class = LimitedWebSocketAdapter
+    graphql_ws_handler_class = LegacyGraphQLWSHandler
 
     def __init__(self, rt: Runtime, schema: Any) -> None:
         settings = rt.settings

@@ -23,11 +23,17 @@ CLOSE_SLOW_CONSUMER = 4008  # the subscriber's queue overflowed (cf. 1008 policy
 CLOSE_TOO_MANY_CONNECTIONS = 4429  # connections per principal capped
 
 
+CLOSE_INIT_TIMEOUT = 4408  # no connection_init within ws_init_timeout_seconds
+CLOSE_TOO_MANY_INITS = 4429  # a second connection_init on one socket
+
+
 @dataclass(slots=True)
 class Socket:
     principal_key: str
     session_id: int | None
     close: CloseSocket
+    # The task re-checking the socket's credentials; exactly one, cancelled on unregister.
+    watchdog: asyncio.Task[None] | None = None
 
 
 class SocketRegistry:
@@ -51,10 +57,23 @@ class SocketRegistry:
         self._per_principal[principal_key] = self._per_principal.get(principal_key, 0) + 1
         return True
 
+    def watch(self, conn_id: int, watchdog: asyncio.Task[None]) -> None:
+        """Make ``watchdog`` the one credential watchdog of a registered socket; it is
+        cancelled when the socket is unregistered (at once if it is not registered)."""
+        conn = self._by_id.get(conn_id)
+        if conn is None:
+            watchdog.cancel()
+            return
+        if conn.watchdog is not None and conn.watchdog is not watchdog:
+            conn.watchdog.cancel()
+        conn.watchdog = watchdog
+
     def unregister(self, conn_id: int) -> None:
         conn = self._by_id.pop(conn_id, None)
         if conn is None:
             return
+        if conn.watchdog is not None:
+            conn.watchdog.cancel()
         left = self._per_principal.get(conn.principal_key, 1) - 1
         if left > 0:
             self._per_principal[conn.principal_key] = left

@@ -5,7 +5,10 @@ valid ``{"authorization": "Bearer …"}`` (or the session later logs out), 4403 
 principal that may not subscribe (verifier token), 4429 when the principal already has
 ``ws_max_connections_per_principal`` sockets open, 4008 for a slow consumer. No
 subscription can start before authentication: Strawberry answers a ``subscribe``
-before ``connection_ack`` with 4401 itself, and closes after the init timeout (4408).
+before ``connection_ack`` with 4401 itself. Both protocols close a socket that sends no
+``connection_init`` within the init timeout (4408) and one that sends a second (4429);
+each authenticated socket has exactly one credential watchdog, held by the socket
+registry and cancelled when the socket closes.
 
 Origins: the view refuses (HTTP 403, before any hook) a cross-origin handshake whose
 ``Origin`` is not in ``GQL_KEYS_ALLOWED_ORIGINS``. With the list empty only same-origin
@@ -15,25 +18,26 @@ browser pages and clients that send no ``Origin`` (gateways, monitors, CLIs) con
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Any, cast
 
 from starlette.websockets import WebSocket, WebSocketState
 from strawberry.exceptions import ConnectionRejectionError
+from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
+from strawberry.subscriptions.protocols.graphql_ws.types import ConnectionInitMessage
 from strawberry.types.unset import UNSET, UnsetType
 
 from gql_keys.graphql.context import Context
 from gql_keys.http.websockets import (
     CLOSE_FORBIDDEN,
+    CLOSE_INIT_TIMEOUT,
     CLOSE_TOO_MANY_CONNECTIONS,
+    CLOSE_TOO_MANY_INITS,
     CLOSE_UNAUTHORIZED,
 )
 from gql_keys.principals import UserPrincipal
 from gql_keys.runtime import Runtime
 from gql_keys.services.activity import may_subscribe, principal_key
 from gql_keys.services.auth import authenticate_token, bearer_token
-
-# One credential watchdog per open socket, keyed like the socket registry.
-_watchdogs: dict[int, asyncio.Task[None]] = {}
 
 
 async def close_socket(ws: WebSocket, code: int, reason: str) -> None:
@@ -61,6 +65,9 @@ async def accept_socket(rt: Runtime, context: Context) -> UnsetType:
     """Authenticate the ``connection_init`` payload; close the socket when it fails."""
     ws = context.request
     assert isinstance(ws, WebSocket)
+    if context.principal is not None:
+        # One connection_init per socket, whatever the protocol handler let through.
+        raise await _refuse(ws, CLOSE_TOO_MANY_INITS, "Too many initialisation requests")
     token = bearer_token(_authorization(context.connection_params))
     principal = await authenticate_token(rt, token) if token is not None else None
     if principal is None:
@@ -76,7 +83,9 @@ async def accept_socket(rt: Runtime, context: Context) -> UnsetType:
         raise await _refuse(ws, CLOSE_TOO_MANY_CONNECTIONS, "Too many connections")
     context.principal = principal
     context.socket_token = token
-    _watchdogs[id(ws)] = asyncio.get_running_loop().create_task(_watch_credentials(context, ws))
+    rt.sockets.watch(
+        id(ws), asyncio.get_running_loop().create_task(_watch_credentials(context, ws))
+    )
     unset: UnsetType = UNSET
     return unset
 
@@ -100,7 +109,33 @@ async def _watch_credentials(context: Context, ws: WebSocket) -> None:
 
 
 def forget_socket(rt: Runtime, ws: object) -> None:
+    """The socket closed: unregister it, which cancels its credential watchdog."""
     rt.sockets.unregister(id(ws))
-    watchdog = _watchdogs.pop(id(ws), None)
-    if watchdog is not None:
-        watchdog.cancel()
+
+
+class LegacyGraphQLWSHandler(BaseGraphQLWSHandler[Context, None]):
+    """The legacy ``graphql-ws`` protocol held to ``graphql-transport-ws``'s rules: a
+    socket without ``connection_init`` within the init timeout is closed 4408, and a
+    second ``connection_init`` closes it 4429 (Strawberry's handler acked every one)."""
+
+    _init_received = False
+
+    async def handle(self) -> None:
+        timeout = asyncio.get_running_loop().create_task(self._close_unless_initialised())
+        try:
+            await super().handle()
+        finally:
+            timeout.cancel()
+
+    async def _close_unless_initialised(self) -> None:
+        view = cast("Any", self.view)
+        await asyncio.sleep(view.connection_init_wait_timeout.total_seconds())
+        if not self.connection_acknowledged:
+            await self.websocket.close(CLOSE_INIT_TIMEOUT, "Connection initialisation timeout")
+
+    async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
+        if self._init_received:
+            await self.websocket.close(CLOSE_TOO_MANY_INITS, "Too many initialisation requests")
+            return
+        self._init_received = True
+        await super().handle_connection_init(message)
