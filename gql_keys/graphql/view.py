@@ -10,15 +10,17 @@ from typing import Any, cast
 
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from starlette.requests import ClientDisconnect, Request
-from starlette.responses import PlainTextResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
+from strawberry.exceptions import MissingQueryError
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.http.async_base_view import AsyncBaseHTTPView
 from strawberry.http.exceptions import NonJsonMessageReceived, NonTextMessageReceived
 from strawberry.http.parse_content_type import parse_content_type
-from strawberry.schema.exceptions import InvalidOperationTypeError
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.types import ExecutionResult
+from strawberry.types.graphql import OperationType
 from strawberry.types.unset import UNSET, UnsetType
 
 from gql_keys.graphql.activity.transport import (
@@ -122,6 +124,23 @@ class LimitedWebSocketAdapter(ASGIWebSocketAdapter):
             await super().close(code, reason)
 
 
+class SubscriptionOverHttp(Exception):
+    """A subscription arrived over plain HTTP."""
+
+
+def subscription_over_http() -> JSONResponse:
+    """405 with a coded GraphQL error: GraphQL over HTTP allows refusing a subscription
+    over POST with 405; subscriptions are served over the WebSocket of this endpoint."""
+    error = {
+        "message": "Subscriptions are served over WebSocket (graphql-transport-ws or "
+        "graphql-ws) on this endpoint, not over HTTP.",
+        "extensions": {"code": "OPERATION_NOT_SUPPORTED"},
+    }
+    return JSONResponse(
+        {"data": None, "errors": [error]}, status_code=405, headers={"Allow": "POST"}
+    )
+
+
 class _JsonBodyAdapter:
     """A request adapter whose JSON body was sent as ``graphql-response+json``."""
 
@@ -176,6 +195,8 @@ class GraphQLView(GraphQL[Context, None]):
         except HTTPException as exc:
             headers = {"Allow": "POST"} if exc.status_code == 405 else None
             return PlainTextResponse(exc.reason, status_code=exc.status_code, headers=headers)
+        except SubscriptionOverHttp:
+            return subscription_over_http()
         except ClientDisconnect:
             # The client left before its body arrived: nothing ran, and nobody reads this.
             return Response(status_code=CLIENT_CLOSED_REQUEST)
@@ -231,15 +252,31 @@ class GraphQLView(GraphQL[Context, None]):
     ) -> ExecutionResult:
         if (refusal := partner_refusal(request)) is not None:
             return refusal
+        method = request_adapter.method
+        # Subscriptions are served over WebSocket only (Strawberry would run one over
+        # POST, and fail on its stream with an internal error).
+        allowed = OperationType.from_http(method) - {OperationType.SUBSCRIPTION}
+        if method == "GET" and not self.allow_queries_via_get:
+            allowed -= {OperationType.QUERY}
         try:
-            return await super().execute_single(
-                request, request_adapter, sub_response, context, root_value, request_data
+            return await self.schema.execute(
+                request_data.query,
+                root_value=root_value,
+                variable_values=request_data.variables,
+                context_value=context,
+                operation_name=request_data.operation_name,
+                allowed_operation_types=allowed,
+                operation_extensions=request_data.extensions,
             )
-        except HTTPException as exc:
-            if isinstance(exc.__cause__, InvalidOperationTypeError):
-                # A mutation over GET: 405, as GraphQL over HTTP requires.
-                raise HTTPException(405, exc.reason) from exc
-            raise
+        except CannotGetOperationTypeError as exc:
+            raise HTTPException(400, exc.as_http_error_reason()) from exc
+        except InvalidOperationTypeError as exc:
+            if exc.operation_type is OperationType.SUBSCRIPTION:
+                raise SubscriptionOverHttp from exc
+            # A mutation over GET: 405, as GraphQL over HTTP requires.
+            raise HTTPException(405, exc.as_http_error_reason(method)) from exc
+        except MissingQueryError as exc:
+            raise HTTPException(400, "No GraphQL query found in the request") from exc
 
     async def process_result(
         self, request: Request, result: ExecutionResult
