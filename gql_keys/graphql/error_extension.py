@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -45,6 +46,24 @@ def classify(error: GraphQLError) -> str | None:
     return None
 
 
+# graphql-core's messages that quote a value the caller sent (or suggest schema names):
+# what follows the marker is dropped.
+_ECHOES = (
+    re.compile(r" Did you mean .*\Z", re.DOTALL),
+    re.compile(r", found: .*\Z", re.DOTALL),
+    re.compile(r"(cannot represent[^:]*): .*\Z", re.DOTALL),
+)
+_ENUM_VALUE = re.compile(r"Value .* does not exist in ('[^']*') enum\.", re.DOTALL)
+
+
+def without_echoes(message: str) -> str:
+    """``message`` without the input values it quotes and without suggestions."""
+    for pattern in _ECHOES:
+        message = pattern.sub(lambda m: (m.group(1) if m.groups() else "") + ".", message)
+    message = _ENUM_VALUE.sub(r"The value is not in the \1 enum.", message)
+    return message.replace("..", ".")
+
+
 def request_id_of(context: Any) -> str:
     return str(getattr(context, "request_id", "") or "")
 
@@ -80,6 +99,13 @@ class ErrorCodes(SchemaExtension):
         message = (
             str(original) if isinstance(original, Exception) and str(original) else error.message
         )
+        if original is None:
+            message = without_echoes(error.message)
+        elif isinstance(original, GraphQLError) and error.message.endswith(original.message):
+            # Variable coercion: "Variable '$input' has invalid value at .path: reason";
+            # keep the variable, the path and the reason, never the values sent.
+            prefix = error.message[: len(error.message) - len(original.message)]
+            message = prefix + without_echoes(original.message)
         if isinstance(original, InvalidGlobalId):
             message = "Not a valid id."
         if isinstance(original, DomainError):

@@ -13,9 +13,10 @@ from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 
-from graphql import ASTValidationRule, DocumentNode, GraphQLError, GraphQLSchema
+from graphql import ASTValidationRule, DocumentNode, GraphQLError, GraphQLSchema, validate
 from strawberry.extensions import ParserCache
-from strawberry.schema.schema import validate_document
+from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRule
+from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 
 from gql_keys.graphql.context import Context
 from gql_keys.graphql.document_limits import validation_rules
@@ -24,6 +25,15 @@ from gql_keys.graphql.verification.compiled import VerifyPlan, compile_plan
 from gql_keys.settings import Settings
 
 CACHE_SIZE = 1024
+
+
+def validate_document(
+    schema: GraphQLSchema, document: DocumentNode, rules: tuple[type[ASTValidationRule], ...]
+) -> list[GraphQLError]:
+    """Strawberry's validation (its two rules added), without "Did you mean …"
+    suggestions: they would map the schema for callers without introspection."""
+    rules = (*rules, MaybeNullValidationRule, OneOfInputValidationRule)
+    return validate(schema, document, rules, hide_suggestions=True)
 
 
 @dataclass(slots=True)
