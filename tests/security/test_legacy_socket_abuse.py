@@ -17,6 +17,7 @@ from websockets.exceptions import ConnectionClosed
 
 from gql_keys.services.sessions import start_session
 from tests.security.conftest import ServerFactory
+from tests.support.accounts import LOCAL_CLIENT
 from tests.support.keys import create_user
 from tests.ws.support import LEGACY_WS, TRANSPORT_WS, open_socket
 
@@ -52,7 +53,7 @@ async def test_two_hundred_connection_inits_leave_no_watchdog_behind(
     make_server: ServerFactory,
 ) -> None:
     async with make_server() as server:
-        token = await start_session(server.rt, (await create_user()).id)
+        token = await start_session(server.rt, (await create_user()).id, LOCAL_CLIENT)
         init = {"type": "connection_init", "payload": {"authorization": f"Bearer {token}"}}
         async with open_socket(server.url, LEGACY_WS) as ws:
             assert (await ws.init(token))["type"] == "connection_ack"
@@ -78,7 +79,7 @@ async def test_closing_a_socket_cancels_its_one_watchdog(
     make_server: ServerFactory, protocol: str
 ) -> None:
     async with make_server() as server:
-        token = await start_session(server.rt, (await create_user()).id)
+        token = await start_session(server.rt, (await create_user()).id, LOCAL_CLIENT)
         async with open_socket(server.url, protocol) as ws:
             assert (await ws.init(token))["type"] == "connection_ack"
             assert len(watchdogs()) == 1
