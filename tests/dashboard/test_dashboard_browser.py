@@ -217,6 +217,9 @@ def test_axe_finds_no_serious_or_critical_violation(page: Page, server: LiveServ
     page.get_by_role("link", name="for-axe").click()
     expect(page.locator("figure.chart canvas").first).to_be_visible()
     assert serious() == []
+    page.get_by_role("link", name="Security").click()
+    expect(page.get_by_role("table", name="Where you are signed in")).to_be_visible()
+    assert serious() == []
 
 
 def test_the_keys_table_marks_keys_expiring_within_7_days_and_unused_for_30(
@@ -277,3 +280,47 @@ def test_an_ed25519_key_takes_a_public_key_and_shows_no_secret(
     expect(dialog.get_by_label("Secret key")).to_have_count(0)
     dialog.get_by_role("button", name="Done").click()
     expect(page.get_by_role("row").filter(has_text="own-key-pair")).to_be_visible()
+
+
+def test_security_revokes_sessions_regenerates_codes_and_guards_turning_off_two_factor(
+    page: Page, server: LiveServer
+) -> None:
+    email, seed, other_session = account_with_two_factor(server)
+    api_key_for(server, other_session, seed, "still-live")
+    sign_in(page, server, email, seed)
+    page.get_by_role("link", name="Security").click()
+    expect(page.get_by_role("heading", name="Security", exact=True)).to_be_visible()
+
+    sessions = page.get_by_role("table", name="Where you are signed in")
+    expect(sessions.get_by_text("This browser")).to_be_visible()
+    sessions.get_by_role("button", name="Revoke").click()
+    expect(sessions.get_by_role("button", name="Revoke")).to_have_count(0)
+    viewer = graphql(server, "{ viewer { id } }", {}, other_session)
+    assert viewer is None or viewer["viewer"] is None
+
+    recovery = page.get_by_role("region", name="Recovery codes")
+    recovery.get_by_label("Authentication code").fill(next_code(server, seed))
+    recovery.get_by_role("button", name="Regenerate recovery codes").click()
+    expect(
+        page.get_by_role("list", name="Recovery codes").get_by_role("listitem")
+    ).not_to_have_count(0)
+    page.get_by_role("button", name="I have saved them").click()
+
+    turn_off = page.get_by_role("region", name="Turn off two-factor authentication")
+    turn_off.get_by_label("Password").fill(PASSWORD)
+    turn_off.get_by_label("Authentication code").fill(next_code(server, seed))
+    turn_off.get_by_role("button", name="Turn off two-factor").click()
+    expect(turn_off.get_by_role("alert")).not_to_be_empty()
+    expect(page.get_by_role("heading", name="Turn on two-factor authentication")).to_have_count(0)
+
+    events = page.get_by_role("table", name="Security events, newest first")
+    page.reload()
+    expect(events).to_contain_text("Signed in")
+    expect(events).to_contain_text("Session revoked")
+    expect(events).to_contain_text("Recovery codes regenerated")
+
+    password = page.get_by_role("region", name="Change password")
+    password.get_by_label("Current password").fill(PASSWORD)
+    password.get_by_label("New password").fill("an even longer passphrase 43")
+    password.get_by_role("button", name="Change password").click()
+    expect(password.get_by_role("status")).to_contain_text("Password changed")

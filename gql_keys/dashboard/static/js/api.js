@@ -79,6 +79,11 @@ export function errorsByField(userErrors) {
   return out;
 }
 
+/** The messages of errors no field on the form shows (`shown` lists the fields that do). */
+export function otherErrors(errors, shown) {
+  return Object.entries(errors).filter(([field]) => !shown.includes(field)).map(([, message]) => message).join(" ") || null;
+}
+
 /** "try again in 120 seconds." gains the clock time, so the person knows when. */
 export function withRetryTime(message) {
   const match = /(\d+)\s*seconds?/.exec(message);

@@ -5,6 +5,7 @@ import { CreateAccount, SignIn } from "./auth.js";
 import { KeyPage } from "./key-page.js";
 import { KeysPage } from "./keys.js";
 import { html, render, useEffect, useState } from "./lib.js";
+import { SecurityPage } from "./security.js";
 import { RecoveryCodes, TwoFactorSetup } from "./twofactor.js";
 
 const VIEWER = `query Viewer { viewer { ${USER_FIELDS} } }`;
@@ -53,6 +54,7 @@ function SignedIn({ user, onUser, onSignOut }) {
   const [recoveryCodes, setRecoveryCodes] = useState(null);
   const activity = useActivity(true);
   const keyMatch = /^#\/keys\/(.+)$/.exec(hash);
+  const onSecurity = hash === "#/security";
   const enabled = (nextUser, codes) => {
     onUser(nextUser);
     setRecoveryCodes(codes);
@@ -61,7 +63,10 @@ function SignedIn({ user, onUser, onSignOut }) {
     <a class="skip" href="#main" onClick=${(e) => { e.preventDefault(); document.getElementById("main")?.focus(); }}>Skip to content</a>
     <header class="top">
       <a class="brand" href="#/">gql-keys</a>
-      <nav aria-label="Account"><a href="#/" aria-current=${keyMatch ? undefined : "page"}>API</a></nav>
+      <nav aria-label="Account">
+        <a href="#/" aria-current=${keyMatch || onSecurity ? undefined : "page"}>API</a>
+        <a href="#/security" aria-current=${onSecurity ? "page" : undefined}>Security</a>
+      </nav>
       <span class="who">${user.email}</span>
       <button type="button" class="quiet" onClick=${onSignOut}>Sign out</button>
     </header>
@@ -69,9 +74,11 @@ function SignedIn({ user, onUser, onSignOut }) {
       <main id="main" tabindex="-1">
         ${recoveryCodes && html`<${RecoveryCodes} codes=${recoveryCodes} onDone=${() => setRecoveryCodes(null)} />`}
         ${!user.twoFactorEnabled && html`<${TwoFactorSetup} onEnabled=${enabled} />`}
-        ${keyMatch
-          ? html`<${KeyPage} id=${decodeURIComponent(keyMatch[1])} activityTick=${activity.tick} />`
-          : html`<${KeysPage} user=${user} activityTick=${activity.tick} />`}
+        ${onSecurity
+          ? html`<${SecurityPage} user=${user} onUser=${onUser} />`
+          : keyMatch
+            ? html`<${KeyPage} id=${decodeURIComponent(keyMatch[1])} activityTick=${activity.tick} />`
+            : html`<${KeysPage} user=${user} activityTick=${activity.tick} />`}
       </main>
       <aside aria-label="Activity"><${LiveActivity} events=${activity.events} status=${activity.status} /></aside>
     </div>

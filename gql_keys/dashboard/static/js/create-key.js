@@ -1,6 +1,6 @@
 // The Create New Key dialog: label, scopes by area, restrictions, then the authenticator
 // code and Next; on success the secret, once. Closing the dialog unmounts it, secret and all.
-import { errorsByField, gql, KEY_FIELDS } from "./api.js";
+import { errorsByField, gql, KEY_FIELDS, otherErrors } from "./api.js";
 import { html, useState } from "./lib.js";
 import { Alert, Dialog, Field, FieldError } from "./ui.js";
 
@@ -72,6 +72,10 @@ function buildInput(form) {
   if (form.algorithm === "ED25519") input.publicKey = form.publicKey.trim();
   return input;
 }
+
+// Fields whose errors appear next to them; any other error goes under the form.
+const SHOWN = ["label", "scopes", "ipAllowlist", "expiresAt", "rateLimit", "rateLimit.requests",
+  "rateLimit.perSeconds", "publicKey", "code"];
 
 function SecretView({ apiKey, secret, onClose }) {
   const [copied, setCopied] = useState("");
@@ -196,7 +200,7 @@ export function CreateKeyDialog({ catalog, onClose, onCreated }) {
           hint="Confirms the new key with your second factor." />
         <button type="submit" class="primary" disabled=${busy}>Next</button>
       </div>
-      <${Alert}>${errors[""] ?? errors.algorithm}<//>
+      <${Alert}>${otherErrors(errors, SHOWN)}<//>
     </form>
   <//>`;
 }

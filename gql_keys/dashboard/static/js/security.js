@@ -1,0 +1,208 @@
+// Security: live sessions (revoke), the account's security events, change password,
+// regenerate recovery codes, turn two-factor off.
+import { errorsByField, gql, otherErrors, USER_FIELDS } from "./api.js";
+import { html, useCallback, useEffect, useState } from "./lib.js";
+import { RecoveryCodes } from "./twofactor.js";
+import { Alert, Field, Time } from "./ui.js";
+
+const SESSIONS = "query Sessions { sessions { id createdAt lastSeenAt ip userAgent current } }";
+const EVENTS = `query SecurityEvents($after: String) {
+  securityEvents(first: 20, after: $after) {
+    nodes { id kind occurredAt ip userAgent apiKey { label } }
+    pageInfo { hasNextPage endCursor }
+  }
+}`;
+const REVOKE = `mutation RevokeSession($input: RevokeSessionInput!) {
+  revokeSession(input: $input) { revokedSessionId userErrors { field message code } }
+}`;
+const CHANGE_PASSWORD = `mutation ChangePassword($input: ChangePasswordInput!) {
+  changePassword(input: $input) { user { id } userErrors { field message code } }
+}`;
+const REGENERATE = `mutation RegenerateRecoveryCodes($input: RegenerateRecoveryCodesInput!) {
+  regenerateRecoveryCodes(input: $input) { recoveryCodes userErrors { field message code } }
+}`;
+const DISABLE = `mutation DisableTwoFactor($input: DisableTwoFactorInput!) {
+  disableTwoFactor(input: $input) { user { ${USER_FIELDS} } userErrors { field message code } }
+}`;
+
+const KIND_TEXT = {
+  LOGIN_SUCCEEDED: "Signed in", LOGIN_FAILED: "Failed sign-in", LOGOUT: "Signed out",
+  PASSWORD_CHANGED: "Password changed", SESSION_REVOKED: "Session revoked",
+  TWO_FACTOR_ENABLED: "Two-factor turned on", TWO_FACTOR_DISABLED: "Two-factor turned off",
+  TWO_FACTOR_FAILED: "Wrong authenticator code", RECOVERY_CODE_USED: "Recovery code used",
+  RECOVERY_CODES_REGENERATED: "Recovery codes regenerated", KEY_CREATED: "Key created",
+  KEY_UPDATED: "Key changed", KEY_ROLLED: "Key secret rolled", KEY_DELETED: "Key deleted",
+};
+
+/** Run a mutation-backed form: busy flag, errors by field, the result when it worked. */
+function useAction() {
+  const [errors, setErrors] = useState({});
+  const [busy, setBusy] = useState(false);
+  const run = async (action) => {
+    setBusy(true);
+    setErrors({});
+    try {
+      const payload = await action();
+      if (payload.userErrors.length > 0) {
+        setErrors(errorsByField(payload.userErrors));
+        return null;
+      }
+      return payload;
+    } catch (e) {
+      setErrors({ "": e.message });
+      return null;
+    } finally {
+      setBusy(false);
+    }
+  };
+  return { errors, busy, run };
+}
+
+function Sessions() {
+  const [sessions, setSessions] = useState(null);
+  const [error, setError] = useState("");
+  const load = useCallback(() => gql(SESSIONS).then((d) => setSessions(d.sessions), (e) => setError(e.message)), []);
+  useEffect(() => { load(); }, [load]);
+  const revoke = async (id) => {
+    try {
+      const result = (await gql(REVOKE, { input: { id } })).revokeSession;
+      if (result.userErrors.length > 0) setError(result.userErrors.map((e) => e.message).join(" "));
+      load();
+    } catch (e) {
+      setError(e.message);
+    }
+  };
+  return html`<section class="card" aria-labelledby="sessions-title">
+    <h2 id="sessions-title">Sessions</h2>
+    <${Alert}>${error}<//>
+    ${sessions && html`<div class="table-wrap"><table>
+      <caption class="visually-hidden">Where you are signed in</caption>
+      <thead><tr><th scope="col">Signed in</th><th scope="col">Last seen</th><th scope="col">Address</th>
+        <th scope="col">Browser</th><th scope="col"><span class="visually-hidden">Actions</span></th></tr></thead>
+      <tbody>${sessions.map((s) => html`<tr key=${s.id}>
+        <td><${Time} value=${s.createdAt} /></td><td><${Time} value=${s.lastSeenAt} /></td>
+        <td><code>${s.ip ?? "—"}</code></td><td class="agent">${s.userAgent ?? "—"}</td>
+        <td>${s.current ? html`<span class="badge">This browser</span>`
+          : html`<button type="button" class="small" onClick=${() => revoke(s.id)}>Revoke</button>`}</td>
+      </tr>`)}</tbody>
+    </table></div>`}
+  </section>`;
+}
+
+function SecurityEvents() {
+  const [events, setEvents] = useState([]);
+  const [page, setPage] = useState({ hasNextPage: false, endCursor: null });
+  const [error, setError] = useState("");
+  const fetchPage = useCallback(async (after) => {
+    try {
+      const data = (await gql(EVENTS, { after })).securityEvents;
+      setEvents((old) => (after ? [...old, ...data.nodes] : data.nodes));
+      setPage(data.pageInfo);
+    } catch (e) {
+      setError(e.message);
+    }
+  }, []);
+  useEffect(() => { fetchPage(null); }, [fetchPage]);
+  return html`<section class="card" aria-labelledby="events-title">
+    <h2 id="events-title">Security events</h2>
+    <${Alert}>${error}<//>
+    <div class="table-wrap"><table>
+      <caption class="visually-hidden">Security events, newest first</caption>
+      <thead><tr><th scope="col">Time</th><th scope="col">Event</th><th scope="col">Address</th><th scope="col">Browser or key</th></tr></thead>
+      <tbody>${events.map((e) => html`<tr key=${e.id}>
+        <td><${Time} value=${e.occurredAt} /></td><td>${KIND_TEXT[e.kind] ?? e.kind}</td>
+        <td><code>${e.ip ?? "—"}</code></td><td class="agent">${e.apiKey?.label ?? e.userAgent ?? "—"}</td>
+      </tr>`)}</tbody>
+    </table></div>
+    ${page.hasNextPage && html`<button type="button" onClick=${() => fetchPage(page.endCursor)}>Load more</button>`}
+  </section>`;
+}
+
+function ChangePassword() {
+  const [current, setCurrent] = useState("");
+  const [next, setNext] = useState("");
+  const [done, setDone] = useState("");
+  const { errors, busy, run } = useAction();
+  const submit = async (event) => {
+    event.preventDefault();
+    setDone("");
+    const ok = await run(async () => (await gql(CHANGE_PASSWORD, { input: { currentPassword: current, newPassword: next } })).changePassword);
+    if (ok) {
+      setCurrent("");
+      setNext("");
+      setDone("Password changed. Every other session was signed out.");
+    }
+  };
+  return html`<section class="card" aria-labelledby="password-title">
+    <h2 id="password-title">Change password</h2>
+    <form onSubmit=${submit}>
+      <${Field} id="current-password" label="Current password" type="password" autocomplete="current-password"
+        required value=${current} onValue=${setCurrent} error=${errors.currentPassword} />
+      <${Field} id="new-password" label="New password" type="password" autocomplete="new-password"
+        required value=${next} onValue=${setNext} error=${errors.newPassword}
+        hint="At least 12 characters. Other sessions are signed out." />
+      <${Alert}>${otherErrors(errors, ["currentPassword", "newPassword"])}<//>
+      <${Alert} kind="info">${done}<//>
+      <button type="submit" disabled=${busy}>Change password</button>
+    </form>
+  </section>`;
+}
+
+function TwoFactorSettings({ onUser }) {
+  const [regenCode, setRegenCode] = useState("");
+  const [codes, setCodes] = useState(null);
+  const [password, setPassword] = useState("");
+  const [disableCode, setDisableCode] = useState("");
+  const regen = useAction();
+  const disable = useAction();
+  const regenerate = async (event) => {
+    event.preventDefault();
+    const ok = await regen.run(async () => (await gql(REGENERATE, { input: { code: regenCode } })).regenerateRecoveryCodes);
+    setRegenCode("");
+    if (ok) setCodes(ok.recoveryCodes);
+  };
+  const turnOff = async (event) => {
+    event.preventDefault();
+    const ok = await disable.run(async () => (await gql(DISABLE, { input: { password, code: disableCode } })).disableTwoFactor);
+    setDisableCode("");
+    if (ok) {
+      setPassword("");
+      onUser(ok.user);
+    }
+  };
+  if (codes) return html`<${RecoveryCodes} codes=${codes} onDone=${() => setCodes(null)} />`;
+  return html`<section class="card" aria-labelledby="recovery-regen-title">
+      <h2 id="recovery-regen-title">Recovery codes</h2>
+      <p>New codes replace the old ones at once.</p>
+      <form onSubmit=${regenerate} class="inline-form">
+        <${Field} id="regen-code" label="Authentication code" autocomplete="one-time-code" inputmode="numeric"
+          required value=${regenCode} onValue=${setRegenCode} error=${regen.errors.code} />
+        <button type="submit" disabled=${regen.busy}>Regenerate recovery codes</button>
+      </form>
+      <${Alert}>${otherErrors(regen.errors, ["code"])}<//>
+    </section>
+    <section class="card" aria-labelledby="disable-title">
+      <h2 id="disable-title">Turn off two-factor authentication</h2>
+      <p>Only possible while the account has no live keys: delete them first.</p>
+      <form onSubmit=${turnOff}>
+        <div class="row">
+          <${Field} id="disable-password" label="Password" type="password" autocomplete="current-password"
+            required value=${password} onValue=${setPassword} error=${disable.errors.password} />
+          <${Field} id="disable-code" label="Authentication code" autocomplete="one-time-code" inputmode="numeric"
+            required value=${disableCode} onValue=${setDisableCode} error=${disable.errors.code} />
+        </div>
+        <${Alert}>${otherErrors(disable.errors, ["password", "code"])}<//>
+        <button type="submit" class="danger" disabled=${disable.busy}>Turn off two-factor</button>
+      </form>
+    </section>`;
+}
+
+export function SecurityPage({ user, onUser }) {
+  return html`<section aria-labelledby="security-title">
+    <h1 id="security-title">Security</h1>
+    <${Sessions} />
+    <${ChangePassword} />
+    ${user.twoFactorEnabled && html`<${TwoFactorSettings} onUser=${onUser} />`}
+    <${SecurityEvents} />
+  </section>`;
+}
