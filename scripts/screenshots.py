@@ -101,6 +101,9 @@ def main() -> int:
                 expect(page.locator("figure.chart canvas").first).to_be_visible()
                 page.wait_for_timeout(300)
                 shoot(page, "key-usage")
+                page.get_by_role("link", name="Security").click()
+                expect(page.get_by_role("table", name="Where you are signed in")).to_be_visible()
+                shoot(page, "security")
                 next_code(server, seed)
                 browser.close()
         finally:
