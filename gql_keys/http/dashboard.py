@@ -8,6 +8,7 @@ endpoint (and GraphiQL in development) is outside these routes and keeps its own
 
 from __future__ import annotations
 
+from starlette.datastructures import MutableHeaders
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.responses import FileResponse
 from starlette.routing import BaseRoute, Mount, Route
@@ -52,9 +53,10 @@ class DashboardHeaders:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = message.setdefault("headers", [])
-                headers.extend((k.encode(), v.encode()) for k, v in HEADERS.items())
-                headers.append((b"cache-control", b"no-cache"))
+                headers = MutableHeaders(scope=message)
+                for name, value in HEADERS.items():
+                    headers[name] = value
+                headers["cache-control"] = "no-cache"
             await send(message)
 
         await self.app(scope, receive, send_with_headers)

@@ -234,12 +234,17 @@ def test_the_keys_table_marks_keys_expiring_within_7_days_and_unused_for_30(
     expect(expiring).to_contain_text("Expires in 3 days")
     idle = page.get_by_role("row").filter(has_text="idle")
     expect(idle).not_to_contain_text("30+ days")
+    only_unused = page.get_by_label("Show only keys unused for 30 days")
+    only_unused.check()
+    expect(idle).to_have_count(0)
 
     page.clock.set_fixed_time(datetime.now(UTC) + timedelta(days=31))
     page.reload()
     expect(page.get_by_role("row").filter(has_text="idle")).to_contain_text(
         "Never used in 30+ days"
     )
+    only_unused.check()
+    expect(page.get_by_role("row").filter(has_text="idle")).to_be_visible()
 
 
 def test_too_many_attempts_says_when_to_try_again(page: Page, server: LiveServer) -> None:
@@ -324,3 +329,28 @@ def test_security_revokes_sessions_regenerates_codes_and_guards_turning_off_two_
     password.get_by_label("New password").fill("an even longer passphrase 43")
     password.get_by_role("button", name="Change password").click()
     expect(password.get_by_role("status")).to_contain_text("Password changed")
+
+
+def test_usage_logs_filter_and_load_more_pages(page: Page, server: LiveServer) -> None:
+    email, seed, token = account_with_two_factor(server)
+    key, secret = api_key_for(server, token, seed, "busy")
+    verifier = verifier_token(server)
+    for n in range(30):
+        address = "127.0.0.1" if n % 3 else "198.51.100.7"
+        partner_request(server, verifier, key, secret, client_ip=address, path=SPOT_PATH)
+    sign_in(page, server, email, seed)
+    page.get_by_role("link", name="busy").click()
+    logs = page.get_by_role("table", name="Usage logs, newest first")
+    expect(logs.get_by_role("row")).to_have_count(26)  # a page of 25, and the header
+    page.get_by_role("button", name="Load more").click()
+    expect(logs.get_by_role("row")).to_have_count(31)
+    expect(page.get_by_role("button", name="Load more")).to_have_count(0)
+
+    page.get_by_label("Client address").fill("198.51.100.7")
+    page.get_by_role("button", name="Apply filters").click()
+    expect(logs.get_by_role("row")).to_have_count(11)
+    page.get_by_label("Client address").fill("")
+    page.get_by_label("Verification code").select_option("VALID")
+    page.get_by_role("button", name="Apply filters").click()
+    expect(logs.get_by_role("row")).to_have_count(21)
+    expect(logs).not_to_contain_text("IP_NOT_ALLOWED")

@@ -81,6 +81,7 @@ export function KeysPage({ user, activityTick }) {
   const [creating, setCreating] = useState(false);
   const [deleting, setDeleting] = useState(null);
   const [notice, setNotice] = useState("");
+  const [onlyUnused, setOnlyUnused] = useState(false);
 
   const load = useCallback(async () => {
     try {
@@ -103,6 +104,11 @@ export function KeysPage({ user, activityTick }) {
     ${!user.twoFactorEnabled && html`<p class="hint" id="needs-2fa">Turn on two-factor authentication to create keys.</p>`}
     <${Alert} kind="info">${notice}<//>
     <${Alert}>${error}<//>
+    ${data && data.keys.length > 0 && html`<div class="check table-filter">
+      <input type="checkbox" id="only-unused" checked=${onlyUnused}
+        onChange=${(e) => setOnlyUnused(e.currentTarget.checked)} />
+      <label for="only-unused">Show only keys unused for ${UNUSED_DAYS} days</label>
+    </div>`}
     ${data && (data.keys.length === 0
       ? html`<p class="empty">No keys yet. Create one for each partner or program that calls the API.</p>`
       : html`<div class="table-wrap"><table class="keys">
@@ -112,7 +118,7 @@ export function KeysPage({ user, activityTick }) {
             <th scope="col">IP allowlist</th><th scope="col">Created</th><th scope="col">Expires</th>
             <th scope="col">Last used</th><th scope="col">Status</th><th scope="col"><span class="visually-hidden">Actions</span></th>
           </tr></thead>
-          <tbody>${data.keys.map((k) => html`<${KeyRow} key=${k.id} apiKey=${k} catalog=${data.catalog} onDelete=${setDeleting} />`)}</tbody>
+          <tbody>${data.keys.filter((k) => !onlyUnused || keyMarks(k).some((m) => m.kind === "unused")).map((k) => html`<${KeyRow} key=${k.id} apiKey=${k} catalog=${data.catalog} onDelete=${setDeleting} />`)}</tbody>
         </table></div>`)}
     ${creating && html`<${CreateKeyDialog} catalog=${data.catalog}
       onCreated=${load} onClose=${() => setCreating(false)} />`}
