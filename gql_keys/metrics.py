@@ -1,191 +1,284 @@
-"""Process metrics in the Prometheus text format (hand-written, no dependency).
+"""The process's Prometheus metrics, kept by ``prometheus_client``.
 
-Counters, gauges and histograms are plain numbers updated from the event loop; the
-``/metrics`` route renders them. The Redis-backed limiter can count its fallbacks in
-``limiter_fallbacks`` and its errors in ``limiter_errors``.
+Each :class:`Metrics` has its own registry, so apps built side by side (tests) count
+apart. Under ``gql-keys serve --workers N`` the parent points ``PROMETHEUS_MULTIPROC_DIR``
+at a fresh folder before any worker starts: every worker then writes its values to
+files there and :meth:`Metrics.render` sums all workers, so whichever worker answers a
+scrape reports the totals.
+
+Counters on the request path count into plain integers and reach ``prometheus_client``
+on :meth:`Metrics.flush`: before every scrape, and every second while several workers
+share the folder (a multi-process increment writes to a memory-mapped file under a
+lock, several times the cost of the increment itself).
 """
 
 from __future__ import annotations
 
-import bisect
-from collections.abc import Callable, Sequence
+import asyncio
+import contextlib
+import os
 
-from starlette.requests import Request
-from starlette.responses import Response
+from prometheus_client import (
+    CONTENT_TYPE_PLAIN_0_0_4,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    disable_created_metrics,
+    generate_latest,
+)
+from prometheus_client.multiprocess import MultiProcessCollector
 
-CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4
+MULTIPROCESS_DIR_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
 
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
 
-
-def _escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
-
-
-def _number(value: float) -> str:
-    if value == int(value) and abs(value) < 1e15:
-        return str(int(value))
-    return repr(float(value))
+# `*_created` timestamps per series would double what a scrape carries, for nothing we use.
+disable_created_metrics()  # type: ignore[no-untyped-call]  # unannotated upstream
 
 
-class Counter:
-    def __init__(self, name: str, help_text: str, label: str | None = None) -> None:
-        self.name, self.help, self.label = name, help_text, label
-        self.values: dict[str, float] = {}
-
-    def inc(self, label_value: str = "", amount: float = 1.0) -> None:
-        self.values[label_value] = self.values.get(label_value, 0.0) + amount
-
-    def get(self, label_value: str = "") -> float:
-        return self.values.get(label_value, 0.0)
-
-    def render(self) -> list[str]:
-        lines = [f"# HELP {self.name} {self.help}", f"# TYPE {self.name} counter"]
-        if self.label is None:
-            lines.append(f"{self.name} {_number(self.values.get('', 0.0))}")
-        else:
-            for value, amount in sorted(self.values.items()):
-                lines.append(f'{self.name}{{{self.label}="{_escape(value)}"}} {_number(amount)}')
-        return lines
+def multiprocess_dir() -> str | None:
+    """The folder shared by the workers of one ``serve``, when there are several."""
+    return os.environ.get(MULTIPROCESS_DIR_VARIABLE) or None
 
 
-class Gauge:
-    def __init__(self, name: str, help_text: str, read: Callable[[], float] | None = None) -> None:
-        self.name, self.help = name, help_text
-        self.value = 0.0
-        self.read = read
-
-    def set(self, value: float) -> None:
-        self.value = value
-
-    def render(self) -> list[str]:
-        value = self.read() if self.read is not None else self.value
-        return [
-            f"# HELP {self.name} {self.help}",
-            f"# TYPE {self.name} gauge",
-            f"{self.name} {_number(value)}",
-        ]
+FLUSH_SECONDS = 1.0
 
 
-class Histogram:
-    def __init__(self, name: str, help_text: str, buckets: Sequence[float]) -> None:
-        self.name, self.help = name, help_text
-        self.bounds = tuple(buckets)
-        self.counts = [0] * (len(self.bounds) + 1)  # the last one is +Inf
-        self.sum = 0.0
-        self.count = 0
+class BufferedCounter:
+    """A counter whose increments are plain integer additions until :meth:`flush`."""
 
-    def observe(self, value: float) -> None:
-        self.counts[bisect.bisect_left(self.bounds, value)] += 1
-        self.sum += value
-        self.count += 1
+    __slots__ = ("_counter", "_pending")
 
-    def render(self) -> list[str]:
-        lines = [f"# HELP {self.name} {self.help}", f"# TYPE {self.name} histogram"]
-        cumulative = 0
-        for bound, count in zip(self.bounds, self.counts, strict=False):
-            cumulative += count
-            lines.append(f'{self.name}_bucket{{le="{_number(bound)}"}} {cumulative}')
-        lines.append(f'{self.name}_bucket{{le="+Inf"}} {self.count}')
-        lines.append(f"{self.name}_sum {_number(self.sum)}")
-        lines.append(f"{self.name}_count {self.count}")
-        return lines
+    def __init__(self, counter: Counter) -> None:
+        self._counter = counter
+        self._pending = 0
+
+    def inc(self, amount: int = 1) -> None:
+        self._pending += amount
+
+    def flush(self) -> None:
+        pending, self._pending = self._pending, 0
+        if pending:
+            self._counter.inc(pending)
 
 
-Metric = Counter | Gauge | Histogram
+class LabelledCounter:
+    """A counter with one label, buffered like :class:`BufferedCounter`."""
+
+    __slots__ = ("_children", "_counter", "_pending")
+
+    def __init__(self, counter: Counter) -> None:
+        self._counter = counter
+        self._children: dict[str, Counter] = {}
+        self._pending: dict[str, int] = {}
+
+    def inc(self, label_value: str) -> None:
+        pending = self._pending
+        pending[label_value] = pending.get(label_value, 0) + 1
+
+    def flush(self) -> None:
+        pending, self._pending = self._pending, {}
+        for label_value, amount in pending.items():
+            child = self._children.get(label_value)
+            if child is None:
+                child = self._children[label_value] = self._counter.labels(label_value)
+            child.inc(amount)
 
 
 class Metrics:
-    """Every metric of the process, in the order they are rendered."""
+    """Every metric of the process; names are part of what dashboards and alerts read."""
 
     def __init__(self) -> None:
-        self.verifications = Counter(
-            "gql_keys_verifications_total", "Verification decisions by code.", "code"
-        )
-        self.verify_executions = Counter(
-            "gql_keys_verify_executions_total",
-            "verifyApiRequest operations by executor: compiled (the gateway's plain document) "
-            "or generic (anything else, e.g. a selection of apiKey).",
-            "executor",
+        self.registry = registry = CollectorRegistry()
+        self.verifications = LabelledCounter(
+            Counter(
+                "gql_keys_verifications_total",
+                "Verification decisions by code.",
+                ["code"],
+                registry=registry,
+            )
         )
         self.verification_seconds = Histogram(
             "gql_keys_verification_seconds",
             "Time to decide and durably log one verification.",
-            LATENCY_BUCKETS,
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
+        self.verify_executions = LabelledCounter(
+            Counter(
+                "gql_keys_verify_executions_total",
+                "verifyApiRequest operations by executor: compiled (the gateway's plain "
+                "document) or generic (anything else, e.g. a selection of apiKey).",
+                ["executor"],
+                registry=registry,
+            )
+        )
+        self.partner_requests = LabelledCounter(
+            Counter(
+                "gql_keys_partner_requests_total",
+                "Signed partner requests on /graphql by code.",
+                ["code"],
+                registry=registry,
+            )
+        )
+        self.authz_answers = LabelledCounter(
+            Counter(
+                "gql_keys_authz_answers_total",
+                "Forward-auth answers on /authz by Gate error label (OK when allowed).",
+                ["label"],
+                registry=registry,
+            )
+        )
+        self.replay_cache_full = BufferedCounter(
+            Counter(
+                "gql_keys_replay_cache_full_total",
+                "State-changing requests refused because the in-memory replay cache held "
+                "only live fingerprints.",
+                registry=registry,
+            )
         )
         self.usage_batch_rows = Histogram(
-            "gql_keys_usage_log_batch_rows", "Usage-log rows per group commit.", BATCH_BUCKETS
+            "gql_keys_usage_log_batch_rows",
+            "Usage-log rows per group commit.",
+            buckets=BATCH_BUCKETS,
+            registry=registry,
         )
         self.usage_flush_seconds = Histogram(
             "gql_keys_usage_log_flush_seconds",
             "Time to write one usage-log batch.",
-            LATENCY_BUCKETS,
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
         )
         self.usage_queue_depth = Gauge(
-            "gql_keys_usage_log_queue_depth", "Usage-log rows waiting to be written."
+            "gql_keys_usage_log_queue_depth",
+            "Usage-log rows waiting to be written, as of the latest batch.",
+            multiprocess_mode="livesum",
+            registry=registry,
         )
-        self.usage_write_failures = Counter(
-            "gql_keys_usage_log_write_failures_total", "Usage-log batches that failed to commit."
+        self.usage_write_failures = BufferedCounter(
+            Counter(
+                "gql_keys_usage_log_write_failures_total",
+                "Usage-log batches that failed to commit.",
+                registry=registry,
+            )
         )
-        self.key_cache_hits = Counter("gql_keys_key_cache_hits_total", "Key lookups from memory.")
-        self.key_cache_misses = Counter(
-            "gql_keys_key_cache_misses_total", "Key lookups that read the database."
+        self.key_cache_hits = BufferedCounter(
+            Counter("gql_keys_key_cache_hits_total", "Key lookups from memory.", registry=registry)
         )
-        self.limiter_errors = Counter(
-            "gql_keys_limiter_errors_total",
-            "Rate-limiter or replay-cache store errors, by operation.",
-            "operation",
+        self.key_cache_misses = BufferedCounter(
+            Counter(
+                "gql_keys_key_cache_misses_total",
+                "Key lookups that read the database.",
+                registry=registry,
+            )
         )
-        self.limiter_fallbacks = Counter(
-            "gql_keys_limiter_fallbacks_total",
-            "Decisions taken by the local fallback while the shared store was unavailable.",
-            "operation",
+        self.limiter_errors = LabelledCounter(
+            Counter(
+                "gql_keys_limiter_errors_total",
+                "Rate-limiter or replay-cache store errors, by operation.",
+                ["operation"],
+                registry=registry,
+            )
         )
-        self.partner_requests = Counter(
-            "gql_keys_partner_requests_total",
-            "Signed partner requests on /graphql by code.",
-            "code",
+        self.limiter_fallbacks = LabelledCounter(
+            Counter(
+                "gql_keys_limiter_fallbacks_total",
+                "Decisions taken by the local fallback while the shared store was unavailable.",
+                ["operation"],
+                registry=registry,
+            )
         )
-        self.authz_answers = Counter(
-            "gql_keys_authz_answers_total",
-            "Forward-auth answers on /authz by Gate error label (OK when allowed).",
-            "label",
-        )
-        self.replay_cache_full = Counter(
-            "gql_keys_replay_cache_full_total",
-            "State-changing requests refused because the in-memory replay cache held only "
-            "live fingerprints.",
-        )
-        self.extra: list[Metric] = []
 
-    def all(self) -> list[Metric]:
-        return [
+        self._buffered = (
             self.verifications,
-            self.verification_seconds,
             self.verify_executions,
             self.partner_requests,
             self.authz_answers,
-            self.usage_batch_rows,
-            self.usage_flush_seconds,
-            self.usage_queue_depth,
+            self.replay_cache_full,
             self.usage_write_failures,
             self.key_cache_hits,
             self.key_cache_misses,
             self.limiter_errors,
             self.limiter_fallbacks,
-            self.replay_cache_full,
-            *self.extra,
-        ]
+        )
+        self._flusher: asyncio.Task[None] | None = None
 
-    def render(self) -> str:
-        lines: list[str] = []
-        for metric in self.all():
-            lines.extend(metric.render())
-        return "\n".join(lines) + "\n"
+    def flush(self) -> None:
+        """Hand the counts buffered since the last flush to ``prometheus_client``."""
+        for counter in self._buffered:
+            counter.flush()
+
+    async def start(self) -> None:
+        """With workers sharing a folder, flush every second: a scrape answered by
+        another worker reads this one's counts from there."""
+        if multiprocess_dir() is not None and self._flusher is None:
+            self._flusher = asyncio.create_task(self._flush_periodically(), name="metrics")
+
+    async def close(self) -> None:
+        if self._flusher is not None:
+            self._flusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._flusher
+            self._flusher = None
+        self.flush()
+
+    async def _flush_periodically(self) -> None:
+        while True:
+            await asyncio.sleep(FLUSH_SECONDS)
+            self.flush()
+
+    def track_redis(self) -> RedisMetrics:
+        """Add the metrics of the Redis seams (only processes configured with Redis)."""
+        return RedisMetrics(self.registry)
+
+    def value(self, name: str, **labels: str) -> float:
+        """One sample of this process's registry (0 when it was never counted)."""
+        self.flush()
+        found = self.registry.get_sample_value(name, labels)
+        return 0.0 if found is None else found
+
+    def render(self) -> bytes:
+        """The Prometheus text format: all workers' sum under ``serve --workers N``."""
+        self.flush()
+        folder = multiprocess_dir()
+        if folder is None:
+            return generate_latest(self.registry)
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry, path=folder)  # type: ignore[no-untyped-call]
+        return generate_latest(registry)
 
 
-async def metrics_endpoint(request: Request) -> Response:
-    """``GET /metrics``."""
-    rt = request.app.state.rt
-    return Response(rt.metrics.render(), media_type=CONTENT_TYPE)
+class RedisMetrics:
+    """Health of the Redis seams. Gauges take the minimum over workers: one worker on its
+    local fallback (or without its subscription) shows as 0."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.available = Gauge(
+            "gql_keys_redis_available",
+            "1 while Redis answers; 0 while a process runs on its local fallbacks.",
+            multiprocess_mode="min",
+            registry=registry,
+        )
+        self.available.set(1)
+        self.outages = Counter(
+            "gql_keys_redis_outages_total", "Times Redis became unreachable.", registry=registry
+        )
+        self.broker_connected = Gauge(
+            "gql_keys_broker_connected",
+            "1 while the Redis pub/sub subscription of every process is live.",
+            multiprocess_mode="min",
+            registry=registry,
+        )
+        self.publish_failures = Counter(
+            "gql_keys_broker_publish_failures_total",
+            "Activity events that could not be published to Redis (delivered locally).",
+            registry=registry,
+        )
+        self.broker_reconnects = Counter(
+            "gql_keys_broker_reconnects_total",
+            "Times the Redis subscription was re-established after a loss.",
+            registry=registry,
+        )

@@ -18,8 +18,7 @@ from typing import TypeVar
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from gql_keys.metrics import Counter as MetricCounter
-from gql_keys.metrics import Gauge, Metrics
+from gql_keys.metrics import Metrics, RedisMetrics
 from gql_keys.settings import Settings
 
 log = logging.getLogger("gql_keys.redis")
@@ -57,7 +56,7 @@ def connect(settings: Settings) -> Redis:
 
 @dataclass(slots=True)
 class RedisStats:
-    """Counters exposed on ``/metrics``."""
+    """What the Redis seams of one process report; changes also go to ``/metrics``."""
 
     available: bool = True
     fallbacks: Counter[str] = field(default_factory=Counter)  # component -> calls served locally
@@ -65,6 +64,38 @@ class RedisStats:
     publish_failures: int = 0
     broker_connected: bool = False
     broker_reconnects: int = 0
+    metrics: RedisMetrics | None = None
+
+    def went_down(self) -> None:
+        self.available = False
+        self.outages += 1
+        if self.metrics is not None:
+            self.metrics.available.set(0)
+            self.metrics.outages.inc()
+
+    def came_back(self) -> None:
+        self.available = True
+        if self.metrics is not None:
+            self.metrics.available.set(1)
+
+    def subscribed(self, again: bool) -> None:
+        self.broker_connected = True
+        if again:
+            self.broker_reconnects += 1
+        if self.metrics is not None:
+            self.metrics.broker_connected.set(1)
+            if again:
+                self.metrics.broker_reconnects.inc()
+
+    def unsubscribed(self) -> None:
+        self.broker_connected = False
+        if self.metrics is not None:
+            self.metrics.broker_connected.set(0)
+
+    def publish_failed(self, events: int) -> None:
+        self.publish_failures += events
+        if self.metrics is not None:
+            self.metrics.publish_failures.inc(events)
 
 
 class RedisAvailability:
@@ -79,6 +110,8 @@ class RedisAvailability:
         self.retry_seconds = retry_seconds
         self.stats = stats or RedisStats()
         self.metrics = metrics
+        if metrics is not None and self.stats.metrics is None:
+            self.stats.metrics = metrics.track_redis()
         self._down_until = 0.0
 
     @property
@@ -94,8 +127,7 @@ class RedisAvailability:
         if self.metrics is not None:
             self.metrics.limiter_errors.inc(component)
         if self.stats.available:
-            self.stats.available = False
-            self.stats.outages += 1
+            self.stats.went_down()
             log.warning(
                 "redis unreachable (%s: %s): rate limits and replay detection fall back to "
                 "per-process state; retrying every %.1fs",
@@ -111,50 +143,5 @@ class RedisAvailability:
 
     def succeeded(self) -> None:
         if not self.stats.available:
-            self.stats.available = True
+            self.stats.came_back()
             log.warning("redis reachable again: rate limits and replay detection are shared")
-
-
-class _ReadCounter(MetricCounter):
-    """A counter whose value lives elsewhere (in :class:`RedisStats`), read at scrape time."""
-
-    def __init__(self, name: str, help_text: str, read: Callable[[], float]) -> None:
-        super().__init__(name, help_text)
-        self._read = read
-
-    def render(self) -> list[str]:
-        self.values = {"": self._read()}
-        return super().render()
-
-
-def register_metrics(metrics: Metrics, stats: RedisStats) -> None:
-    """Expose the Redis seams on ``/metrics`` (fallbacks go to ``limiter_fallbacks``)."""
-    metrics.extra.extend(
-        [
-            Gauge(
-                "gql_keys_redis_available",
-                "1 while Redis answers; 0 while the process runs on its local fallbacks.",
-                read=lambda: float(stats.available),
-            ),
-            _ReadCounter(
-                "gql_keys_redis_outages_total",
-                "Times Redis became unreachable.",
-                lambda: float(stats.outages),
-            ),
-            Gauge(
-                "gql_keys_broker_connected",
-                "1 while the Redis pub/sub subscription of this process is live.",
-                read=lambda: float(stats.broker_connected),
-            ),
-            _ReadCounter(
-                "gql_keys_broker_publish_failures_total",
-                "Activity events that could not be published to Redis (delivered locally).",
-                lambda: float(stats.publish_failures),
-            ),
-            _ReadCounter(
-                "gql_keys_broker_reconnects_total",
-                "Times the Redis subscription was re-established after a loss.",
-                lambda: float(stats.broker_reconnects),
-            ),
-        ]
-    )

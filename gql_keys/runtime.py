@@ -22,7 +22,7 @@ from gql_keys.limits.base import RateLimiter, ReplayCache
 from gql_keys.limits.memory import MemoryRateLimiter, MemoryReplayCache
 from gql_keys.limits.redis import RedisRateLimiter, RedisReplayCache
 from gql_keys.metrics import Metrics
-from gql_keys.redisconn import RedisAvailability, connect, register_metrics
+from gql_keys.redisconn import RedisAvailability, connect
 from gql_keys.scope_rules import BUILTIN, ScopeRules, scope_rules_from
 from gql_keys.security.masterkey import load_master_keys
 from gql_keys.security.passwords import PasswordHasher
@@ -59,9 +59,11 @@ class Runtime:
         await self.rate_limiter.start()
         await self.replay_cache.start()
         await self.usage_writer.start()
+        await self.metrics.start()
 
     async def close(self) -> None:
         await self.usage_writer.close()  # flush queued usage rows (publishes their events)
+        await self.metrics.close()
         await self.rate_limiter.close()
         await self.replay_cache.close()
         await self.broker.close()
@@ -127,7 +129,6 @@ def _redis_seams(
     """Broker, limiter, replay cache and key invalidation shared by every worker via Redis."""
     redis = connect(settings)
     availability = RedisAvailability(settings.redis_retry_seconds, metrics=metrics)
-    register_metrics(metrics, availability.stats)
     prefix = settings.redis_prefix
     broker = RedisBroker(redis, prefix, availability)
     return (

@@ -80,9 +80,8 @@ class RedisBroker:
             try:
                 await pubsub.subscribe(*self._handlers)
                 self._subscribed.set()
-                self.stats.broker_connected = True
+                self.stats.subscribed(again=lost)
                 if lost:
-                    self.stats.broker_reconnects += 1
                     log.warning("redis broker subscribed again; activity events flow again")
                 lost = False
                 delay = self.backoff_initial
@@ -100,7 +99,7 @@ class RedisBroker:
                     )
                 lost = True
                 self._subscribed.clear()
-                self.stats.broker_connected = False
+                self.stats.unsubscribed()
             finally:
                 with contextlib.suppress(*REDIS_ERRORS):
                     await pubsub.aclose()  # type: ignore[no-untyped-call]
@@ -135,7 +134,7 @@ class RedisBroker:
             else:
                 self.availability.succeeded()
                 return
-        self.stats.publish_failures += len(events)
+        self.stats.publish_failed(len(events))
         log.warning("redis broker could not publish %d event(s); delivered locally", len(events))
         if self._sink is not None:
             for event in events:
@@ -169,7 +168,7 @@ class RedisBroker:
                 await self._task
             self._task = None
         self._subscribed.clear()
-        self.stats.broker_connected = False
+        self.stats.unsubscribed()
         self._sink = None
 
     async def healthy(self) -> bool:

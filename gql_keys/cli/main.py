@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from gql_keys.cli import logs, security_events, serve, tokens
+from gql_keys.cli import prune, security_events, serve, tokens
 from gql_keys.cli.database import DatabaseUnavailable, migrate_database, safe_url
 from gql_keys.settings import SettingsError, load_settings
 
@@ -34,7 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     export_parser.set_defaults(handler=_export_schema)
 
     tokens.add_parser(commands)
-    logs.add_parser(commands)
+    prune.add_parser(commands)
     security_events.add_parser(commands)
     return parser
 

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 from datetime import UTC, datetime, timedelta
 from typing import Any, TextIO
 
-from tortoise import Tortoise
-
-from gql_keys.db import tortoise_config
+from gql_keys.cli.database import run_with_database
 from gql_keys.services.usage import parse_age, prune_logs
 from gql_keys.settings import load_settings
 
@@ -78,14 +75,9 @@ def _prune(args: argparse.Namespace) -> int:
     now = datetime.now(UTC)
     progress = Progress(sys.stdout)
 
-    async def run() -> int:
-        await Tortoise.init(config=tortoise_config(settings))
-        try:
-            return await prune_logs(now, older_than, args.batch_size, progress)
-        finally:
-            await Tortoise.close_connections()
-
-    deleted = asyncio.run(run())
+    deleted = run_with_database(
+        settings, lambda: prune_logs(now, older_than, args.batch_size, progress)
+    )
     progress.finish()
     cutoff = (now - older_than).isoformat(timespec="seconds")
     print(f"deleted {deleted} usage log row(s) older than {cutoff}; usage statistics kept")

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from gql_keys.cli.database import run_with_database
-from gql_keys.cli.logs import Progress
+from gql_keys.cli.prune import Progress
 from gql_keys.services.security_events import prune_events
 from gql_keys.settings import load_settings
 

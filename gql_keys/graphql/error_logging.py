@@ -3,18 +3,27 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import strawberry
 from graphql.error import GraphQLError
 from strawberry.types import ExecutionContext
 
-from gql_keys.graphql.error_codes import classify, request_id_of
+from gql_keys.graphql.error_extension import classify, request_id_of
 
 log = logging.getLogger("gql_keys.graphql")
 
 
 class QuietSchema(strawberry.Schema):
-    """Replaces Strawberry's ``strawberry.execution`` logging, which prints raw messages."""
+    """Replaces Strawberry's ``strawberry.execution`` logging, which prints raw messages,
+    and executes without "Did you mean …" suggestions in variable-coercion errors."""
+
+    def _get_custom_context_kwargs(
+        self, operation_extensions: dict[str, Any] | None = None, *, sync: bool = False
+    ) -> dict[str, Any]:
+        kwargs = super()._get_custom_context_kwargs(operation_extensions, sync=sync)
+        kwargs["hide_suggestions"] = True  # graphql-core's execute() argument
+        return kwargs
 
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None

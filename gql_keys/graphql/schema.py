@@ -10,8 +10,8 @@ from strawberry.tools import merge_types
 
 from gql_keys.graphql import accounts, activity, keys, security, usage, verification
 from gql_keys.graphql.accounts.queries import load_user_node
+from gql_keys.graphql.error_logging import QuietSchema
 from gql_keys.graphql.keys.queries import load_api_key_node
-from gql_keys.graphql.logging import QuietSchema
 from gql_keys.graphql.node import node_query
 from gql_keys.graphql.pipeline import operation_pipeline
 from gql_keys.graphql.security.queries import load_security_event_node, load_session_node

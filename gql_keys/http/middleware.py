@@ -12,7 +12,7 @@ import secrets
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from gql_keys.logs import request_id_var
+from gql_keys.app_logging import request_id_var
 
 REQUEST_ID_HEADER = "x-request-id"
 _REQUEST_ID_SHAPE = re.compile(r"[A-Za-z0-9._-]{1,64}")

@@ -172,7 +172,6 @@ class UsageWriter:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._closing = False
-        metrics.usage_queue_depth.read = lambda: float(len(self._queue))
 
     async def start(self) -> None:
         self._closing = False
@@ -226,6 +225,8 @@ class UsageWriter:
     async def _flush_one(self) -> None:
         batch = self._queue[: self.max_rows]
         del self._queue[: self.max_rows]
+        # Set once per batch, not per row: the last batch of a burst sets it back to 0.
+        self.metrics.usage_queue_depth.set(len(self._queue))
         entries = [entry for entry, _ in batch]
         started = time.perf_counter()
         try:

@@ -404,7 +404,7 @@ async def test_log_write_failure_denies_with_service_unavailable(
         await connection.execute_script("ALTER TABLE usage_logs_gone RENAME TO usage_logs")
     assert error_codes(body) == ["SERVICE_UNAVAILABLE"]
     assert body["data"] is None
-    assert rt.metrics.usage_write_failures.get() == 1
+    assert rt.metrics.value("gql_keys_usage_log_write_failures_total") == 1
     assert (await verify(client, token, data))["code"] == "VALID"
 
 

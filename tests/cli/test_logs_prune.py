@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from gql_keys.cli.logs import Progress
+from gql_keys.cli.prune import Progress
 from gql_keys.models import UsageLog, UsageRollup
 from gql_keys.runtime import Runtime
 from gql_keys.services.usage import parse_age

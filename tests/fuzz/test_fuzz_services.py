@@ -8,10 +8,10 @@ from datetime import UTC, datetime, timedelta, timezone
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from gql_keys.app_logging import REDACTED, redact_text
 from gql_keys.domain_errors import DomainError, InvalidInput
 from gql_keys.graphql.node import InvalidGlobalId, decode_global_id, decode_int_id
 from gql_keys.graphql.pagination import decode_cursor, page_size
-from gql_keys.logs import REDACTED, redact_text
 from gql_keys.scopes import Scope
 from gql_keys.security.signing import parse_ed25519_public_key, parse_timestamp
 from gql_keys.services.key_policy import KeyAlgorithm, NewKeyRequest, validate_new_key

@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from gql_keys.logs import REDACTED, configure_logging, redact_text
+from gql_keys.app_logging import REDACTED, configure_logging, redact_text
 from gql_keys.security.keymaterial import new_secret
 from gql_keys.security.tokens import SERVICE_TOKEN_PREFIX, SESSION_TOKEN_PREFIX, new_token
 from gql_keys.security.totp import new_recovery_codes, new_seed

@@ -85,7 +85,7 @@ async def test_a_failed_commit_fails_every_waiter() -> None:
     )
     await writer.close()
     assert all(isinstance(r, ServiceUnavailable) for r in results)
-    assert metrics.usage_write_failures.get() >= 1
+    assert metrics.value("gql_keys_usage_log_write_failures_total") >= 1
 
 
 async def test_a_closed_writer_refuses_rows() -> None:
