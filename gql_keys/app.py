@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -28,6 +30,7 @@ from gql_keys.http.middleware import (
 )
 from gql_keys.http.unavailable import unavailable_handlers
 from gql_keys.runtime import Runtime, build_runtime
+from gql_keys.services import expiry_notices
 from gql_keys.settings import Settings, load_settings
 
 
@@ -44,9 +47,13 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with RegisterTortoise(app, config=tortoise_config(settings)):
             await rt.start()
+            expiry_sweep = asyncio.create_task(expiry_notices.run(rt), name="expiry-notices")
             try:
                 yield
             finally:
+                expiry_sweep.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await expiry_sweep
                 await rt.close()
 
     app = Starlette(

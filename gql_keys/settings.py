@@ -102,6 +102,10 @@ class Settings(BaseSettings):
     default_rate_limit_per_seconds: int = 10
     max_rate_limit_requests: int = 1_000_000
     max_rate_limit_per_seconds: int = 86_400
+    # KEY_EXPIRING goes out once per key when it enters its last N days; every worker
+    # sweeps for such keys this often (0 turns the sweep off).
+    expiry_notice_days: int = 7
+    expiry_notice_interval_seconds: float = 60.0
 
     signature_window_seconds: float = 60.0
     # A TOML file of scope rules for /authz replacing the built-in Gate APIv4 ones.

@@ -32,14 +32,31 @@ class ApiKey(Model):
     rate_limit_per_seconds = fields.IntField(null=True)
     last_used_at = fields.DatetimeField(null=True)
     last_used_ip = fields.CharField(max_length=45, null=True)
+    # After a roll: the rolled-away secret (sealed) or public key keeps verifying until
+    # previous_secret_expires_at; all three are null outside an overlap.
+    previous_secret_sealed = fields.CharField(max_length=255, null=True)
+    previous_public_key = fields.CharField(max_length=64, null=True)
+    previous_secret_expires_at = fields.DatetimeField(null=True)
+    # Set by the one worker that claimed this key's KEY_EXPIRING notice.
+    expiry_notified_at = fields.DatetimeField(null=True)
 
     user_id: int
 
     class Meta:
         table = "api_keys"
-        indexes = (("user_id", "state", "id"),)
+        indexes = (
+            ("user_id", "state", "id"),
+            # apiKeys(unusedForDays:): a user's keys by last allowed request.
+            ("user_id", "state", "last_used_at"),
+            # The expiry-notice sweep: unclaimed keys by expiry.
+            ("expiry_notified_at", "expires_at"),
+        )
 
 
+# A pending second-factor confirmation of one operation on one key. ``purpose`` is
+# CREATE_KEY, UPDATE_KEY or ROLL_KEY; ``payload`` holds what the confirmation applies
+# (UPDATE_KEY: the validated new values; ROLL_KEY: the overlap and, for ED25519, the new
+# public key), never a secret.
 class KeyChallenge(Model):
     id = fields.BigIntField(primary_key=True)
     public_id = fields.CharField(max_length=64, unique=True)
@@ -53,6 +70,8 @@ class KeyChallenge(Model):
     expires_at = fields.DatetimeField()
     attempts = fields.IntField(default=0)
     consumed_at = fields.DatetimeField(null=True)
+    purpose = fields.CharField(max_length=16, db_default="CREATE_KEY")
+    payload: fields.Field[dict[str, object] | None] = fields.JSONField(null=True)
 
     user_id: int
     api_key_id: int

@@ -21,6 +21,8 @@ class UsageLog(Model):
     method = fields.CharField(max_length=16)
     path = fields.CharField(max_length=512)
     required_scope = fields.CharField(max_length=32, null=True)
+    # True when the signature matched the key's rolled-away secret (during an overlap).
+    signed_with_previous_secret = fields.BooleanField(db_default=False)
 
     api_key_id: int | None
 

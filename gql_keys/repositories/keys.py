@@ -24,7 +24,14 @@ async def create_pending_key(**fields: Any) -> ApiKey:
 
 
 async def create_challenge(
-    public_id: str, user_id: int, api_key_id: int, now: datetime, expires_at: datetime
+    public_id: str,
+    user_id: int,
+    api_key_id: int,
+    now: datetime,
+    expires_at: datetime,
+    *,
+    purpose: str = "CREATE_KEY",
+    payload: dict[str, Any] | None = None,
 ) -> KeyChallenge:
     return await KeyChallenge.create(
         public_id=public_id,
@@ -32,6 +39,8 @@ async def create_challenge(
         api_key_id=api_key_id,
         created_at=now,
         expires_at=expires_at,
+        purpose=purpose,
+        payload=payload,
     )
 
 
@@ -60,7 +69,7 @@ async def purge_stale_pending(before: datetime) -> int:
     """Delete pending keys (and, by cascade, their challenges) created before ``before``,
     and consumed challenges of that age; returns the number of keys deleted."""
     deleted = await ApiKey.filter(state=PENDING, created_at__lt=before).delete()
-    await KeyChallenge.filter(consumed_at__lt=before).delete()
+    await KeyChallenge.filter(Q(consumed_at__lt=before) | Q(expires_at__lt=before)).delete()
     return deleted
 
 
@@ -100,6 +109,20 @@ async def get_pending_key(api_key_id: int, user_id: int) -> ApiKey | None:
 async def get_user_key(api_key_id: int, user_id: int) -> ApiKey | None:
     """One of the user's confirmed keys (deleted ones included)."""
     return await ApiKey.get_or_none(id=api_key_id, user_id=user_id, state=ACTIVE)
+
+
+async def lock_live_key(api_key_id: int, user_id: int) -> ApiKey | None:
+    """One of the user's confirmed, not deleted keys, locked until the transaction ends
+    (PostgreSQL), so concurrent changes of one key apply one after the other."""
+    return (
+        await ApiKey.select_for_update()
+        .filter(id=api_key_id, user_id=user_id, state=ACTIVE, deleted_at=None)
+        .first()
+    )
+
+
+async def update_key(api_key_id: int, fields: dict[str, Any]) -> None:
+    await ApiKey.filter(id=api_key_id).update(**fields)
 
 
 async def soft_delete(api_key_id: int, user_id: int, now: datetime) -> bool:
@@ -150,3 +173,46 @@ async def owned_key_ids(user_id: int, ids: Sequence[int]) -> set[int]:
         return set()
     rows = await ApiKey.filter(user_id=user_id, id__in=list(ids)).values_list("id", flat=True)
     return {int(pk) for pk in rows}  # type: ignore[call-overload]
+
+
+def _unused(user_id: int, now: datetime, cutoff: datetime) -> Q:
+    """Live keys without an allowed request since ``cutoff`` (or ever, if created before)."""
+    return _live(user_id, now) & (
+        Q(last_used_at__lte=cutoff) | Q(last_used_at=None, created_at__lte=cutoff)
+    )
+
+
+async def list_unused_keys(
+    user_id: int, now: datetime, cutoff: datetime, before_id: int | None, limit: int
+) -> list[ApiKey]:
+    where = _unused(user_id, now, cutoff)
+    if before_id is not None:
+        where &= Q(id__lt=before_id)
+    return await ApiKey.filter(where).order_by("-id").limit(limit)
+
+
+async def count_unused_keys(user_id: int, now: datetime, cutoff: datetime) -> int:
+    return await ApiKey.filter(_unused(user_id, now, cutoff)).count()
+
+
+async def unnotified_expiring_keys(now: datetime, horizon: datetime, limit: int) -> list[ApiKey]:
+    """Live keys expiring in ``(now, horizon]`` whose KEY_EXPIRING nobody has claimed."""
+    return (
+        await ApiKey.filter(
+            expiry_notified_at=None,
+            expires_at__gt=now,
+            expires_at__lte=horizon,
+            state=ACTIVE,
+            deleted_at=None,
+        )
+        .order_by("expires_at")
+        .limit(limit)
+    )
+
+
+async def claim_expiry_notice(api_key_id: int, now: datetime) -> bool:
+    """Mark the key notified; True for the one caller (of any worker) whose UPDATE won."""
+    updated = await ApiKey.filter(id=api_key_id, expiry_notified_at=None).update(
+        expiry_notified_at=now
+    )
+    return updated == 1

@@ -27,6 +27,7 @@ LOG_COLUMNS = (
     "method",
     "path",
     "required_scope",
+    "signed_with_previous_secret",
 )
 
 

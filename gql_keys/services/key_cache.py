@@ -51,24 +51,42 @@ class KeyRecord:
     secret: bytes | None = field(repr=False)  # HMAC: UTF-8 bytes of the secret
     public_key: bytes | None  # ED25519: the raw 32 bytes
     row: Any  # the ApiKey row it was built from, for the GraphQL ``apiKey`` field
+    # After a roll: the rolled-away secret or public key, verifying until previous_until.
+    previous_secret: bytes | None = field(default=None, repr=False)
+    previous_public_key: bytes | None = None
+    previous_until: float | None = None  # Unix seconds
+
+
+def _key_material(
+    row: Any, sealed: str | None, public_b64: str | None, secretbox: SecretBox
+) -> tuple[bytes | None, bytes | None]:
+    """(HMAC secret, ED25519 public key) of a row's current or previous material."""
+    if row.algorithm == "HMAC_SHA512" and sealed:
+        try:
+            return secretbox.open(sealed, aad=secret_aad(row.key)), None
+        except SecretBoxError:
+            log.error("api key %s: sealed secret cannot be opened", row.id)
+    elif row.algorithm == "ED25519" and public_b64:
+        try:
+            return None, base64.b64decode(public_b64, validate=True)
+        except (binascii.Error, ValueError):
+            log.error("api key %s: stored public key is not base64", row.id)
+    return None, None
 
 
 def build_record(row: Any, settings: Settings, secretbox: SecretBox) -> KeyRecord | None:
     """A record from an ApiKey row; None for a pending key or unusable key material."""
     if row.state != "active":
         return None
-    secret: bytes | None = None
-    public_key: bytes | None = None
-    if row.algorithm == "HMAC_SHA512" and row.secret_sealed:
-        try:
-            secret = secretbox.open(row.secret_sealed, aad=secret_aad(row.key))
-        except SecretBoxError:
-            log.error("api key %s: sealed secret cannot be opened", row.id)
-    elif row.algorithm == "ED25519" and row.public_key:
-        try:
-            public_key = base64.b64decode(row.public_key, validate=True)
-        except (binascii.Error, ValueError):
-            log.error("api key %s: stored public key is not base64", row.id)
+    secret, public_key = _key_material(row, row.secret_sealed, row.public_key, secretbox)
+    previous_secret: bytes | None = None
+    previous_public_key: bytes | None = None
+    previous_until: float | None = None
+    if row.previous_secret_expires_at is not None:
+        previous_until = row.previous_secret_expires_at.timestamp()
+        previous_secret, previous_public_key = _key_material(
+            row, row.previous_secret_sealed, row.previous_public_key, secretbox
+        )
     networks: list[IPNetwork] = []
     for entry in row.ip_allowlist or ():
         try:
@@ -94,6 +112,9 @@ def build_record(row: Any, settings: Settings, secretbox: SecretBox) -> KeyRecor
         secret=secret,
         public_key=public_key,
         row=row,
+        previous_secret=previous_secret,
+        previous_public_key=previous_public_key,
+        previous_until=previous_until,
     )
 
 

@@ -3,33 +3,40 @@
 A new key is stored pending together with a challenge; it is unusable and unlisted
 until the owner confirms the challenge with a fresh TOTP code. The HMAC secret is
 generated at creation, stored only sealed, and revealed exactly once: by the call
-that consumes the challenge. Events are published only after their transaction
-commits.
+that consumes the challenge. The same confirmation applies the stored change of an
+update or roll challenge (:mod:`gql_keys.services.key_changes`). Events are published
+only after their transaction commits.
 """
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
 from tortoise.transactions import in_transaction
 
-from gql_keys.broker.events import ActivityEvent, ActivityKind, new_event_id
+from gql_keys.broker.events import ActivityKind
 from gql_keys.db import connection_label
 from gql_keys.domain_errors import DomainError, ErrorCode
-from gql_keys.models import ApiKey
+from gql_keys.models import ApiKey, KeyChallenge
 from gql_keys.repositories import keys as repo
 from gql_keys.repositories import users as users_repo
 from gql_keys.runtime import Runtime
 from gql_keys.security.keymaterial import new_public_key_id, new_secret, secret_aad
-from gql_keys.services import two_factor
+from gql_keys.services import key_changes, two_factor
+from gql_keys.services.key_challenges import (
+    MAX_CHALLENGE_ID_LENGTH,
+    Challenge,
+    ChallengePurpose,
+    check_open_challenges,
+    key_event,
+    open_challenge,
+    require_two_factor,
+)
 from gql_keys.services.key_policy import KeyAlgorithm, NewKeyRequest, validate_new_key
 from gql_keys.services.security_events import ClientInfo, SecurityEventKind, record
 
-CHALLENGE_ID_PREFIX = "kch_"
-MAX_CHALLENGE_ID_LENGTH = 64
 # An expired challenge keeps answering CHALLENGE_EXPIRED this long before it is purged.
 PENDING_RETENTION = timedelta(hours=1)
 
@@ -49,12 +56,6 @@ def status_of(row: ApiKey, now: datetime) -> KeyStatus:
 
 
 @dataclass(frozen=True, slots=True)
-class Challenge:
-    public_id: str
-    expires_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
 class Activation:
     api_key: ApiKey
     # HMAC keys only; never stored in the clear, never shown again.
@@ -66,17 +67,6 @@ class KeyPage:
     rows: list[ApiKey]
     has_next_page: bool
     total_count: int
-
-
-def _event(rt: Runtime, kind: ActivityKind, row: ApiKey) -> ActivityEvent:
-    return ActivityEvent(
-        id=new_event_id(int(rt.clock.time() * 1_000_000_000)),
-        kind=kind,
-        occurred_at=rt.clock.now(),
-        owner_id=row.user_id,
-        api_key_id=row.id,
-        key=row.key,
-    )
 
 
 def _not_found(field: str) -> DomainError:
@@ -93,11 +83,7 @@ async def create_key(rt: Runtime, user_id: int, request: NewKeyRequest) -> Chall
     """Store a pending key and return the challenge that confirms it."""
     settings = rt.settings
     now = rt.clock.now()
-    user = await users_repo.get_user(user_id)
-    if user is None or not user.two_factor_enabled:
-        raise DomainError(
-            ErrorCode.TWO_FACTOR_NOT_ENABLED, "Enable two-factor authentication to create keys."
-        )
+    await require_two_factor(user_id, "create keys")
     spec = validate_new_key(request, settings, now)
     await purge_stale_pending(rt)
     if await repo.count_live_keys(user_id, now) >= settings.max_live_keys:
@@ -105,15 +91,12 @@ async def create_key(rt: Runtime, user_id: int, request: NewKeyRequest) -> Chall
             ErrorCode.LIMIT_REACHED,
             f"An account can hold at most {settings.max_live_keys} live keys.",
         )
-    if await repo.count_open_challenges(user_id, now) >= settings.max_live_keys:
-        raise DomainError(ErrorCode.LIMIT_REACHED, "Too many keys are waiting for confirmation.")
+    await check_open_challenges(rt, user_id, now)
 
     public_key_id = new_public_key_id()
     sealed: str | None = None
     if spec.algorithm is KeyAlgorithm.HMAC_SHA512:
         sealed = rt.secretbox.seal(new_secret().encode(), aad=secret_aad(public_key_id))
-    expires_at = now + timedelta(seconds=settings.challenge_ttl_seconds)
-    public_id = CHALLENGE_ID_PREFIX + secrets.token_urlsafe(32)
     async with in_transaction(connection_label(settings.effective_database_url)):
         row = await repo.create_pending_key(
             user_id=user_id,
@@ -130,14 +113,14 @@ async def create_key(rt: Runtime, user_id: int, request: NewKeyRequest) -> Chall
             rate_limit_requests=spec.rate_limit_requests,
             rate_limit_per_seconds=spec.rate_limit_per_seconds,
         )
-        await repo.create_challenge(public_id, user_id, row.id, now, expires_at)
-    return Challenge(public_id=public_id, expires_at=expires_at)
+        return await open_challenge(rt, user_id, row.id, ChallengePurpose.CREATE_KEY, now)
 
 
 async def confirm_key(
     rt: Runtime, user_id: int, challenge_id: str, code: str, client: ClientInfo
 ) -> Activation:
-    """Check ``code`` for the user's challenge; on success activate the key, once."""
+    """Check ``code`` for the user's challenge; on success do what it was opened for, once:
+    activate the new key, or apply the stored update or roll."""
     settings = rt.settings
     now = rt.clock.now()
     await purge_stale_pending(rt)
@@ -155,17 +138,21 @@ async def confirm_key(
     if challenge.attempts >= settings.challenge_max_attempts:
         raise DomainError(
             ErrorCode.TOO_MANY_ATTEMPTS,
-            "Too many wrong codes for this challenge: create the key again.",
+            "Too many wrong codes for this challenge: start again.",
             ("input", "challengeId"),
         )
     if challenge.expires_at <= now:
         raise DomainError(
             ErrorCode.CHALLENGE_EXPIRED,
-            "This challenge has expired: create the key again.",
+            "This challenge has expired: start again.",
             ("input", "challengeId"),
         )
-    pending = await repo.get_pending_key(challenge.api_key_id, user_id)
-    if pending is None:
+    purpose = ChallengePurpose(challenge.purpose)
+    if purpose is ChallengePurpose.CREATE_KEY:
+        target = await repo.get_pending_key(challenge.api_key_id, user_id)
+    else:
+        target = await repo.get_user_key(challenge.api_key_id, user_id)
+    if target is None or target.deleted_at is not None:
         raise _not_found("challengeId")
 
     try:
@@ -174,23 +161,20 @@ async def confirm_key(
         if exc.code is not ErrorCode.INVALID_TWO_FACTOR_CODE:
             raise  # not enabled, or locked after too many failures: no code was judged
         attempts = await repo.count_failed_attempt(challenge.id)
-        await rt.broker.publish([_event(rt, ActivityKind.TWO_FACTOR_FAILED, pending)])
+        await rt.broker.publish([key_event(rt, ActivityKind.TWO_FACTOR_FAILED, target)])
         if attempts >= settings.challenge_max_attempts:
             raise DomainError(
                 ErrorCode.TOO_MANY_ATTEMPTS,
-                "Too many wrong codes for this challenge: create the key again.",
+                "Too many wrong codes for this challenge: start again.",
                 ("input", "code"),
             ) from None
         raise
 
+    if purpose is not ChallengePurpose.CREATE_KEY:
+        return await _confirm_change(rt, user_id, challenge, purpose, client)
     async with in_transaction(connection_label(settings.effective_database_url)):
         await repo.lock_owner(user_id)
-        if not await repo.consume_challenge(challenge.id, now, settings.challenge_max_attempts):
-            raise DomainError(
-                ErrorCode.CHALLENGE_EXPIRED,
-                "This challenge was already used or has expired.",
-                ("input", "challengeId"),
-            )
+        await _consume(rt, challenge, now)
         if await repo.count_live_keys(user_id, now) >= settings.max_live_keys:
             raise DomainError(
                 ErrorCode.LIMIT_REACHED,
@@ -211,7 +195,42 @@ async def confirm_key(
         secret = rt.secretbox.open(row.secret_sealed, aad=secret_aad(row.key)).decode()
     # A worker may have cached the pending key as unusable: the key works from now on.
     await rt.key_invalidator.key_changed(row.key)
-    await rt.broker.publish([_event(rt, ActivityKind.KEY_CREATED, row)])
+    await rt.broker.publish([key_event(rt, ActivityKind.KEY_CREATED, row)])
+    return Activation(api_key=row, secret=secret)
+
+
+async def _consume(rt: Runtime, challenge: KeyChallenge, now: datetime) -> None:
+    max_attempts = rt.settings.challenge_max_attempts
+    if not await repo.consume_challenge(challenge.id, now, max_attempts):
+        raise DomainError(
+            ErrorCode.CHALLENGE_EXPIRED,
+            "This challenge was already used or has expired.",
+            ("input", "challengeId"),
+        )
+
+
+async def _confirm_change(
+    rt: Runtime,
+    user_id: int,
+    challenge: KeyChallenge,
+    purpose: ChallengePurpose,
+    client: ClientInfo,
+) -> Activation:
+    """Apply the update or roll stored with ``challenge`` (the code was right)."""
+    now = rt.clock.now()
+    payload = challenge.payload or {}
+    secret: str | None = None
+    async with in_transaction(connection_label(rt.settings.effective_database_url)):
+        await _consume(rt, challenge, now)
+        row = await key_changes.lock_changeable(user_id, challenge.api_key_id, now, "challengeId")
+        if purpose is ChallengePurpose.UPDATE_KEY:
+            await key_changes.apply_update(rt, row, payload, now)
+            kind, security_kind = ActivityKind.KEY_UPDATED, SecurityEventKind.KEY_UPDATED
+        else:
+            secret = await key_changes.apply_roll(rt, row, payload, now)
+            kind, security_kind = ActivityKind.KEY_ROLLED, SecurityEventKind.KEY_ROLLED
+        await record(rt, user_id, security_kind, client, api_key_id=row.id)
+    await key_changes.announce(rt, row, kind)
     return Activation(api_key=row, secret=secret)
 
 
@@ -226,6 +245,27 @@ async def list_keys(
     """The user's keys newest first (keyset on id), ``limit`` at a time."""
     rows = await repo.list_user_keys(user_id, include_deleted, after_id, limit + 1)
     total = await repo.count_user_keys(user_id, include_deleted)
+    return KeyPage(rows=rows[:limit], has_next_page=len(rows) > limit, total_count=total)
+
+
+MAX_UNUSED_FOR_DAYS = 36_500
+
+
+async def list_unused_keys(
+    rt: Runtime, user_id: int, unused_for_days: int, after_id: int | None, limit: int
+) -> KeyPage:
+    """The user's live keys without an allowed request for ``unused_for_days`` days (or
+    never used and created that long ago), newest first."""
+    if not 0 <= unused_for_days <= MAX_UNUSED_FOR_DAYS:
+        raise DomainError(
+            ErrorCode.INVALID_INPUT,
+            f"unusedForDays must be between 0 and {MAX_UNUSED_FOR_DAYS}.",
+            ("unusedForDays",),
+        )
+    now = rt.clock.now()
+    cutoff = now - timedelta(days=unused_for_days)
+    rows = await repo.list_unused_keys(user_id, now, cutoff, after_id, limit + 1)
+    total = await repo.count_unused_keys(user_id, now, cutoff)
     return KeyPage(rows=rows[:limit], has_next_page=len(rows) > limit, total_count=total)
 
 
@@ -244,5 +284,5 @@ async def delete_key(rt: Runtime, user_id: int, api_key_id: int, client: ClientI
     row.deleted_at = now
     # Forget the key in this worker's verification cache and tell every other worker.
     await rt.key_invalidator.key_changed(row.key)
-    await rt.broker.publish([_event(rt, ActivityKind.KEY_DELETED, row)])
+    await rt.broker.publish([key_event(rt, ActivityKind.KEY_DELETED, row)])
     return row

@@ -119,10 +119,24 @@ def _signature_valid(record: KeyRecord | None, payload: bytes | None, signature:
     return verify_hmac_sha512(secret, payload, signature)
 
 
+def _previous_signature_valid(
+    record: KeyRecord, payload: bytes, signature: str, now: float
+) -> bool:
+    """Whether the key's rolled-away secret or public key signed this, within its overlap."""
+    if record.previous_until is None or record.previous_until <= now:
+        return False
+    if record.previous_public_key is not None:
+        return verify_ed25519(record.previous_public_key, payload, signature)
+    if record.previous_secret is not None:
+        return verify_hmac_sha512(record.previous_secret, payload, signature)
+    return False
+
+
 async def decide(
     rt: Runtime, request: SignedRequest, now: float
-) -> tuple[VerificationCode, KeyRecord | None, RateDecision | None]:
-    """The decision alone (nothing recorded), taken at ``now`` (Unix seconds)."""
+) -> tuple[VerificationCode, KeyRecord | None, RateDecision | None, bool]:
+    """The decision alone (nothing recorded), taken at ``now`` (Unix seconds); the last
+    item says whether the signature matched the key's previous (rolled-away) secret."""
     record = await rt.key_cache.get(request.key)
     body_hash = request.body_sha512.lower()
     payload: bytes | None
@@ -134,29 +148,32 @@ async def decide(
         payload = None
     payload_ok = payload is not None and is_sha512_hex(body_hash)
     signature_ok = _signature_valid(record, payload, request.signature) and payload_ok
+    previous = False
+    if not signature_ok and payload_ok and record is not None and payload is not None:
+        previous = signature_ok = _previous_signature_valid(record, payload, request.signature, now)
 
     if record is None:
-        return VerificationCode.KEY_NOT_FOUND, None, None
+        return VerificationCode.KEY_NOT_FOUND, None, None, False
     if record.deleted:
-        return VerificationCode.KEY_DELETED, record, None
+        return VerificationCode.KEY_DELETED, record, None, False
     if record.expires_at is not None and record.expires_at <= now:
-        return VerificationCode.KEY_EXPIRED, record, None
+        return VerificationCode.KEY_EXPIRED, record, None, False
     ts = parse_timestamp(request.timestamp)
     if ts is None or not timestamp_in_window(ts, now, rt.settings.signature_window_seconds):
-        return VerificationCode.TIMESTAMP_OUT_OF_WINDOW, record, None
+        return VerificationCode.TIMESTAMP_OUT_OF_WINDOW, record, None, False
     if not signature_ok or payload is None:
-        return VerificationCode.INVALID_SIGNATURE, record, None
+        return VerificationCode.INVALID_SIGNATURE, record, None, False
     if not _address_allowed(record, request.client_ip):
-        return VerificationCode.IP_NOT_ALLOWED, record, None
+        return VerificationCode.IP_NOT_ALLOWED, record, None, previous
     if request.required_scope is not None and request.required_scope not in record.scopes:
-        return VerificationCode.SCOPE_NOT_GRANTED, record, None
+        return VerificationCode.SCOPE_NOT_GRANTED, record, None, previous
     fingerprint: str | None = None
     if request.method.upper() in STATE_CHANGING_METHODS:
         # Remember the request until its timestamp leaves the window on either side.
         ttl = max(1.0, ts + rt.settings.signature_window_seconds - now + 1.0)
         fingerprint = replay_key(record.key, payload)
         if not await rt.replay_cache.first_seen(fingerprint, ttl, now):
-            return VerificationCode.REPLAYED, record, None
+            return VerificationCode.REPLAYED, record, None, previous
     rate = await rt.rate_limiter.hit(
         f"key:{record.id}", record.rate_limit_requests, record.rate_limit_per_seconds, now
     )
@@ -164,8 +181,8 @@ async def decide(
         # Only an accepted signature counts as used: the partner may retry this one.
         if fingerprint is not None:
             await rt.replay_cache.forget(fingerprint)
-        return VerificationCode.RATE_LIMITED, record, rate
-    return VerificationCode.VALID, record, rate
+        return VerificationCode.RATE_LIMITED, record, rate, previous
+    return VerificationCode.VALID, record, rate, previous
 
 
 async def verify(rt: Runtime, request: SignedRequest) -> Decision:
@@ -176,7 +193,7 @@ async def verify(rt: Runtime, request: SignedRequest) -> Decision:
     started = time.perf_counter()
     now = rt.clock.time()
     try:
-        code, record, rate = await decide(rt, request, now)
+        code, record, rate, previous = await decide(rt, request, now)
     except ServiceUnavailable:  # e.g. the replay cache is full: refuse, never guess
         rt.metrics.verifications.inc("SERVICE_UNAVAILABLE")
         raise
@@ -192,6 +209,7 @@ async def verify(rt: Runtime, request: SignedRequest) -> Decision:
         method=request.method.upper(),
         path=request.path,
         required_scope=request.required_scope.value if request.required_scope else None,
+        signed_with_previous_secret=previous,
     )
     metrics = rt.metrics
     try:

@@ -53,6 +53,7 @@ class UsageEntry:
     method: str
     path: str
     required_scope: str | None
+    signed_with_previous_secret: bool = False
 
     def values(self) -> tuple[object, ...]:
         return (
@@ -65,6 +66,7 @@ class UsageEntry:
             storable(self.method, METHOD_MAX),
             storable(self.path, PATH_MAX),
             self.required_scope,
+            self.signed_with_previous_secret,
         )
 
 

@@ -21,7 +21,10 @@ ApiKeyRef = Annotated["ApiKeyType", strawberry.lazy("gql_keys.graphql.keys.types
 
 class KeyActivityKind(StrEnum):
     KEY_CREATED = "KEY_CREATED"
+    KEY_UPDATED = "KEY_UPDATED"
+    KEY_ROLLED = "KEY_ROLLED"
     KEY_DELETED = "KEY_DELETED"
+    KEY_EXPIRING = "KEY_EXPIRING"
     KEY_USED = "KEY_USED"
     KEY_DENIED = "KEY_DENIED"
     TWO_FACTOR_FAILED = "TWO_FACTOR_FAILED"

@@ -1,6 +1,11 @@
-"""API keys: the scope catalogue, creating and confirming keys, listing and deleting them."""
+"""API keys: the scope catalogue, creating and confirming keys, listing, changing,
+rolling and deleting them."""
 
-from gql_keys.graphql.keys.mutations import Mutation
+from strawberry.tools import merge_types
+
+from gql_keys.graphql.keys import changes, mutations
 from gql_keys.graphql.keys.queries import Query
+
+Mutation = merge_types("KeyMutation", (mutations.Mutation, changes.Mutation))
 
 __all__ = ["Mutation", "Query"]

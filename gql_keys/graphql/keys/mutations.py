@@ -100,14 +100,11 @@ class Mutation:
             )
         except (DomainError, InvalidInput) as exc:
             return CreateApiKeyPayload(user_errors=user_errors(exc))
-        return CreateApiKeyPayload(
-            challenge=TwoFactorChallenge(
-                id=strawberry.ID(challenge.public_id), expires_at=challenge.expires_at
-            )
-        )
+        return CreateApiKeyPayload(challenge=TwoFactorChallenge.from_challenge(challenge))
 
     @strawberry.mutation(
-        description="Confirm a key with a TOTP code; the secret is in this payload only."
+        description="Confirm a challenge with a TOTP code: activate a new key, apply a "
+        "stored update, or roll a secret. A new HMAC secret is in this payload only."
     )
     async def verify_two_factor(
         self, info: Info, input: VerifyTwoFactorInput
@@ -122,7 +119,7 @@ class Mutation:
                 input.code,
                 info.context.client,
             )
-        except DomainError as exc:
+        except (DomainError, InvalidInput) as exc:
             return VerifyTwoFactorPayload(user_errors=user_errors(exc))
         return VerifyTwoFactorPayload(
             api_key=ApiKeyType.from_row(activation.api_key), secret=activation.secret

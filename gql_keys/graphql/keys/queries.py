@@ -55,19 +55,29 @@ class Query:
     def scope_catalog(self) -> list[ScopeInfo]:
         return [ScopeInfo.from_description(entry) for entry in CATALOG]
 
-    @strawberry.field(description="The caller's keys, newest first.")
+    @strawberry.field(
+        description="The caller's keys, newest first. unusedForDays: only live keys with no "
+        "allowed request (or none since creation) for at least that many days; "
+        "includeDeleted is then ignored."
+    )
     async def api_keys(
         self,
         info: Info,
         first: int | None = None,
         after: str | None = None,
         include_deleted: bool | None = False,
+        unused_for_days: int | None = None,
     ) -> ApiKeyConnection:
         principal = require_user(info)
         limit = page_size(first)
-        page = await service.list_keys(
-            principal.user_id, bool(include_deleted), _after_id(after), limit
-        )
+        if unused_for_days is not None:
+            page = await service.list_unused_keys(
+                info.context.rt, principal.user_id, unused_for_days, _after_id(after), limit
+            )
+        else:
+            page = await service.list_keys(
+                principal.user_id, bool(include_deleted), _after_id(after), limit
+            )
         return connection(
             [ApiKeyType.from_row(row) for row in page.rows],
             [encode_cursor([row.id]) for row in page.rows],

@@ -12,11 +12,13 @@ from gql_keys.graphql.node import Node, encode_global_id
 from gql_keys.graphql.usage.buckets import usage_field
 from gql_keys.models import ApiKey as ApiKeyRow
 from gql_keys.scopes import Scope
+from gql_keys.services.key_challenges import Challenge, ChallengePurpose
 from gql_keys.services.key_policy import KeyAlgorithm
 from gql_keys.services.keys import KeyStatus, status_of
 
 KeyAlgorithmEnum = strawberry.enum(KeyAlgorithm, name="KeyAlgorithm")
 ApiKeyStatusEnum = strawberry.enum(KeyStatus, name="ApiKeyStatus")
+ChallengePurposeEnum = strawberry.enum(ChallengePurpose, name="ChallengePurpose")
 
 
 @strawberry.type
@@ -60,6 +62,16 @@ class ApiKeyType(Node):
             per_seconds=settings.default_rate_limit_per_seconds,
         )
 
+    @strawberry.field(
+        description="Set while the secret (or public key) in force before the last roll "
+        "still verifies; null otherwise."
+    )
+    def previous_secret_expires_at(self, info: Info) -> datetime | None:
+        until = self.row.previous_secret_expires_at
+        if until is None or until <= info.context.rt.clock.now():
+            return None
+        return until
+
     @classmethod
     def from_row(cls, row: ApiKeyRow) -> ApiKeyType:
         return cls(
@@ -82,3 +94,15 @@ class ApiKeyType(Node):
 class TwoFactorChallenge:
     id: strawberry.ID
     expires_at: datetime
+    purpose: ChallengePurposeEnum = strawberry.field(  # type: ignore[valid-type]
+        description="What verifyTwoFactor will do: create the key, apply the stored "
+        "update, or roll the secret."
+    )
+
+    @classmethod
+    def from_challenge(cls, challenge: Challenge) -> TwoFactorChallenge:
+        return cls(
+            id=strawberry.ID(challenge.public_id),
+            expires_at=challenge.expires_at,
+            purpose=challenge.purpose,
+        )

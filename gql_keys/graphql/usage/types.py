@@ -41,6 +41,10 @@ class UsageLogType(Node):
     method: str
     path: str
     required_scope: ScopeEnum | None  # type: ignore[valid-type]
+    signed_with_previous_secret: bool = strawberry.field(
+        description="True when the request was signed with the key's previous secret "
+        "(or public key) during the overlap after a roll: that partner has not switched yet."
+    )
     api_key_id: strawberry.Private[int | None]
 
     @strawberry.field(description="The key, when the KEY header named one that exists.")
@@ -64,5 +68,6 @@ class UsageLogType(Node):
             method=row.method,
             path=row.path,
             required_scope=Scope(row.required_scope) if row.required_scope else None,
+            signed_with_previous_secret=row.signed_with_previous_secret,
             api_key_id=row.api_key_id,
         )
