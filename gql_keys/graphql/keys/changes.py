@@ -8,12 +8,12 @@ import strawberry
 
 from gql_keys.domain_errors import DomainError, ErrorCode, InvalidInput
 from gql_keys.graphql.context import Info
-from gql_keys.graphql.errors import UserError, user_errors
 from gql_keys.graphql.keys.mutations import RateLimitInput
 from gql_keys.graphql.keys.scopes import ScopeEnum
 from gql_keys.graphql.keys.types import ApiKeyType, TwoFactorChallenge
 from gql_keys.graphql.node import decode_int_id
 from gql_keys.graphql.permissions import require_user
+from gql_keys.graphql.user_errors import UserError, user_errors
 from gql_keys.services import key_changes as service
 from gql_keys.services.key_updates import KeyUpdateRequest
 
