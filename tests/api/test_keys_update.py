@@ -31,7 +31,7 @@ from tests.support.keys import verifier_token
 
 ALLOWLISTED = {
     "scopes": ["SPOT_WRITE", "WALLET_READ"],
-    "ipAllowlist": ["10.1.0.0/16", "203.0.113.7"],
+    "ipAllowlist": ["10.1.0.0/20", "203.0.113.7"],
     "rateLimit": {"requests": 100, "perSeconds": 10},
 }
 
@@ -88,10 +88,10 @@ def widening_changes(now: datetime) -> list[tuple[str, dict[str, Any], dict[str,
         ("read to write", {"scopes": ["SPOT_WRITE", "WALLET_WRITE"]}, {}),
         (
             "an address outside the allowlist",
-            {"ipAllowlist": ["10.1.0.0/16", "203.0.113.8"]},
-            {"ipAllowlist": ["10.1.0.0/16", "203.0.113.8"]},
+            {"ipAllowlist": ["10.1.0.0/20", "203.0.113.8"]},
+            {"ipAllowlist": ["10.1.0.0/20", "203.0.113.8"]},
         ),
-        ("a wider network", {"ipAllowlist": ["10.0.0.0/8", "203.0.113.7"]}, {}),
+        ("a wider network", {"ipAllowlist": ["10.1.0.0/16", "203.0.113.7"]}, {}),
         ("removing the allowlist", {"ipAllowlist": []}, {"ipAllowlist": []}),
         ("a later expiry", {"expiresAt": iso(later)}, {"expiresAt": later}),
         (
@@ -171,7 +171,7 @@ async def test_one_input_that_narrows_and_widens_is_a_widening_and_changes_nothi
         key["id"],
         label="mixed",
         scopes=["SPOT_READ"],
-        ipAllowlist=["10.0.0.0/8"],
+        ipAllowlist=["10.1.0.0/16"],
     )
     assert payload["apiKey"] is None
     assert payload["challenge"]["purpose"] == "UPDATE_KEY"
@@ -180,7 +180,7 @@ async def test_one_input_that_narrows_and_widens_is_a_widening_and_changes_nothi
     confirmed = await confirm(client, user, payload["challenge"]["id"], next_code(user.seed, rt))
     assert_has(
         confirmed["apiKey"],
-        {"label": "mixed", "scopes": ["SPOT_READ"], "ipAllowlist": ["10.0.0.0/8"]},
+        {"label": "mixed", "scopes": ["SPOT_READ"], "ipAllowlist": ["10.1.0.0/16"]},
     )
 
 
@@ -284,6 +284,7 @@ async def test_bad_values_are_refused_with_their_field(
         ({"label": ""}, ["input", "label"]),
         ({"scopes": []}, ["input", "scopes"]),
         ({"ipAllowlist": ["10.0.0.300"]}, ["input", "ipAllowlist", "0"]),
+        ({"ipAllowlist": ["10.0.0.0/8"]}, ["input", "ipAllowlist", "0"]),
         ({"expiresAt": iso(rt.clock.now() - timedelta(days=1))}, ["input", "expiresAt"]),
         ({"rateLimit": {"requests": 0, "perSeconds": 10}}, ["input", "rateLimit", "requests"]),
     ]
