@@ -372,3 +372,36 @@ async def test_an_applied_change_is_published_as_key_updated(
         ]
     finally:
         rt.hub.unsubscribe(subscriber)
+
+
+SECURITY_EVENTS = "{ securityEvents(first: 10) { nodes { kind apiKey { id } } } }"
+
+
+async def test_applied_updates_and_rolls_are_security_events_and_refusals_are_not(
+    client: httpx.AsyncClient, rt: Runtime
+) -> None:
+    user = await signed_up_user(client, rt)
+    assert user.seed is not None
+    key = await allowlisted_key(client, rt, user)
+    await update(client, user, key["id"], label="narrowed")
+    add_withdraw = (await update(client, user, key["id"], scopes=["SPOT_WRITE", "WITHDRAW"]))[
+        "challenge"
+    ]
+    drop_allowlist = (await update(client, user, key["id"], ipAllowlist=[]))["challenge"]
+    await confirm(client, user, drop_allowlist["id"], next_code(user.seed, rt))
+    refused = await confirm(client, user, add_withdraw["id"], next_code(user.seed, rt))
+    assert refused["apiKey"] is None
+    rolled = (await roll(client, user, key["id"]))["challenge"]
+    await confirm(client, user, rolled["id"], next_code(user.seed, rt))
+    body = await gql(client, SECURITY_EVENTS, token=user.token)
+    events = [
+        (e["kind"], (e["apiKey"] or {}).get("id"))
+        for e in body["data"]["securityEvents"]["nodes"]
+        if e["kind"].startswith("KEY_")
+    ]
+    assert events == [
+        ("KEY_ROLLED", key["id"]),
+        ("KEY_UPDATED", key["id"]),
+        ("KEY_UPDATED", key["id"]),
+        ("KEY_CREATED", key["id"]),
+    ]

@@ -7,7 +7,7 @@ from tortoise.migrations import operations as ops
 
 
 class Migration(migrations.Migration):
-    dependencies = [("models", "0002_usage_logs_denied_index")]
+    dependencies = [("models", "0003_account_security")]
 
     initial = False
 
