@@ -234,10 +234,48 @@ def tab_to(page: Page, name: str, limit: int = 80) -> None:
 SPOT_PATH = "/api/v4/spot/accounts"
 
 
+def edit_and_roll(
+    page: Page, server: LiveServer, seed: str, verifier: str, key: str, secret: str
+) -> None:
+    """On the key's page: a narrowing edit applies at once, a widening one asks for a code;
+    rolling shows a new secret once while the old one verifies through the overlap."""
+    page.get_by_role("button", name="Edit").click()
+    dialog = page.get_by_role("dialog")
+    dialog.get_by_label("Wallet: read").uncheck()
+    dialog.get_by_role("button", name="Save changes").click()
+    expect(page.get_by_role("dialog")).to_have_count(0)
+    expect(page.get_by_text("Saved.", exact=True)).to_be_visible()
+    expect(page.locator("dl.facts")).not_to_contain_text("WALLET_READ")
+
+    page.get_by_role("button", name="Edit").click()
+    dialog.get_by_label("Futures: read").check()
+    dialog.get_by_role("button", name="Save changes").click()
+    dialog.get_by_label("Google Authenticator code").fill(next_code(server, seed))
+    dialog.get_by_role("button", name="Confirm").click()
+    expect(page.get_by_role("dialog")).to_have_count(0)
+    expect(page.locator("dl.facts")).to_contain_text("FUTURES_READ")
+
+    page.get_by_role("button", name="Roll secret").click()
+    dialog.get_by_label("Google Authenticator code").fill(next_code(server, seed))
+    dialog.get_by_role("button", name="Next").click()
+    rolled = dialog.get_by_label("Secret key").inner_text().strip()
+    assert rolled
+    assert rolled != secret
+    dialog.get_by_role("button", name="Done").click()
+    assert rolled not in page.content()
+    expect(page.locator("dl.facts")).to_contain_text("Previous secret")
+    for old_or_new in (secret, rolled):
+        decision = partner_request(
+            server, verifier, key, old_or_new, client_ip="127.0.0.1", path=SPOT_PATH
+        )
+        assert decision == "VALID"
+
+
 def walk_the_whole_journey(page: Page, server: LiveServer, recorder: Recorder) -> None:
     """Create an account, turn on 2FA, create a key with two scopes and an allowlist, read
     its secret once, sign partner requests with it (one allowed, one denied), see them in
-    Live activity and on the key's page (chart and logs), delete it, sign out; with no CSP
+    Live activity and on the key's page (chart and logs), edit and roll it, delete it,
+    sign out; with no CSP
     violation and no request to another origin on the way."""
     create_account(page, new_email())
     seed, recovery_codes = enable_two_factor(page, server)
@@ -284,6 +322,8 @@ def walk_the_whole_journey(page: Page, server: LiveServer, recorder: Recorder) -
     page.get_by_role("button", name="Apply filters").click()
     expect(logs.get_by_role("row")).to_have_count(2)
     expect(logs).not_to_contain_text("VALID")
+
+    edit_and_roll(page, server, seed, token, key, secret)
 
     page.get_by_role("link", name="API Management").click()
     page.get_by_role("row").filter(has_text="partner-a").get_by_role(

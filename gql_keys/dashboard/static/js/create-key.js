@@ -38,7 +38,7 @@ function groupByArea(catalog) {
 
 const capitalise = (text) => text.charAt(0).toUpperCase() + text.slice(1);
 
-function ScopePicker({ catalog, selected, onChange, error }) {
+export function ScopePicker({ catalog, selected, onChange, error }) {
   return html`<fieldset class="scopes" aria-describedby=${error ? "scopes-error" : undefined}>
     <legend>Permissions</legend>
     <div class="scope-areas">
@@ -57,15 +57,21 @@ function ScopePicker({ catalog, selected, onChange, error }) {
   </fieldset>`;
 }
 
+/** The allowlist textarea as a list: one entry per line (commas also split). */
+export const allowlistOf = (text) => text.split(/\s*[\n,]\s*/).map((s) => s.trim()).filter(Boolean);
+
+/** A date input's day as the end of that day, local time, in RFC 3339. */
+export const endOfDay = (day) => new Date(`${day}T23:59:59`).toISOString();
+
 function buildInput(form) {
   const input = {
     label: form.label.trim(),
     scopes: [...form.scopes],
-    ipAllowlist: form.allowlist.split(/\s*[\n,]\s*/).map((s) => s.trim()).filter(Boolean),
+    ipAllowlist: allowlistOf(form.allowlist),
     algorithm: form.algorithm,
   };
   if (input.ipAllowlist.length === 0) input.ipAllowlist = null;
-  if (form.expiresOn) input.expiresAt = new Date(`${form.expiresOn}T23:59:59`).toISOString();
+  if (form.expiresOn) input.expiresAt = endOfDay(form.expiresOn);
   if (form.rateRequests || form.ratePer) {
     input.rateLimit = { requests: Number(form.rateRequests), perSeconds: Number(form.ratePer) };
   }
@@ -77,7 +83,7 @@ function buildInput(form) {
 const SHOWN = ["label", "scopes", "ipAllowlist", "expiresAt", "rateLimit", "rateLimit.requests",
   "rateLimit.perSeconds", "publicKey", "code"];
 
-function SecretView({ apiKey, secret, onClose }) {
+export function SecretView({ apiKey, secret, onClose, title = "Key created" }) {
   const [copied, setCopied] = useState("");
   async function copy() {
     try {
@@ -92,7 +98,7 @@ function SecretView({ apiKey, secret, onClose }) {
     }
   }
   return html`<div class="secret-view">
-    <h2 id="create-key-title">Key created</h2>
+    <h2 id="create-key-title">${title}</h2>
     <dl class="facts">
       <dt>Label</dt><dd>${apiKey.label}</dd>
       <dt>Key</dt><dd><code>${apiKey.key}</code></dd>

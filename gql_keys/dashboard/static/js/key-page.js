@@ -1,6 +1,7 @@
 // One key: its facts, a usage chart from ApiKey.usage, and its usage logs with filters.
 import { gql, KEY_FIELDS } from "./api.js";
 import { UsageChart } from "./chart.js";
+import { EditKeyDialog, RollKeyDialog } from "./edit-key.js";
 import { html, useCallback, useEffect, useState } from "./lib.js";
 import { Alert, Time } from "./ui.js";
 
@@ -14,7 +15,9 @@ const CODES = ["VALID", "KEY_NOT_FOUND", "KEY_EXPIRED", "KEY_DELETED", "IP_NOT_A
 const PAGE = 25;
 
 const KEY = `query Key($id: ID!, $since: DateTime!, $bucket: UsageBucketSize!) {
-  apiKey(id: $id) { ${KEY_FIELDS} usage(since: $since, bucket: $bucket) { start allowed denied } }
+  apiKey(id: $id) { ${KEY_FIELDS} previousSecretExpiresAt
+    usage(since: $since, bucket: $bucket) { start allowed denied } }
+  scopeCatalog { scope title description area }
 }`;
 const LOGS = `query Logs($filter: UsageLogFilter!, $first: Int!, $after: String) {
   usageLogs(filter: $filter, first: $first, after: $after) {
@@ -116,6 +119,9 @@ export function KeyPage({ id, activityTick }) {
   const [period, setPeriod] = useState("day");
   const [apiKey, setApiKey] = useState(undefined);
   const [since, setSince] = useState(null);
+  const [catalog, setCatalog] = useState([]);
+  const [dialog, setDialog] = useState(null); // "edit" | "roll"
+  const [notice, setNotice] = useState("");
   const [error, setError] = useState("");
 
   const load = useCallback(async () => {
@@ -123,6 +129,7 @@ export function KeyPage({ id, activityTick }) {
       const from = new Date(Date.now() - PERIODS[period].ms);
       const data = await gql(KEY, { id, since: from.toISOString(), bucket: PERIODS[period].bucket });
       setApiKey(data.apiKey);
+      setCatalog(data.scopeCatalog);
       setSince(from);
       setError("");
     } catch (e) {
@@ -138,8 +145,15 @@ export function KeyPage({ id, activityTick }) {
   return html`<section aria-labelledby="key-title">
     <p class="crumbs"><a href="#/">API Management</a> ›</p>
     <${Alert}>${error}<//>
+    <${Alert} kind="info">${notice}<//>
     ${apiKey && html`
-      <h1 id="key-title">${apiKey.label}</h1>
+      <div class="section-head">
+        <h1 id="key-title">${apiKey.label}</h1>
+        ${apiKey.status === "ACTIVE" && html`<div class="actions">
+          <button type="button" onClick=${() => { setNotice(""); setDialog("edit"); }}>Edit</button>
+          <button type="button" onClick=${() => { setNotice(""); setDialog("roll"); }}>Roll secret</button>
+        </div>`}
+      </div>
       <dl class="facts card">
         <dt>Key</dt><dd><code>${apiKey.key}</code></dd>
         <dt>Status</dt><dd>${apiKey.status}</dd>
@@ -148,6 +162,8 @@ export function KeyPage({ id, activityTick }) {
         <dt>Rate limit</dt><dd>${apiKey.rateLimit.requests} requests per ${apiKey.rateLimit.perSeconds} s</dd>
         <dt>Created</dt><dd><${Time} value=${apiKey.createdAt} /></dd>
         <dt>Expires</dt><dd><${Time} value=${apiKey.expiresAt} fallback="Never" /></dd>
+        ${apiKey.previousSecretExpiresAt && html`<dt>Previous secret</dt>
+          <dd>still verifies until <${Time} value=${apiKey.previousSecretExpiresAt} /></dd>`}
         <dt>Last used</dt><dd><${Time} value=${apiKey.lastUsedAt} fallback="Never" />${apiKey.lastUsedIp ? ` from ${apiKey.lastUsedIp}` : ""}</dd>
       </dl>
       <section class="card" aria-labelledby="usage-title">
@@ -160,6 +176,11 @@ export function KeyPage({ id, activityTick }) {
         </div>
         <${Chart} apiKey=${apiKey} period=${period} since=${since} />
       </section>
-      <${UsageLogs} keyId=${apiKey.id} refresh=${activityTick} />`}
+      <${UsageLogs} keyId=${apiKey.id} refresh=${activityTick} />
+      ${dialog === "edit" && html`<${EditKeyDialog} apiKey=${apiKey} catalog=${catalog}
+        onClose=${() => setDialog(null)}
+        onSaved=${(_, message) => { setDialog(null); setNotice(message); load(); }} />`}
+      ${dialog === "roll" && html`<${RollKeyDialog} apiKey=${apiKey}
+        onClose=${() => { setDialog(null); load(); }} onRolled=${() => setNotice("Secret rolled.")} />`}`}
   </section>`;
 }
