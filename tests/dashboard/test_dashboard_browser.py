@@ -217,6 +217,10 @@ def test_axe_finds_no_serious_or_critical_violation(page: Page, server: LiveServ
     page.get_by_role("link", name="for-axe").click()
     expect(page.locator("figure.chart canvas").first).to_be_visible()
     assert serious() == []
+    page.get_by_role("button", name="Edit").click()
+    expect(page.get_by_role("dialog")).to_be_visible()
+    assert serious() == []
+    page.keyboard.press("Escape")
     page.get_by_role("link", name="Security").click()
     expect(page.get_by_role("table", name="Where you are signed in")).to_be_visible()
     assert serious() == []
