@@ -112,7 +112,8 @@ def page(browser: Browser, server: LiveServer) -> Iterator[Page]:
 
 @pytest.fixture
 def recorder(page: Page, server: LiveServer) -> Recorder:
-    """Everything the page logged to the console and every URL it requested."""
+    """Everything the page logged to the console and every URL it requested or opened a
+    WebSocket to."""
     seen = Recorder(origin=server.url)
 
     def on_console(message: ConsoleMessage) -> None:
@@ -121,4 +122,5 @@ def recorder(page: Page, server: LiveServer) -> Recorder:
     page.add_init_script(REPORT_VIOLATIONS)
     page.on("console", on_console)
     page.on("request", lambda request: seen.requests.append(request.url))
+    page.on("websocket", lambda socket: seen.requests.append(socket.url))
     return seen

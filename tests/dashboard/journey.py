@@ -348,4 +348,5 @@ def walk_the_whole_journey(page: Page, server: LiveServer, recorder: Recorder) -
     assert viewer.get("data") is None or viewer["data"]["viewer"] is None
 
     assert recorder.csp_violations() == []
+    assert any(url.startswith("ws://") for url in recorder.requests)  # the live feed's socket
     assert recorder.foreign_requests() == []
