@@ -107,15 +107,6 @@ class Metrics:
             buckets=LATENCY_BUCKETS,
             registry=registry,
         )
-        self.verify_executions = LabelledCounter(
-            Counter(
-                "gql_keys_verify_executions_total",
-                "verifyApiRequest operations by executor: compiled (the gateway's plain "
-                "document) or generic (anything else, e.g. a selection of apiKey).",
-                ["executor"],
-                registry=registry,
-            )
-        )
         self.partner_requests = LabelledCounter(
             Counter(
                 "gql_keys_partner_requests_total",
@@ -194,7 +185,6 @@ class Metrics:
 
         self._buffered = (
             self.verifications,
-            self.verify_executions,
             self.partner_requests,
             self.authz_answers,
             self.replay_cache_full,

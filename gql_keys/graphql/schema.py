@@ -13,7 +13,7 @@ from gql_keys.graphql.accounts.queries import load_user_node
 from gql_keys.graphql.error_logging import QuietSchema
 from gql_keys.graphql.keys.queries import load_api_key_node
 from gql_keys.graphql.node import node_query
-from gql_keys.graphql.pipeline import operation_pipeline
+from gql_keys.graphql.pipeline import operation_extensions
 from gql_keys.graphql.security.queries import load_security_event_node, load_session_node
 from gql_keys.graphql.usage.queries import load_usage_log_node
 from gql_keys.settings import Settings
@@ -55,8 +55,8 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         mutation=mutation,
         subscription=subscription,
         config=StrawberryConfig(disable_field_suggestions=True),
-        # Error codes, document limits, parser and validation caches: one extension.
-        extensions=[operation_pipeline(settings)],
+        # Error codes, document limits, parser and validation caches.
+        extensions=list(operation_extensions(settings)),
     )
 
 

@@ -13,7 +13,6 @@ from gql_keys.graphql.verification.types import (
     rate_limit_status,
 )
 from gql_keys.principals import ServiceRole
-from gql_keys.scopes import Scope
 from gql_keys.services import verification as service
 
 
@@ -26,21 +25,7 @@ class Mutation:
         self, info: Info, input: VerifyApiRequestInput
     ) -> VerifyApiRequestPayload:
         require_service(info, ServiceRole.VERIFIER)
-        info.context.rt.metrics.verify_executions.inc("generic")
-        decision = await service.verify(
-            info.context.rt,
-            service.SignedRequest(
-                key=input.key,
-                signature=input.signature,
-                timestamp=input.timestamp,
-                method=input.method,
-                path=input.path,
-                query=input.query or "",
-                body_sha512=input.body_sha512,
-                client_ip=input.client_ip,
-                required_scope=Scope(input.required_scope),
-            ),
-        )
+        decision = await service.verify(info.context.rt, input.signed_request())
         rate = decision.rate
         return VerifyApiRequestPayload(
             allowed=decision.allowed,

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
 
 import strawberry
 
@@ -14,6 +12,7 @@ from gql_keys.graphql.usage.codes import VerificationCodeEnum
 from gql_keys.graphql.user_errors import UserError
 from gql_keys.scopes import Scope
 from gql_keys.services.key_cache import KeyRecord
+from gql_keys.services.verification import SignedRequest
 
 
 @strawberry.input(description="What a gateway saw on one partner request.")
@@ -32,30 +31,19 @@ class VerifyApiRequestInput:
     client_ip: str
     required_scope: ScopeEnum  # type: ignore[valid-type]
 
-
-def _input_from_graphql(
-    cls: type[VerifyApiRequestInput], value: Mapping[str, Any], context: object
-) -> VerifyApiRequestInput:
-    """Build the input in one step: every field is a string or the Scope enum.
-
-    Strawberry's generic conversion resolves each field's annotation per request, the
-    largest single cost of this hot mutation; graphql-core has already validated and
-    coerced every value here.
-    """
-    return cls(
-        key=value["key"],
-        signature=value["signature"],
-        timestamp=value["timestamp"],
-        method=value["method"],
-        path=value["path"],
-        query=value.get("query"),
-        body_sha512=value["bodySha512"],
-        client_ip=value["clientIp"],
-        required_scope=Scope(value["requiredScope"]),
-    )
-
-
-VerifyApiRequestInput.__strawberry_definition__.from_input = _input_from_graphql  # type: ignore[attr-defined]
+    def signed_request(self) -> SignedRequest:
+        """What the verification service decides on."""
+        return SignedRequest(
+            key=self.key,
+            signature=self.signature,
+            timestamp=self.timestamp,
+            method=self.method,
+            path=self.path,
+            query=self.query or "",
+            body_sha512=self.body_sha512,
+            client_ip=self.client_ip,
+            required_scope=Scope(self.required_scope),
+        )
 
 
 @strawberry.type
