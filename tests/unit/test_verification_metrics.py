@@ -37,7 +37,7 @@ def test_every_metric_name_dashboards_read_is_rendered() -> None:
     for name in (
         "gql_keys_verifications_total",
         "gql_keys_verification_seconds",
-        "gql_keys_verify_executions_total",
+        "gql_keys_authz_answers_total",
         "gql_keys_partner_requests_total",
         "gql_keys_usage_log_batch_rows",
         "gql_keys_usage_log_flush_seconds",
