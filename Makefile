@@ -57,6 +57,7 @@ bench-all: $(DEV_STAMP)
 	$(BIN)/python -m bench.fanout
 	$(BIN)/python -m bench.usage_queries
 	$(BIN)/python -m bench.login_flood
+	$(BIN)/python -m bench.login_cost
 	$(BIN)/python -m bench.scaleout
 
 clean:

@@ -36,10 +36,6 @@ async def touch_session(session_id: int, now: datetime) -> None:
     await Session.filter(id=session_id).update(last_seen_at=now)
 
 
-async def revoke_session(session_id: int, now: datetime) -> None:
-    await Session.filter(id=session_id, revoked_at=None).update(revoked_at=now)
-
-
 def _live(user_id: int, now: datetime, seen_since: datetime) -> Q:
     return Q(user_id=user_id, revoked_at=None, expires_at__gt=now, last_seen_at__gt=seen_since)
 
