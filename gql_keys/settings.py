@@ -75,8 +75,12 @@ class Settings(BaseSettings):
 
     session_idle_seconds: int = 30 * 60
     session_absolute_seconds: int = 12 * 3600
-    login_max_failures_per_account: int = 10
+    # Wrong passwords per (account, client address), per account from every address, and
+    # per address over every account, each within the failure window.
+    login_max_failures_per_account_and_address: int = 10
+    login_max_failures_per_account: int = 100
     login_max_failures_per_address: int = 100
+    register_max_per_address: int = 20  # per hour
     login_failure_window_seconds: int = 15 * 60
     two_factor_max_failures: int = 10
     two_factor_failure_window_seconds: int = 15 * 60
@@ -108,6 +112,9 @@ class Settings(BaseSettings):
     expiry_notice_interval_seconds: float = 60.0
 
     signature_window_seconds: float = 60.0
+    # Failures before a valid signature (unknown key, bad signature, stale timestamp)
+    # per client address and minute; past it they are answered RATE_LIMITED unlogged.
+    unsigned_failures_per_minute: int = 60
     # A TOML file of scope rules for /authz replacing the built-in Gate APIv4 ones.
     scope_rules: str = ""
     replay_cache_max_entries: int = 1_000_000

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 import unicodedata
 from collections.abc import Sequence
@@ -31,7 +32,22 @@ def normalise_email(raw: str) -> str | None:
     return email
 
 
-async def register(rt: Runtime, email: str, password: str) -> User:
+REGISTER_WINDOW_SECONDS = 3600
+
+
+async def register(rt: Runtime, email: str, password: str, client_ip: str) -> User:
+    """Create an account; at most ``register_max_per_address`` attempts per client
+    address and hour (counted before anything is checked or hashed)."""
+    now = rt.clock.time()
+    allowed = await rt.rate_limiter.hit(
+        f"register:{client_ip}", rt.settings.register_max_per_address, REGISTER_WINDOW_SECONDS, now
+    )
+    if not allowed.allowed:
+        wait = max(1, math.ceil(allowed.reset_at - now))
+        raise DomainError(
+            ErrorCode.TOO_MANY_ATTEMPTS,
+            f"Too many registrations from this address; try again in {wait} seconds.",
+        )
     normalised = normalise_email(email)
     if normalised is None:
         raise DomainError(

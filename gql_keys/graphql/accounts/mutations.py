@@ -74,7 +74,9 @@ class Mutation:
     async def register(self, info: Info, input: RegisterInput) -> RegisterPayload:
         forbid_machine_principals(info)
         try:
-            row = await accounts.register(info.context.rt, input.email, input.password)
+            row = await accounts.register(
+                info.context.rt, input.email, input.password, info.context.client_ip
+            )
         except (DomainError, InvalidInput) as exc:
             return RegisterPayload(user_errors=user_errors(exc))
         return RegisterPayload(user=UserType.from_row(row))
