@@ -85,12 +85,21 @@ def account_limit(rt: Runtime) -> throttle.Limit:
 
 
 async def check_password(rt: Runtime, user: User, password: str, field: Sequence[str]) -> None:
-    """Re-check a logged-in user's password; wrong ones count as failed logins."""
-    held = await throttle.reserve(rt, account_subject(user.email), account_limit(rt), field)
+    """Re-check a logged-in user's password; wrong ones count as failed logins of the
+    account, and per user at the per-(account, address) limit."""
+    limit = rt.settings.login_max_failures_per_account_and_address
+    held = await throttle.reserve_all(
+        rt,
+        [
+            (f"password:user:{user.id}", throttle.Limit(limit, account_limit(rt).window_seconds)),
+            (account_subject(user.email), account_limit(rt)),
+        ],
+        field,
+    )
     if not await rt.passwords.verify(password, user.password_hash):
-        await throttle.failed(rt, [held])
+        await throttle.failed(rt, held)
         raise DomainError(ErrorCode.INVALID_CREDENTIALS, "The password is not correct.", field)
-    await throttle.release([held])
+    await throttle.release(held)
 
 
 async def change_password(

@@ -38,6 +38,18 @@ def address_subject(client_ip: str) -> str:
     return f"login:address:{client_ip}"
 
 
+def account_and_address_subject(account: str, client_ip: str) -> str:
+    """Throttle subject of one account tried from one client address."""
+    return f"{account}:address:{client_ip}"
+
+
+def account_and_address_limit(rt: Runtime) -> throttle.Limit:
+    return throttle.Limit(
+        max_failures=rt.settings.login_max_failures_per_account_and_address,
+        window_seconds=rt.settings.login_failure_window_seconds,
+    )
+
+
 def address_limit(rt: Runtime) -> throttle.Limit:
     return throttle.Limit(
         max_failures=rt.settings.login_max_failures_per_address,
@@ -68,11 +80,18 @@ async def login(
     normalised = accounts.normalise_email(email)
     # An address that cannot exist is throttled and answered like an unknown one.
     account = accounts.account_subject(normalised or email.strip().lower())
-    address = address_subject(client.ip)
+    pair = account_and_address_subject(account, client.ip)
     # The attempt is counted before the password is looked at, so concurrent requests
-    # on any worker cannot get more than the limit of passwords checked.
+    # on any worker cannot get more than the limit of passwords checked. One address
+    # runs out of attempts for an account long before the account as a whole does, so
+    # a stranger cannot lock the owner out from the owner's own address.
     held = await throttle.reserve_all(
-        rt, [(account, accounts.account_limit(rt)), (address, address_limit(rt))]
+        rt,
+        [
+            (pair, account_and_address_limit(rt)),
+            (account, accounts.account_limit(rt)),
+            (address_subject(client.ip), address_limit(rt)),
+        ],
     )
 
     user = await users_repo.get_user_by_email(normalised) if normalised else None
@@ -101,6 +120,7 @@ async def login(
                 await rt.broker.publish([_two_factor_failed(rt, user.id, client.ip)])
             raise
 
+    await throttle.clear(pair)
     await throttle.clear(account)
     if rt.passwords.needs_rehash(user.password_hash):
         await users_repo.set_password_hash(user.id, await rt.passwords.hash(password))

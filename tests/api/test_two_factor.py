@@ -207,7 +207,7 @@ async def test_wrong_setup_passwords_count_towards_the_account_lock(
     client: httpx.AsyncClient, rt: Runtime
 ) -> None:
     user = await signed_up_user(client, rt, two_factor=False)
-    for _ in range(rt.settings.login_max_failures_per_account):
+    for _ in range(rt.settings.login_max_failures_per_account_and_address):
         await begin(client, user.token, "not my password at all")
     assert codes(await begin(client, user.token, user.password)) == ["TOO_MANY_ATTEMPTS"]
 
