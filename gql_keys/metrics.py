@@ -27,7 +27,7 @@ from prometheus_client import (
     disable_created_metrics,
     generate_latest,
 )
-from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 
 CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4
 MULTIPROCESS_DIR_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
@@ -214,6 +214,10 @@ class Metrics:
                 await self._flusher
             self._flusher = None
         self.flush()
+        folder = multiprocess_dir()
+        if folder is not None:
+            # This worker's gauges leave the sums and minimums; its counters stay counted.
+            mark_process_dead(os.getpid(), folder)  # type: ignore[no-untyped-call]
 
     async def _flush_periodically(self) -> None:
         while True:
@@ -242,14 +246,14 @@ class Metrics:
 
 
 class RedisMetrics:
-    """Health of the Redis seams. Gauges take the minimum over workers: one worker on its
-    local fallback (or without its subscription) shows as 0."""
+    """Health of the Redis seams. Gauges take the minimum over running workers: one worker
+    on its local fallback (or without its subscription) shows as 0."""
 
     def __init__(self, registry: CollectorRegistry) -> None:
         self.available = Gauge(
             "gql_keys_redis_available",
             "1 while Redis answers; 0 while a process runs on its local fallbacks.",
-            multiprocess_mode="min",
+            multiprocess_mode="livemin",
             registry=registry,
         )
         self.available.set(1)
@@ -259,7 +263,7 @@ class RedisMetrics:
         self.broker_connected = Gauge(
             "gql_keys_broker_connected",
             "1 while the Redis pub/sub subscription of every process is live.",
-            multiprocess_mode="min",
+            multiprocess_mode="livemin",
             registry=registry,
         )
         self.publish_failures = Counter(

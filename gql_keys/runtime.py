@@ -63,13 +63,13 @@ class Runtime:
 
     async def close(self) -> None:
         await self.usage_writer.close()  # flush queued usage rows (publishes their events)
-        await self.metrics.close()
         await self.rate_limiter.close()
         await self.replay_cache.close()
         await self.broker.close()
         if self.redis is not None:
             await self.redis.aclose()
         self.passwords.close()
+        await self.metrics.close()  # last: it counts what closing the others did
 
 
 def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:

@@ -238,5 +238,9 @@ def test_metrics_count_every_workers_verifications(
         while scrape() != sent and time.monotonic() < deadline:
             time.sleep(0.2)
         assert [scrape() for _ in range(6)] == [sent] * 6
+        # Gauges are the minimum over the running workers: both have Redis and a subscription.
+        text = httpx.get(f"{serving.url}/metrics", headers={"Connection": "close"}).text
+        assert "\ngql_keys_redis_available 1.0\n" in text
+        assert "\ngql_keys_broker_connected 1.0\n" in text
         assert serving.stop() in (0, -signal.SIGTERM)
     assert not folder.exists()
