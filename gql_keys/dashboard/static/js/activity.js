@@ -71,6 +71,9 @@ function describe(event) {
     case "KEY_DENIED": return "Denied";
     case "KEY_CREATED": return "Key created";
     case "KEY_DELETED": return "Key deleted";
+    case "KEY_UPDATED": return "Key changed";
+    case "KEY_ROLLED": return "Secret rolled";
+    case "KEY_EXPIRING": return "Expires within 7 days";
     case "TWO_FACTOR_FAILED": return "Wrong authenticator code";
     default: return event.kind;
   }
