@@ -131,6 +131,14 @@ class Metrics:
                 registry=registry,
             )
         )
+        self.unsigned_failures_throttled = BufferedCounter(
+            Counter(
+                "gql_keys_unsigned_failures_throttled_total",
+                "Failures before a valid signature answered RATE_LIMITED by the per-address "
+                "throttle (unsigned_failures_per_minute).",
+                registry=registry,
+            )
+        )
         self.usage_batch_rows = Histogram(
             "gql_keys_usage_log_batch_rows",
             "Usage-log rows per group commit.",
@@ -188,6 +196,7 @@ class Metrics:
             self.partner_requests,
             self.authz_answers,
             self.replay_cache_full,
+            self.unsigned_failures_throttled,
             self.usage_write_failures,
             self.key_cache_hits,
             self.key_cache_misses,

@@ -74,7 +74,7 @@ class Decision:
     code: VerificationCode
     record: KeyRecord | None
     rate: RateDecision | None
-    usage_log_id: int
+    usage_log_id: int | None  # None: throttled, and not logged (see UNSIGNED_FAILURES)
 
 
 # Gateways report the same few client addresses over and over; parsing one is a pure
@@ -185,9 +185,43 @@ async def decide(
     return VerificationCode.VALID, record, rate, previous
 
 
+# Failures before a valid signature: anyone who knows a key's identifier can cause them.
+UNSIGNED_FAILURES = frozenset(
+    {
+        VerificationCode.KEY_NOT_FOUND,
+        VerificationCode.KEY_DELETED,
+        VerificationCode.KEY_EXPIRED,
+        VerificationCode.TIMESTAMP_OUT_OF_WINDOW,
+        VerificationCode.INVALID_SIGNATURE,
+    }
+)
+UNSIGNED_WINDOW_SECONDS = 60
+
+
+async def _throttle_unsigned(
+    rt: Runtime, client_ip: str, now: float
+) -> tuple[RateDecision, bool] | None:
+    """Count one unsigned failure of ``client_ip``; None while it is within
+    ``unsigned_failures_per_minute``. Past it: the throttle's decision (for
+    ``Retry-After``) and whether this is the minute's one summary row to write."""
+    limit = rt.settings.unsigned_failures_per_minute
+    counted = await rt.rate_limiter.hit(
+        f"unsigned:{client_ip}", limit, UNSIGNED_WINDOW_SECONDS, now
+    )
+    if counted.allowed:
+        return None
+    summary = await rt.rate_limiter.hit(
+        f"unsigned-summary:{client_ip}", 1, UNSIGNED_WINDOW_SECONDS, now
+    )
+    return counted, summary.allowed
+
+
 async def verify(rt: Runtime, request: SignedRequest) -> Decision:
     """Decide, record the decision durably, and return it.
 
+    Failures before a valid signature are throttled per client address: past
+    ``unsigned_failures_per_minute`` they become ``RATE_LIMITED`` (the key's own quota is
+    not touched) and only the first of them in that minute is logged, as a summary row.
     Raises :class:`ServiceUnavailable` when the usage log cannot be written.
     """
     started = time.perf_counter()
@@ -197,6 +231,16 @@ async def verify(rt: Runtime, request: SignedRequest) -> Decision:
     except ServiceUnavailable:  # e.g. the replay cache is full: refuse, never guess
         rt.metrics.verifications.inc("SERVICE_UNAVAILABLE")
         raise
+    metrics = rt.metrics
+    if code in UNSIGNED_FAILURES:
+        throttled = await _throttle_unsigned(rt, request.client_ip, now)
+        if throttled is not None:
+            rate, write_summary = throttled
+            code = VerificationCode.RATE_LIMITED
+            metrics.unsigned_failures_throttled.inc()
+            if not write_summary:
+                metrics.verifications.inc(code.value)
+                return Decision(False, code, record, rate, None)
     allowed = code is VerificationCode.VALID
     entry = UsageEntry(
         api_key_id=record.id if record is not None else None,
@@ -211,7 +255,6 @@ async def verify(rt: Runtime, request: SignedRequest) -> Decision:
         required_scope=request.required_scope.value if request.required_scope else None,
         signed_with_previous_secret=previous,
     )
-    metrics = rt.metrics
     try:
         row_id = await rt.usage_writer.record(entry)
     except ServiceUnavailable:
