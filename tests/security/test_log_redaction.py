@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 
 import pytest
 
-from gql_keys.app_logging import REDACTED, configure_logging, redact_text
+from gql_keys.app_logging import (
+    REDACTED,
+    ConsoleFormatter,
+    RedactingFilter,
+    configure_logging,
+    redact_text,
+)
 from gql_keys.security.keymaterial import new_secret
 from gql_keys.security.tokens import SERVICE_TOKEN_PREFIX, SESSION_TOKEN_PREFIX, new_token
 from gql_keys.security.totp import new_recovery_codes, new_seed
@@ -99,3 +106,23 @@ def test_configure_logging_puts_the_filter_on_every_handler() -> None:
 def test_error_codes_stay_readable() -> None:
     text = "{'extensions': {'code': 'INVALID_TWO_FACTOR_CODE'}} code=NOT_FOUND"
     assert redact_text(text) == text
+
+
+def test_console_lines_are_redacted_and_carry_extras() -> None:
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(ConsoleFormatter())
+    handler.addFilter(RedactingFilter())
+    log = logging.getLogger("gql_keys.tests.console")
+    log.addHandler(handler)
+    log.propagate = False
+    try:
+        log.warning("token %s refused", SECRETS["session token"], extra={"keyId": "gqk_1"})
+    finally:
+        log.removeHandler(handler)
+        log.propagate = True
+    line = stream.getvalue()
+    assert SECRETS["session token"] not in line
+    assert REDACTED in line
+    assert line.rstrip().endswith("keyId=gqk_1")
+    assert " WARNING gql_keys.tests.console: token " in line
