@@ -120,7 +120,8 @@ def announce(settings: Settings, host: str, port: int) -> None:
     """Where to go next, before uvicorn's own start-up lines."""
     shown = f"[{host}]" if ":" in host else host
     base = f"http://{'127.0.0.1' if host in ('0.0.0.0', '') else shown}:{port}"  # noqa: S104
-    log.info("dashboard: %s/", base)
+    if settings.dashboard:
+        log.info("dashboard: %s/", base)
     if settings.production:
         log.info("GraphQL API: %s/graphql (GraphiQL is off in production)", base)
     else:

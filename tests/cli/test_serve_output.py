@@ -64,3 +64,9 @@ def test_production_or_json_format_prints_one_json_object_per_line(
     assert entries[0]["logger"] == "gql_keys.serve"
     assert entries[0]["message"].startswith("dashboard: http://127.0.0.1:")
     assert {"time", "level", "logger", "message"} <= set(entries[-1])
+
+
+def test_no_dashboard_line_when_the_dashboard_is_off(tmp_path: Path) -> None:
+    lines = serve_output(tmp_path, GQL_KEYS_DASHBOARD="false")
+    assert not any("dashboard:" in line for line in lines)
+    assert any("GraphiQL: http://127.0.0.1:" in line for line in lines[:3])
