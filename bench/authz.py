@@ -1,0 +1,468 @@
+"""Benchmark ``/authz`` against the physical floor, ``verifyApiRequest`` and a peer.
+
+``python -m bench.authz`` starts one uvicorn worker serving gql-keys on the embedded
+default (SQLite in a temporary folder, in-process limiter and broker) plus one extra
+route, and runs interleaved rounds, ``wrk`` at 64 connections, of signed GETs:
+
+* floor:   a bare Starlette route on the same app and uvicorn that reads the same
+  headers as ``/authz`` (nginx dialect) and checks the same HMAC-SHA512 with the secret
+  held in memory: no key lookup, no limits, no log row. The limit of this stack.
+* authz:   ``/authz`` with nginx's headers: the full decision and a durable usage row.
+* graphql: ``verifyApiRequest`` over ``/graphql`` (graphql-core's executor).
+* peer:    djangorestframework-api-key on Django REST framework, its own uvicorn worker
+  and SQLite file (``bench/drf_peer.py``; skipped with a message when not installed).
+
+Each request is signed afresh before each round (a signed GET may repeat within the
++-60 s window). It prints per round and the medians: throughput, p50 and p99, server CPU
+per request; the ratios against the floor and the peer; and checks that every decision
+answered (``/authz`` and ``verifyApiRequest``) has its ``usage_logs`` row and was allowed.
+``--profile`` samples the server with py-spy during one extra ``/authz`` run and prints
+where the time goes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import collections
+import hashlib
+import hmac
+import json
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.verify import (
+    Credentials,
+    check_one,
+    count_usage_rows,
+    cpu_seconds,
+    create_credentials,
+    free_port,
+    median,
+    parse_wrk,
+    verify_request,
+    wait_ready,
+)
+from gql_keys.security.signing import hmac_sha512_hex, signing_payload
+
+PATH = "/api/v4/spot/orders"
+QUERY = "currency_pair=BTC_USDT&status=open"
+EMPTY_SHA512 = hashlib.sha512(b"").hexdigest()
+FLOOR_PREFIX = "/floor"
+NAMES = ("floor", "authz", "graphql", "peer")
+
+
+def serve() -> None:
+    """The server process: gql-keys' app plus the floor route, on one uvicorn worker."""
+    import uvicorn
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import Response
+    from starlette.routing import Route
+
+    from gql_keys.cli.serve import serving_app
+
+    secret = os.environ["BENCH_FLOOR_SECRET"].encode()
+
+    async def floor(request: Request) -> Response:
+        headers = request.headers
+        key, timestamp, signature = (
+            headers.get("key"),
+            headers.get("timestamp"),
+            headers.get("sign"),
+        )
+        token = headers.get("x-verifier-token")
+        method = headers.get("x-original-method") or request.method
+        path, _, query = (headers.get("x-original-uri") or "").partition("?")
+        client_ip = headers.get("x-real-ip") or (request.client.host if request.client else "")
+        if not (key and timestamp and signature and token and client_ip):
+            return Response(status_code=401)
+        payload = f"{method}\n{path}\n{query}\n{EMPTY_SHA512}\n{timestamp}".encode()
+        expected = hmac.new(secret, payload, hashlib.sha512).hexdigest()
+        return Response(status_code=200 if hmac.compare_digest(expected, signature) else 401)
+
+    app = serving_app()  # tuned exactly as ``gql-keys serve`` tunes its workers
+    assert isinstance(app, Starlette)
+    app.router.routes.insert(0, Route(FLOOR_PREFIX + "/{path:path}", floor))
+    uvicorn.run(
+        app,
+        host="127.0.0.1",
+        port=int(os.environ["GQL_KEYS_PORT"]),
+        proxy_headers=False,
+        forwarded_allow_ips="",
+        server_header=False,
+        log_level="warning",
+        log_config=None,
+    )
+
+
+def gateway_headers(creds: Credentials, timestamp: int) -> dict[str, str]:
+    """What nginx's auth_request sends (``examples/gateways/nginx``)."""
+    ts = str(timestamp)
+    payload = signing_payload("GET", PATH, QUERY, EMPTY_SHA512, ts)
+    return {
+        "KEY": creds.key,
+        "Timestamp": ts,
+        "SIGN": hmac_sha512_hex(creds.secret, payload),
+        "X-Verifier-Token": creds.token,
+        "X-Original-Method": "GET",
+        "X-Original-URI": f"{PATH}?{QUERY}",
+        "X-Real-IP": "203.0.113.7",
+    }
+
+
+@dataclass
+class Target:
+    """One side of the comparison: the request wrk sends, where, and what proves success."""
+
+    name: str
+    port: int
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: str = ""
+
+    def raw(self) -> bytes:
+        lines = [f"{self.method} {self.path} HTTP/1.1", f"Host: 127.0.0.1:{self.port}"]
+        lines += [f"{k}: {v}" for k, v in self.headers.items()]
+        lines.append(f"Content-Length: {len(self.body.encode())}")
+        return ("\r\n".join(lines) + "\r\n\r\n").encode() + self.body.encode()
+
+    def script(self) -> str:
+        lines = [
+            f"wrk.method = {json.dumps(self.method)}",
+            f"wrk.path = {json.dumps(self.path)}",
+            f"wrk.body = {json.dumps(self.body)}",
+        ]
+        lines += [
+            f"wrk.headers[{json.dumps(k)}] = {json.dumps(v)}" for k, v in self.headers.items()
+        ]
+        return "\n".join(lines) + "\n"
+
+
+def target(name: str, port: int, creds: Credentials, peer_key: str, second: int) -> Target:
+    uri = f"{PATH}?{QUERY}"
+    if name == "floor":
+        return Target(name, port, "GET", FLOOR_PREFIX + uri, gateway_headers(creds, second))
+    if name == "authz":
+        return Target(name, port, "GET", "/authz" + uri, gateway_headers(creds, second))
+    if name == "graphql":
+        head, body = verify_request(port, creds, second).split(b"\r\n\r\n", 1)
+        headers = dict(
+            line.split(": ", 1) for line in head.decode().split("\r\n")[1:] if ": " in line
+        )
+        headers = {k: v for k, v in headers.items() if k not in ("Host", "Content-Length")}
+        return Target(name, port, "POST", "/graphql", headers, body.decode())
+    return Target(name, port, "GET", uri, {"Authorization": f"Api-Key {peer_key}"})
+
+
+EXPECT = {"floor": b"", "authz": b"", "graphql": b'"allowed":true', "peer": b""}
+
+
+@dataclass
+class Round:
+    name: str
+    rps: float
+    p50: float
+    p99: float
+    answered: int
+    errors: int
+    cpu_ms: float
+
+
+async def wrk_round(
+    t: Target, pid: int, connections: int, warmup: float, duration: float, tmp: str
+) -> Round:
+    await check_one(t.port, t.raw(), EXPECT[t.name])
+    script = Path(tmp) / f"{t.name}.lua"
+    script.write_text(t.script())
+    answered = errors = 0
+    cpu = 0.0
+    result = None
+    for seconds, measure in ((warmup, False), (duration, True)):
+        if seconds <= 0:
+            continue
+        command = ["wrk", "-t2", f"-c{connections}", f"-d{seconds:g}s", "--latency", "-s"]
+        command += [str(script), f"http://127.0.0.1:{t.port}/"]
+        before = cpu_seconds(pid)
+        proc = await asyncio.to_thread(subprocess.run, command, capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise SystemExit(f"wrk failed: {proc.stderr}")
+        result = parse_wrk(proc.stdout)
+        answered += result.requests - result.non_2xx
+        errors += result.non_2xx + result.socket_errors
+        if measure:
+            cpu = (cpu_seconds(pid) - before) * 1000 / max(1, result.requests)
+    assert result is not None
+    return Round(t.name, result.rps, result.p50, result.p99, answered, errors, cpu)
+
+
+def start(command: list[str], env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
+    process = subprocess.Popen(command, env=env)
+    try:
+        wait_ready(port, process) if "bench.authz" in " ".join(command) else wait_port(port)
+    except BaseException:
+        process.terminate()
+        raise
+    return process
+
+
+def wait_port(port: int, timeout: float = 30.0) -> None:
+    import socket
+
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise SystemExit(f"nothing listens on {port}")
+
+
+def start_peer(tmp: str) -> tuple[subprocess.Popen[bytes] | None, int, str]:
+    """The DRF peer on its own uvicorn worker; (None, 0, "") when it is not installed."""
+    env = {**os.environ, "BENCH_PEER_DIR": tmp}
+    setup = subprocess.run(
+        [sys.executable, "-m", "bench.drf_peer", "setup"], env=env, capture_output=True, text=True
+    )
+    if setup.returncode != 0:
+        print(f"peer skipped (djangorestframework-api-key not usable): {setup.stderr[-300:]}")
+        return None, 0, ""
+    port = free_port()
+    command = [sys.executable, "-m", "uvicorn", "bench.drf_peer:application", "--port", str(port)]
+    command += ["--log-level", "warning", "--no-access-log", "--no-server-header"]
+    return start(command, env, port), port, setup.stdout.strip()
+
+
+def profile(pid: int, seconds: float, tmp: str, t: Target, connections: int) -> None:
+    """Sample the server with py-spy under ``/authz`` load; print the hottest frames."""
+    py_spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    if not Path(py_spy).exists():
+        print("profile skipped: py-spy is not installed")
+        return
+    out = Path(tmp) / "authz.folded"
+    spy = subprocess.Popen(
+        [
+            py_spy,
+            "record",
+            "-p",
+            str(pid),
+            "-d",
+            f"{seconds:g}",
+            "-r",
+            "200",
+            "-f",
+            "raw",
+            "-o",
+            str(out),
+            "--nonblocking",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    script = Path(tmp) / "profile.lua"
+    script.write_text(t.script())
+    subprocess.run(
+        [
+            "wrk",
+            "-t2",
+            f"-c{connections}",
+            f"-d{seconds:g}s",
+            "-s",
+            str(script),
+            f"http://127.0.0.1:{t.port}/",
+        ],
+        capture_output=True,
+    )
+    _, err = spy.communicate(timeout=seconds + 30)
+    if not out.exists():
+        print(f"profile skipped: py-spy could not sample ({err.decode()[-300:]})")
+        return
+    print_profile(out.read_text())
+
+
+# Where a sample's time goes: the first frame (innermost first) matching a bucket.
+BUCKETS = (
+    ("HMAC / hashing", ("hmac.py", "_hashlib", "hashlib", "compare_digest")),
+    (
+        "usage-log writer (SQLite thread, group commit)",
+        ("usage/writer.py", "usage_writes.py", "sqlite3", "concurrent/futures", "threading.py"),
+    ),
+    ("metrics (prometheus_client)", ("metrics.py", "prometheus_client")),
+    ("rate limiter / replay cache", ("limits/",)),
+    ("key cache, verifier token", ("key_cache.py", "services/auth.py")),
+    ("verification decision", ("services/verification.py", "security/signing.py")),
+    ("/authz endpoint", ("http/authz.py",)),
+    ("our middleware (request id, headers, body limit)", ("http/middleware.py",)),
+    ("Starlette routing", ("starlette/",)),
+    ("uvicorn / httptools protocol", ("uvicorn/", "httptools")),
+    ("event loop (uvloop, asyncio)", ("uvloop", "asyncio/")),
+)
+
+
+def _bucket(frames: list[str]) -> str:
+    """The bucket of the innermost frame that belongs to one (leaf first)."""
+    for frame in reversed(frames):
+        for name, markers in BUCKETS:
+            if any(marker in frame for marker in markers):
+                return name
+    return "other"
+
+
+def print_profile(folded: str) -> None:
+    totals: collections.Counter[str] = collections.Counter()
+    functions: collections.Counter[str] = collections.Counter()
+    samples = 0
+    for line in folded.splitlines():
+        stack, _, count_text = line.rpartition(" ")
+        if not stack or not count_text.isdigit():
+            continue
+        count = int(count_text)
+        frames = stack.split(";")
+        samples += count
+        functions[frames[-1]] += count
+        totals[_bucket(frames)] += count
+    if not samples:
+        print("profile: no samples")
+        return
+    print(f"\nprofile of /authz ({samples} samples holding the GIL, by innermost known frame):")
+    for name, count in totals.most_common():
+        print(f"  {count / samples:6.1%}  {name}")
+    print("hottest leaf functions:")
+    for frame, count in functions.most_common(12):
+        print(f"  {count / samples:6.1%}  {frame[:110]}")
+
+
+async def bench(args: argparse.Namespace) -> int:
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is required (apt-get install wrk)")
+    names = [n for n in NAMES if args.only is None or n in args.only]
+    with tempfile.TemporaryDirectory(prefix="gql-keys-bench-authz-") as tmp:
+        port = free_port()
+        env = dict(os.environ)
+        env.update(
+            GQL_KEYS_DATA_DIR=tmp,
+            GQL_KEYS_DATABASE_URL="",
+            GQL_KEYS_MASTER_KEY=base64.b64encode(secrets.token_bytes(32)).decode(),
+            GQL_KEYS_PORT=str(port),
+            GQL_KEYS_LOG_LEVEL="WARNING",
+            GQL_KEYS_ENV="production",
+        )
+        creds = await create_credentials(env)
+        env["BENCH_FLOOR_SECRET"] = creds.secret
+        server = start([sys.executable, "-c", "from bench.authz import serve; serve()"], env, port)
+        peer, peer_port, peer_key = (None, 0, "")
+        if "peer" in names:
+            peer, peer_port, peer_key = start_peer(tmp)
+            if peer is None:
+                names.remove("peer")
+        rounds: dict[str, list[Round]] = {n: [] for n in names}
+        try:
+            print(
+                f"gql-keys pid {server.pid} on :{port}; peer pid "
+                f"{peer.pid if peer else '-'}; wrk -t2 -c{args.connections}, "
+                f"{args.rounds} rounds x {args.duration:g} s (+{args.warmup:g} s warm-up)"
+            )
+            for r in range(args.rounds):
+                order = names if r % 2 == 0 else list(reversed(names))
+                for name in order:
+                    t = target(
+                        name,
+                        peer_port if name == "peer" else port,
+                        creds,
+                        peer_key,
+                        int(time.time()),
+                    )
+                    pid = peer.pid if name == "peer" and peer else server.pid
+                    result = await wrk_round(
+                        t, pid, args.connections, args.warmup, args.duration, tmp
+                    )
+                    rounds[name].append(result)
+                    print(
+                        f"  round {r + 1} {name:7s} {result.rps:8.0f} req/s"
+                        f"  p50 {result.p50:6.2f} ms  p99 {result.p99:7.2f} ms"
+                        f"  CPU {result.cpu_ms:.3f} ms/req  errors {result.errors}"
+                    )
+            if args.profile:
+                profile(
+                    server.pid,
+                    args.profile,
+                    tmp,
+                    target("authz", port, creds, peer_key, int(time.time())),
+                    args.connections,
+                )
+        finally:
+            for process in (server, peer):
+                if process is not None:
+                    process.terminate()
+                    process.wait(timeout=60)
+        database = Path(tmp) / "gql-keys.sqlite3"
+        logged, denied = count_usage_rows(database), count_usage_rows(database, denied=True)
+
+    summary = {
+        name: (
+            median([x.rps for x in rs]),
+            median([x.p50 for x in rs]),
+            median([x.p99 for x in rs]),
+            median([x.cpu_ms for x in rs]),
+        )
+        for name, rs in rounds.items()
+    }
+    print("\n| run     | req/s (median) | p50 ms | p99 ms | CPU ms/req | x floor |")
+    print("|---------|---------------:|-------:|-------:|-----------:|--------:|")
+    floor_rps = summary.get("floor", (0.0,))[0]
+    for name, (rps, p50, p99, cpu) in summary.items():
+        ratio = f"{rps / floor_rps:7.2f}" if floor_rps else "      -"
+        print(f"| {name:7s} | {rps:14.0f} | {p50:6.2f} | {p99:6.2f} | {cpu:10.3f} | {ratio} |")
+    decided = sum(x.answered for n in ("authz", "graphql") for x in rounds.get(n, []))
+    errors = sum(x.errors for n in ("floor", "authz", "graphql") for x in rounds.get(n, []))
+    peer_errors = sum(x.errors for x in rounds.get("peer", []))
+    print(
+        f"\ndecisions answered (authz + graphql): {decided}; usage_logs rows: {logged} "
+        f"({denied} denied); errors: {errors}; peer errors (timeouts included): {peer_errors}"
+    )
+    goals: dict[str, bool] = {
+        "every answered decision has its row": logged >= decided,
+        "every decision allowed, no errors": denied == 0 and errors == 0,
+    }
+    authz = summary.get("authz")
+    if authz and floor_rps:
+        goals["/authz >= 0.5x floor (aim 0.7x)"] = authz[0] >= 0.5 * floor_rps
+    if authz and "peer" in summary:
+        goals["/authz >= 5x peer"] = authz[0] >= 5 * summary["peer"][0]
+        print(f"/authz / peer: {authz[0] / summary['peer'][0]:.1f}x")
+    if authz and "graphql" in summary:
+        print(f"verifyApiRequest / /authz: {summary['graphql'][0] / authz[0]:.2f}x")
+    for goal, met in goals.items():
+        print(f"  [{'x' if met else ' '}] {goal}")
+    return 0 if all(goals.values()) else 1
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.authz", description=__doc__)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--duration", type=float, default=5.0, help="seconds measured per run")
+    parser.add_argument("--warmup", type=float, default=1.0, help="seconds before measuring")
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--only", nargs="+", choices=NAMES, help="run only these sides")
+    parser.add_argument(
+        "--profile",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="afterwards, sample /authz with py-spy for SECONDS",
+    )
+    sys.exit(asyncio.run(bench(parser.parse_args())))
+
+
+if __name__ == "__main__":
+    main()
