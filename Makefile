@@ -59,6 +59,7 @@ bench-all: $(DEV_STAMP)
 	$(BIN)/python -m bench.login_flood
 	$(BIN)/python -m bench.login_cost
 	$(BIN)/python -m bench.scaleout
+	$(BIN)/python -m bench.authz
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
