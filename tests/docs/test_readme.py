@@ -87,6 +87,8 @@ def test_the_walkthrough_covers_the_promised_steps() -> None:
         "currentApiKey",
         "monitor.py",
         "usageLogs",
+        "updateApiKey",
+        "rollApiKey",
         "deleteApiKey",
     ):
         assert step in script, step
@@ -102,7 +104,7 @@ def test_the_walkthrough_runs_as_written(server: Server) -> None:
         env=env,
         capture_output=True,
         text=True,
-        timeout=240,
+        timeout=420,
     )
     out = done.stdout
     assert done.returncode == 0, f"stdout:\n{out}\nstderr:\n{done.stderr}"
@@ -112,12 +114,28 @@ def test_the_walkthrough_runs_as_written(server: Server) -> None:
         for a in answers
         if "verifyApiRequest" in (a.get("data") or {})
     ]
-    assert verdicts == ["VALID", "REPLAYED", "KEY_DELETED"]
+    assert verdicts == ["VALID", "REPLAYED", "VALID", "VALID", "KEY_DELETED"]
+    updated = [
+        a["data"]["updateApiKey"] for a in answers if "updateApiKey" in (a.get("data") or {})
+    ]
+    assert updated[0]["apiKey"]["ipAllowlist"] == ["127.0.0.1"]
+    assert updated[0]["challenge"] is None
+    logs_after_roll = [
+        a["data"]["usageLogs"]["nodes"]
+        for a in answers
+        if "usageLogs" in (a.get("data") or {})
+        and "signedWithPreviousSecret" in a["data"]["usageLogs"]["nodes"][0]
+    ]
+    assert [n["signedWithPreviousSecret"] for n in logs_after_roll[0]] == [True, False]
     assert "200 VALID" in out.splitlines()
     assert any(a.get("kind") == "KEY_USED" for a in answers), out
     partner = [a for a in answers if "currentApiKey" in (a.get("data") or {})]
     assert partner[0]["data"]["currentApiKey"]["label"] == "market maker"
-    logs = next(a["data"]["usageLogs"] for a in answers if "usageLogs" in (a.get("data") or {}))
+    logs = next(
+        a["data"]["usageLogs"]
+        for a in answers
+        if "totalCount" in ((a.get("data") or {}).get("usageLogs") or {})
+    )
     assert logs["totalCount"] >= 3
     assert {row["code"] for row in logs["nodes"]} >= {"VALID", "REPLAYED"}
     assert [e for a in answers for e in user_errors(a)] == []
