@@ -7,6 +7,7 @@ import httpx
 from gql_keys.models import RecoveryCode, User
 from gql_keys.runtime import Runtime
 from tests.api.security_support import (
+    CHANGE_PASSWORD,
     DISABLE,
     EventLog,
     confirm_key,
@@ -84,13 +85,17 @@ async def test_disabling_needs_the_password_and_a_current_code(
     assert error_codes_of(again) == ["TWO_FACTOR_NOT_ENABLED"]
 
 
-async def test_a_wrong_password_counts_toward_the_login_throttle(
+async def test_a_wrong_password_counts_toward_the_password_throttle(
     client: httpx.AsyncClient, rt: Runtime
 ) -> None:
     user = await signed_up_user(client, rt)
     assert user.seed is not None
-    for _ in range(rt.settings.login_max_failures_per_account):
+    for _ in range(rt.settings.login_max_failures_per_account_and_address):
         refused = await disable(client, user.token, "not the password at all", "000000")
         assert error_codes_of(refused) == ["INVALID_CREDENTIALS"]
-    locked = await login(client, user.email, user.password, next_code(user.seed, rt))
+    locked = await disable(client, user.token, user.password, next_code(user.seed, rt))
     assert error_codes_of(locked) == ["TOO_MANY_ATTEMPTS"]
+    data = {"currentPassword": user.password, "newPassword": "a brand new passphrase"}
+    changed = await mutate(client, "changePassword", CHANGE_PASSWORD, data, user.token)
+    assert error_codes_of(changed) == ["TOO_MANY_ATTEMPTS"]
+    assert (await User.get(id=user.user_id)).two_factor_enabled

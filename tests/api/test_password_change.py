@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import httpx
 
+from gql_keys.models import ThrottleCounter
 from gql_keys.runtime import Runtime
 from gql_keys.security.passwords import MIN_PASSWORD_LENGTH, common_passwords
+from gql_keys.services.accounts import account_subject
 from tests.api.security_support import (
     CHANGE_PASSWORD,
+    DISABLE,
     SESSIONS,
     EventLog,
     error_codes_of,
@@ -60,12 +63,12 @@ async def test_weak_or_common_new_passwords_are_refused(
     assert (await login(client, user.email, user.password))["userErrors"] == []
 
 
-async def test_a_wrong_current_password_counts_toward_the_login_throttle(
+async def test_a_wrong_current_password_counts_toward_the_password_throttles(
     client: httpx.AsyncClient, rt: Runtime
 ) -> None:
     user = await signed_up_user(client, rt)
     assert user.seed is not None
-    limit = rt.settings.login_max_failures_per_account
+    limit = rt.settings.login_max_failures_per_account_and_address
     for _ in range(limit):
         payload = await change(client, user.token, "not the password at all", NEW_PASSWORD)
         assert [(e["code"], e["field"]) for e in payload["userErrors"]] == [  # type: ignore[attr-defined]
@@ -73,5 +76,10 @@ async def test_a_wrong_current_password_counts_toward_the_login_throttle(
         ]
     locked = await change(client, user.token, user.password, NEW_PASSWORD)
     assert error_codes_of(locked) == ["TOO_MANY_ATTEMPTS"]
-    refused = await login(client, user.email, user.password, next_code(user.seed, rt))
-    assert error_codes_of(refused) == ["TOO_MANY_ATTEMPTS"]
+    # The same lock guards every password re-check of the account ...
+    data = {"password": user.password, "code": next_code(user.seed, rt)}
+    disabled = await mutate(client, "disableTwoFactor", DISABLE, data, user.token)
+    assert error_codes_of(disabled) == ["TOO_MANY_ATTEMPTS"]
+    # ... and each failure also counts as a failed login of the account.
+    counter = await ThrottleCounter.get(subject=account_subject(user.email))
+    assert counter.failures == limit
