@@ -49,7 +49,13 @@ def test_an_unmigrated_database_asks_for_migrate(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "args", [CREATE, ("service-token", "list"), ("logs", "prune", "--older-than", "1d")]
+    "args",
+    [
+        CREATE,
+        ("service-token", "list"),
+        ("logs", "prune", "--older-than", "1d"),
+        ("security-events", "prune"),
+    ],
 )
 def test_an_unreachable_database_url_is_named_without_its_password(
     args: tuple[str, ...],
