@@ -77,9 +77,21 @@ async def challenge_for_user(public_id: str, user_id: int) -> KeyChallenge | Non
     return await KeyChallenge.get_or_none(public_id=public_id, user_id=user_id)
 
 
-async def count_failed_attempt(challenge_id: int) -> int:
-    """Add one wrong code to the challenge; return its new attempt count."""
-    await KeyChallenge.filter(id=challenge_id).update(attempts=F("attempts") + 1)
+async def take_attempt(challenge_id: int, max_attempts: int) -> bool:
+    """Count one code against a live challenge before it is checked: one conditional
+    update, so concurrent codes never get more than ``max_attempts`` judged."""
+    updated = await KeyChallenge.filter(
+        id=challenge_id, consumed_at=None, attempts__lt=max_attempts
+    ).update(attempts=F("attempts") + 1)
+    return updated == 1
+
+
+async def give_back_attempt(challenge_id: int) -> None:
+    """The code was right (or never judged): it was not a guess."""
+    await KeyChallenge.filter(id=challenge_id, attempts__gt=0).update(attempts=F("attempts") - 1)
+
+
+async def attempts_of(challenge_id: int) -> int:
     row = await KeyChallenge.get_or_none(id=challenge_id)
     return row.attempts if row is not None else 0
 

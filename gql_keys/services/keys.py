@@ -155,20 +155,28 @@ async def confirm_key(
     if target is None or target.deleted_at is not None:
         raise _not_found("challengeId")
 
+    if not await repo.take_attempt(challenge.id, settings.challenge_max_attempts):
+        raise DomainError(
+            ErrorCode.TOO_MANY_ATTEMPTS,
+            "Too many wrong codes for this challenge: start again.",
+            ("input", "challengeId"),
+        )
     try:
         await two_factor.check_code(rt, user_id, code, client)
     except DomainError as exc:
         if exc.code is not ErrorCode.INVALID_TWO_FACTOR_CODE:
-            raise  # not enabled, or locked after too many failures: no code was judged
-        attempts = await repo.count_failed_attempt(challenge.id)
+            # Not enabled, or locked after too many failures: no code was judged.
+            await repo.give_back_attempt(challenge.id)
+            raise
         await rt.broker.publish([key_event(rt, ActivityKind.TWO_FACTOR_FAILED, target)])
-        if attempts >= settings.challenge_max_attempts:
+        if await repo.attempts_of(challenge.id) >= settings.challenge_max_attempts:
             raise DomainError(
                 ErrorCode.TOO_MANY_ATTEMPTS,
                 "Too many wrong codes for this challenge: start again.",
                 ("input", "code"),
             ) from None
         raise
+    await repo.give_back_attempt(challenge.id)  # a right code is not a guess
 
     if purpose is not ChallengePurpose.CREATE_KEY:
         return await _confirm_change(rt, user_id, challenge, purpose, client)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import httpx
 import pytest
 import uvicorn
+from starlette.applications import Starlette
 
 from gql_keys.app import create_app, runtime_of
 from gql_keys.app_logging import JsonFormatter, RedactingFilter
@@ -45,6 +46,26 @@ def make_client(settings: Settings, clock: Clock) -> ClientFactory:
             transport = httpx.ASGITransport(app=application, client=("127.0.0.1", 40000))
             async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
                 yield c
+
+    return factory
+
+
+AppFactory = Callable[..., AbstractAsyncContextManager[tuple[Starlette, httpx.AsyncClient]]]
+
+
+@pytest.fixture
+def make_app(settings: Settings, clock: Clock) -> AppFactory:
+    """``async with make_app(**overrides) as (app, client)``: like ``make_client``, with
+    the app (for its runtime)."""
+
+    @asynccontextmanager
+    async def factory(**overrides: object) -> AsyncIterator[tuple[Starlette, httpx.AsyncClient]]:
+        application = create_app(settings.with_overrides(**overrides), clock)
+        async with application.router.lifespan_context(application):
+            await truncate_all()
+            transport = httpx.ASGITransport(app=application, client=("127.0.0.1", 40000))
+            async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+                yield application, c
 
     return factory
 

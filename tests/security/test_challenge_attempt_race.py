@@ -1,0 +1,33 @@
+"""A challenge's attempt count was checked before the code and incremented after, so
+concurrent wrong codes could get more than ``challenge_max_attempts`` codes judged
+(only the account's TOTP throttle bounded them). An attempt is now taken by one
+conditional update before the code is looked at."""
+
+from __future__ import annotations
+
+import asyncio
+
+from gql_keys.app import runtime_of
+from tests.api.test_keys import create, raw_rows, verify
+from tests.security.conftest import AppFactory
+from tests.support.accounts import signed_up_user
+
+
+async def test_concurrent_wrong_codes_get_at_most_the_challenge_limit_judged(
+    make_app: AppFactory,
+) -> None:
+    # The account-wide TOTP throttle is set out of the way: the challenge's own limit
+    # must hold by itself.
+    async with make_app(two_factor_max_failures=1000) as (app, client):
+        rt = runtime_of(app)
+        user = await signed_up_user(client, rt)
+        challenge = (await create(client, user))["challenge"]["id"]
+        results = await asyncio.gather(
+            *(verify(client, user, challenge, f"{i:06d}") for i in range(30))
+        )
+        codes = [e["code"] for r in results for e in r["userErrors"]]
+        limit = rt.settings.challenge_max_attempts
+        (row,) = await raw_rows("key_challenges")
+        assert row["attempts"] <= limit
+        assert codes.count("INVALID_TWO_FACTOR_CODE") <= limit - 1
+        assert codes.count("TOO_MANY_ATTEMPTS") >= 30 - limit
