@@ -137,7 +137,9 @@ class KeyCache:
         self._records: dict[str, tuple[KeyRecord, float]] = {}
         self._missing: dict[str, float] = {}
         self._loading: dict[str, asyncio.Future[KeyRecord | None]] = {}
-        self._generation: dict[str, int] = {}
+        # Keys invalidated while their load was in flight: that load must not store
+        # what it read. Bounded by the loads in flight (never cleared wholesale).
+        self._stale_loads: set[str] = set()
 
     async def get(self, key: str) -> KeyRecord | None:
         """The record of ``key``; None when no usable key has that identifier."""
@@ -161,7 +163,7 @@ class KeyCache:
     async def _load(self, key: str) -> KeyRecord | None:
         future: asyncio.Future[KeyRecord | None] = asyncio.get_running_loop().create_future()
         self._loading[key] = future
-        generation = self._generation.get(key, 0)
+        self._stale_loads.discard(key)
         try:
             row = await key_by_public_id(key)
             record = build_record(row, self.settings, self.secretbox) if row is not None else None
@@ -171,7 +173,9 @@ class KeyCache:
             raise
         finally:
             self._loading.pop(key, None)
-        if self._generation.get(key, 0) == generation:
+            stale = key in self._stale_loads
+            self._stale_loads.discard(key)
+        if not stale:
             self._store(key, record)
         future.set_result(record)
         return record
@@ -202,9 +206,8 @@ class KeyCache:
         """Forget ``key`` now (after a local delete or change commits)."""
         self._records.pop(key, None)
         self._missing.pop(key, None)
-        self._generation[key] = self._generation.get(key, 0) + 1
-        if len(self._generation) > MAX_NEGATIVE_ENTRIES:
-            self._generation.clear()
+        if key in self._loading:
+            self._stale_loads.add(key)
 
     def clear(self) -> None:
         self._records.clear()
