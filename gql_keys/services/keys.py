@@ -20,6 +20,13 @@ from gql_keys.broker.events import ActivityKind
 from gql_keys.db import connection_label
 from gql_keys.domain_errors import DomainError, ErrorCode
 from gql_keys.models import ApiKey, KeyChallenge
+from gql_keys.principals import (
+    ApiKeyPrincipal,
+    Principal,
+    ServicePrincipal,
+    ServiceRole,
+    UserPrincipal,
+)
 from gql_keys.repositories import keys as repo
 from gql_keys.repositories import users as users_repo
 from gql_keys.runtime import Runtime
@@ -242,9 +249,27 @@ async def _confirm_change(
     return Activation(api_key=row, secret=secret)
 
 
-async def get_user_key(user_id: int, api_key_id: int) -> ApiKey | None:
-    """One of the user's confirmed keys (deleted ones too); None for anyone else's."""
-    return await repo.get_user_key(api_key_id, user_id)
+def may_read_key(principal: Principal | None, row: ApiKey) -> bool:
+    """The one read rule for keys: a user reads their own confirmed keys, a signed
+    request its own key, a monitor any confirmed key (read-only: monitors run no
+    mutation); anyone else none."""
+    if row.state != repo.ACTIVE:
+        return False
+    if isinstance(principal, ServicePrincipal):
+        return principal.role is ServiceRole.MONITOR
+    if isinstance(principal, UserPrincipal):
+        return bool(row.user_id == principal.user_id)
+    if isinstance(principal, ApiKeyPrincipal):
+        return bool(row.id == principal.api_key_id)
+    return False
+
+
+async def readable_key(principal: Principal | None, api_key_id: int) -> ApiKey | None:
+    """The key ``api_key_id`` when :func:`may_read_key` lets ``principal`` read it."""
+    if principal is None:
+        return None
+    rows = await repo.keys_by_ids([api_key_id])
+    return rows[0] if rows and may_read_key(principal, rows[0]) else None
 
 
 async def list_keys(

@@ -17,7 +17,6 @@ from gql_keys.graphql.pagination import (
     page_size,
 )
 from gql_keys.graphql.permissions import require_user
-from gql_keys.principals import ApiKeyPrincipal, UserPrincipal
 from gql_keys.scopes import CATALOG
 from gql_keys.services import keys as service
 
@@ -34,13 +33,8 @@ def _after_id(after: str | None) -> int | None:
 
 
 async def load_api_key(info: Info, pk: int) -> ApiKeyType | None:
-    """A key the caller may read: a user's own keys, or the signing key itself."""
-    principal = info.context.principal
-    own_user = isinstance(principal, UserPrincipal)
-    own_key = isinstance(principal, ApiKeyPrincipal) and principal.api_key_id == pk
-    if not isinstance(principal, UserPrincipal | ApiKeyPrincipal) or not (own_user or own_key):
-        return None
-    row = await service.get_user_key(principal.user_id, pk)
+    """A key the caller may read (:func:`services.keys.may_read_key`), else None."""
+    row = await service.readable_key(info.context.principal, pk)
     return ApiKeyType.from_row(row) if row is not None else None
 
 

@@ -14,6 +14,7 @@ from gql_keys.graphql.node import Node, encode_global_id
 from gql_keys.graphql.usage.codes import VerificationCodeEnum
 from gql_keys.models import UsageLog as UsageLogRow
 from gql_keys.scopes import Scope
+from gql_keys.services.keys import may_read_key
 
 if TYPE_CHECKING:
     from gql_keys.graphql.keys.types import ApiKeyType
@@ -54,7 +55,9 @@ class UsageLogType(Node):
         if self.api_key_id is None:
             return None
         row = await api_key_loader(info.context).load(self.api_key_id)
-        return ApiKeyType.from_row(row) if row is not None else None
+        if row is None or not may_read_key(info.context.principal, row):
+            return None
+        return ApiKeyType.from_row(row)
 
     @classmethod
     def from_row(cls, row: UsageLogRow) -> UsageLogType:
