@@ -2,13 +2,15 @@
 shipped in ``examples/gateways/nginx/``: allowed partner requests reach the API carrying
 who called; refused ones never do, and the partner sees gql-keys' status and Gate body.
 
-nginx runs as the test user from a temporary folder on a free port. Without nginx the
-module is skipped (``CI=true``: it fails).
+The njs variant (``examples/gateways/nginx-njs/``, request bodies hashed by njs) runs in
+the same nginx on a second port. nginx runs as the test user from a temporary folder on
+free ports. Without nginx (or njs) those tests skip, saying so; under ``CI=true`` they fail.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import secrets
 import shutil
@@ -30,7 +32,11 @@ from tests.support.authz import PartnerRequest
 
 pytestmark = pytest.mark.slow
 
-SNIPPET = Path(__file__).resolve().parents[2] / "examples/gateways/nginx/gql-keys-authz.conf"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples/gateways"
+SNIPPET = EXAMPLES / "nginx/gql-keys-authz.conf"
+NJS_SNIPPET = EXAMPLES / "nginx-njs/gql-keys-authz.conf"
+NJS_SCRIPT = EXAMPLES / "nginx-njs/gql-keys.js"
+NJS_MODULE = Path("/usr/lib/nginx/modules/ngx_http_js_module.so")
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 
 
@@ -47,6 +53,7 @@ class Seen:
     method: str
     path: str
     headers: dict[str, str]
+    body: bytes = b""
 
 
 @dataclass
@@ -61,9 +68,10 @@ class Upstream:
 
         class Handler(BaseHTTPRequestHandler):
             def answer(self) -> None:
-                seen.append(
-                    Seen(self.command, self.path, {k.lower(): v for k, v in self.headers.items()})
-                )
+                length = int(self.headers.get("Content-Length") or 0)
+                received = self.rfile.read(length) if length else b""
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                seen.append(Seen(self.command, self.path, headers, received))
                 body = b'{"ok":true}'
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
@@ -81,8 +89,24 @@ class Upstream:
         return server
 
 
-def nginx_conf(folder: Path, port: int, gql_keys_port: int, api_port: int, token: str) -> str:
+def nginx_conf(
+    folder: Path, port: int, njs_port: int | None, gql_keys_port: int, api_port: int, token: str
+) -> str:
+    njs_http, njs_server = "", ""
+    if njs_port is not None:
+        njs_http = f"""
+    js_import gql_keys from {NJS_SCRIPT};
+    js_var $gql_keys_key_id;
+    js_var $gql_keys_account_id;"""
+        njs_server = f"""
+    server {{
+        listen 127.0.0.1:{njs_port};
+        set $gql_keys_verifier_token "{token}";
+        include {NJS_SNIPPET};
+    }}"""
+    load = f"load_module {NJS_MODULE};" if njs_port is not None else ""
     return f"""
+{load}
 worker_processes 1;
 pid {folder}/nginx.pid;
 error_log {folder}/error.log warn;
@@ -95,12 +119,12 @@ http {{
     uwsgi_temp_path {folder}/uwsgi;
     scgi_temp_path {folder}/scgi;
     upstream gql_keys {{ server 127.0.0.1:{gql_keys_port}; keepalive 8; }}
-    upstream partner_api {{ server 127.0.0.1:{api_port}; }}
+    upstream partner_api {{ server 127.0.0.1:{api_port}; }}{njs_http}
     server {{
         listen 127.0.0.1:{port};
         set $gql_keys_verifier_token "{token}";
         include {SNIPPET};
-    }}
+    }}{njs_server}
 }}
 """
 
@@ -122,6 +146,7 @@ class Stack:
     url: str
     upstream: Upstream
     gql_keys: Server
+    njs_url: str | None  # None: njs (libnginx-mod-http-js) is not installed
 
 
 @pytest.fixture(scope="module")
@@ -144,8 +169,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     try:
         token = cli(env, "service-token", "create", "--name", "nginx", "--role", "verifier")
         port = free_port()
+        njs_port = free_port() if NJS_MODULE.exists() else None
         (folder / "nginx.conf").write_text(
-            nginx_conf(folder, port, server.port, upstream.port, token)
+            nginx_conf(folder, port, njs_port, server.port, upstream.port, token)
         )
         nginx = subprocess.Popen(
             [
@@ -163,7 +189,10 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             stderr=subprocess.STDOUT,
         )
         wait_for_port(port, nginx, folder / "error.log")
-        yield Stack(f"http://127.0.0.1:{port}", upstream, server)
+        if njs_port is not None:
+            wait_for_port(njs_port, nginx, folder / "error.log")
+        njs_url = f"http://127.0.0.1:{njs_port}" if njs_port is not None else None
+        yield Stack(f"http://127.0.0.1:{port}", upstream, server, njs_url)
     finally:
         if nginx is not None:
             nginx.terminate()
@@ -341,6 +370,70 @@ async def test_rate_limited_is_429_with_retry_after_not_nginx_500(
     assert 1 <= int(limited.headers["retry-after"]) <= 60
     assert limited.headers["x-ratelimit-remaining"] == "0"
     assert len(reached(stack, path)) == 1
+
+
+def njs_url(stack: Stack) -> str:
+    if stack.njs_url is not None:
+        return stack.njs_url
+    if IN_CI:
+        pytest.fail("libnginx-mod-http-js is required under CI=true")
+    pytest.skip("njs (libnginx-mod-http-js) is not installed: the body-hashing gateway skipped")
+
+
+async def test_njs_gateway_passes_a_signed_post_with_its_body(stack: Stack, key: Key) -> None:
+    path, body = "/api/v4/spot/orders", b'{"currency_pair":"BTC_USDT","amount":"1"}'
+    partner = PartnerRequest(
+        key=key.key,
+        secret=key.secret,
+        timestamp=f"{time.time():.4f}",
+        method="POST",
+        path=path,
+        query="",
+        body=body,
+    )
+    async with httpx.AsyncClient(base_url=njs_url(stack), timeout=10) as client:
+        response = await client.post(path, content=body, headers=partner.signed_headers())
+        assert response.status_code == 200, response.text
+        (seen,) = [s for s in reached(stack, path) if s.method == "POST"]
+        assert seen.body == body
+        assert seen.headers["x-api-key-id"] == key.id
+        assert "x-verifier-token" not in seen.headers
+        get = await client.get(
+            "/api/v4/spot/accounts", headers=signed(key, "GET", "/api/v4/spot/accounts")
+        )
+        assert get.status_code == 200, get.text
+
+
+async def test_njs_gateway_refuses_a_changed_body_with_gates_body(stack: Stack, key: Key) -> None:
+    before = len(stack.upstream.seen)
+    path, body = "/api/v4/spot/orders", b'{"amount":"1"}'
+    partner = PartnerRequest(
+        key=key.key,
+        secret=key.secret,
+        timestamp=f"{time.time():.4f}",
+        method="POST",
+        path=path,
+        query="",
+        body=body,
+    )
+    headers = partner.signed_headers()
+    async with httpx.AsyncClient(base_url=njs_url(stack), timeout=10) as client:
+        # The signed body's hash, claimed for another body: the gateway hashes what it got.
+        forged = {**headers, "X-Body-Sha512": hashlib.sha512(body).hexdigest()}
+        response = await client.post(path, content=b'{"amount":"9"}', headers=forged)
+        assert response.status_code == 401, response.text
+        assert response.json() == {"label": "INVALID_SIGNATURE", "message": "Signature mismatch."}
+        assert response.headers["x-verification-code"] == "INVALID_SIGNATURE"
+        async with stack.gql_keys.client() as gql_keys:
+            limited = await new_key(gql_keys, rateLimit={"requests": 1, "perSeconds": 60})
+        path = "/api/v4/spot/tickers"
+        first = await client.get(path, headers=signed(limited, "GET", path))
+        assert first.status_code == 200, first.text
+        response = await client.get(path, headers=signed(limited, "GET", path))
+        assert response.status_code == 429
+        assert response.json()["label"] == "TOO_MANY_REQUESTS"
+        assert 1 <= int(response.headers["retry-after"]) <= 60
+    assert len(stack.upstream.seen) == before + 1  # the limited key's first GET only
 
 
 async def test_gql_keys_unreachable_is_503_never_a_pass(
