@@ -18,7 +18,14 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Page, Playwright, sync_playwright
+from playwright.sync_api import (
+    Browser,
+    ConsoleMessage,
+    Page,
+    Playwright,
+    expect,
+    sync_playwright,
+)
 
 from tests.conftest import IN_CI
 from tests.dashboard.journey import Recorder
@@ -26,6 +33,9 @@ from tests.dashboard.server import LiveServer, settings_for
 from tests.support.databases import migrate_url
 
 T = TypeVar("T")
+
+# A busy two-core CI machine can take more than Playwright's default 5 s to show a change.
+expect.set_options(timeout=10_000)
 
 CHROMIUM_ARGS = [
     "--no-sandbox",

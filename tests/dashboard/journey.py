@@ -243,7 +243,7 @@ def edit_and_roll(
     dialog = page.get_by_role("dialog")
     dialog.get_by_label("Wallet: read").uncheck()
     dialog.get_by_role("button", name="Save changes").click()
-    expect(page.get_by_role("dialog")).to_have_count(0)
+    expect(page.locator("dialog")).to_have_count(0)  # gone from the DOM, not just closed
     expect(page.get_by_text("Saved.", exact=True)).to_be_visible()
     expect(page.locator("dl.facts")).not_to_contain_text("WALLET_READ")
 
@@ -252,7 +252,7 @@ def edit_and_roll(
     dialog.get_by_role("button", name="Save changes").click()
     dialog.get_by_label("Google Authenticator code").fill(next_code(server, seed))
     dialog.get_by_role("button", name="Confirm").click()
-    expect(page.get_by_role("dialog")).to_have_count(0)
+    expect(page.locator("dialog")).to_have_count(0)  # gone from the DOM, not just closed
     expect(page.locator("dl.facts")).to_contain_text("FUTURES_READ")
 
     page.get_by_role("button", name="Roll secret").click()
@@ -262,6 +262,7 @@ def edit_and_roll(
     assert rolled
     assert rolled != secret
     dialog.get_by_role("button", name="Done").click()
+    expect(page.locator("dialog")).to_have_count(0)
     assert rolled not in page.content()
     expect(page.locator("dl.facts")).to_contain_text("Previous secret")
     for old_or_new in (secret, rolled):
@@ -292,7 +293,7 @@ def walk_the_whole_journey(page: Page, server: LiveServer, recorder: Recorder) -
     expect(dialog.get_by_role("button", name="Copy")).to_be_visible()
     expect(dialog.get_by_role("alert")).to_contain_text("shown only once")
     dialog.get_by_role("button", name="Done").click()
-    expect(page.get_by_role("dialog")).to_have_count(0)
+    expect(page.locator("dialog")).to_have_count(0)  # gone from the DOM, not just closed
     assert secret not in page.content()
 
     row = page.get_by_role("row").filter(has_text="partner-a")

@@ -107,7 +107,7 @@ export function SecretView({ apiKey, secret, onClose, title = "Key created" }) {
       ? html`<p class="warning" role="alert"><strong>This secret is shown only once.</strong> Copy it
           into your secret store now: it cannot be shown again, and if it is lost you will need a new key.</p>
         <p class="secret-line"><label for="secret-key">Secret key</label>
-          <output id="secret-key" class="secret">${secret}</output></p>
+          <output id="secret-key" class="secret" aria-live="off">${secret}</output></p>
         <div class="actions">
           <button type="button" onClick=${copy}>Copy</button>
           <span class="status" role="status">${copied}</span>

@@ -80,7 +80,7 @@ export function TwoFactorSetup({ onEnabled }) {
       <div>
         <p>Scan the QR code with your authenticator app, or type the setup key into it.</p>
         <p class="setup-key"><label for="setup-key">Setup key</label>
-          <output id="setup-key" class="secret">${setup.secret}</output></p>
+          <output id="setup-key" class="secret" aria-live="off">${setup.secret}</output></p>
         <form onSubmit=${confirm} class="inline-form">
           <${Field} id="twofactor-code" label="Authentication code" autocomplete="one-time-code"
             inputmode="numeric" required value=${code} onValue=${setCode} error=${errors.code}
