@@ -27,6 +27,7 @@ test: $(DEV_STAMP) lint typecheck pytest
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 	$(BIN)/hadolint docker/Dockerfile
 	@if docker compose version >/dev/null 2>&1; then \
 		GQL_KEYS_MASTER_KEY=x docker compose -f docker/compose.yaml config -q && echo "compose.yaml: valid"; \
@@ -62,4 +63,4 @@ bench-all: $(DEV_STAMP)
 	$(BIN)/python -m bench.authz
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .import_linter_cache

@@ -29,9 +29,9 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 import httpx
 
-from gql_keys.app import create_app
 from gql_keys.db import migrate
 from gql_keys.graphql.node import encode_global_id
+from gql_keys.http.app import create_app
 from gql_keys.models import ApiKey, User
 from gql_keys.principals import ServiceRole
 from gql_keys.services import service_tokens

@@ -15,14 +15,14 @@ from strawberry.dataloader import DataLoader
 
 from gql_keys.graphql.context import Context
 from gql_keys.models import ApiKey
-from gql_keys.repositories import keys as repo
+from gql_keys.services.keys import keys_by_ids
 from gql_keys.services.usage import Bucket, BucketSize, usage_buckets
 
 UsageKey = tuple[int, datetime, datetime | None, BucketSize]
 
 
 async def _load_keys(ids: Sequence[int]) -> list[ApiKey | None]:
-    rows = {row.id: row for row in await repo.keys_by_ids(list(set(ids)))}
+    rows = await keys_by_ids(list(set(ids)))
     return [rows.get(pk) for pk in ids]
 
 

@@ -1,1 +1,1 @@
-"""HTTP plumbing below GraphQL: client addresses, health and metrics endpoints."""
+"""The HTTP edge: the Starlette app, client addresses, health, forward-auth, WebSockets."""

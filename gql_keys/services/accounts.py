@@ -129,3 +129,7 @@ async def change_password(
     changed = await repo.get_user(user_id)
     assert changed is not None
     return changed
+
+
+async def get_user(user_id: int) -> User | None:
+    return await repo.get_user(user_id)

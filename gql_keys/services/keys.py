@@ -10,6 +10,7 @@ only after their transaction commits.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -270,6 +271,16 @@ async def readable_key(principal: Principal | None, api_key_id: int) -> ApiKey |
         return None
     rows = await repo.keys_by_ids([api_key_id])
     return rows[0] if rows and may_read_key(principal, rows[0]) else None
+
+
+async def key_by_public_id(key: str) -> ApiKey | None:
+    """The key row with this ``KEY`` (any state), for the principal that signed with it."""
+    return await repo.key_by_public_id(key)
+
+
+async def keys_by_ids(ids: Sequence[int]) -> dict[int, ApiKey]:
+    """Key rows by id (any owner): callers decide whether the principal may see them."""
+    return {row.id: row for row in await repo.keys_by_ids(ids)}
 
 
 async def list_keys(

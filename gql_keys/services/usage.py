@@ -96,6 +96,15 @@ async def count_logs(scope: LogScope, flt: LogFilter) -> int:
     return await repo.count_logs(scope, flt)
 
 
+async def log_by_id(principal: Principal | None, log_id: int) -> UsageLog | None:
+    """One row the principal may read; None for a row outside its scope (or no scope)."""
+    try:
+        scope = log_scope(principal)
+    except (Unauthenticated, Forbidden):
+        return None
+    return await repo.log_by_id(scope, log_id)
+
+
 def bucket_floor(moment: datetime, size: BucketSize) -> datetime:
     step = BUCKET_SECONDS[size]
     seconds = int(_utc(moment).timestamp())

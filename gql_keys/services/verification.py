@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 
 from gql_keys.domain_errors import ServiceUnavailable
+from gql_keys.key_cache import KeyRecord
 from gql_keys.limits.base import RateDecision
 from gql_keys.principals import ApiKeyPrincipal
 from gql_keys.runtime import Runtime
@@ -33,7 +34,6 @@ from gql_keys.security.signing import (
     verify_ed25519,
     verify_hmac_sha512,
 )
-from gql_keys.services.key_cache import KeyRecord
 from gql_keys.usage.writer import UsageEntry
 
 STATE_CHANGING_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})

@@ -14,9 +14,9 @@ import httpx
 import pytest
 from tortoise.connection import connections
 
-from gql_keys.app import create_app, runtime_of
 from gql_keys.clock import Clock
 from gql_keys.graphql.node import encode_global_id
+from gql_keys.http.app import create_app, runtime_of
 from gql_keys.models import ApiKey, UsageLog
 from gql_keys.runtime import Runtime
 from gql_keys.scope_rules import ScopeRulesError

@@ -7,7 +7,7 @@ import strawberry
 from gql_keys.graphql.accounts.types import UserType
 from gql_keys.graphql.context import Info
 from gql_keys.principals import UserPrincipal
-from gql_keys.repositories import users as repo
+from gql_keys.services import accounts as service
 
 
 @strawberry.type
@@ -17,7 +17,7 @@ class Query:
         principal = info.context.principal
         if not isinstance(principal, UserPrincipal):
             return None
-        row = await repo.get_user(principal.user_id)
+        row = await service.get_user(principal.user_id)
         return UserType.from_row(row) if row is not None else None
 
 
@@ -25,5 +25,5 @@ async def load_user_node(info: Info, pk: str) -> UserType | None:
     principal = info.context.principal
     if not isinstance(principal, UserPrincipal) or str(principal.user_id) != pk:
         return None
-    row = await repo.get_user(principal.user_id)
+    row = await service.get_user(principal.user_id)
     return UserType.from_row(row) if row is not None else None

@@ -11,7 +11,7 @@ import strawberry
 from gql_keys.broker.events import ActivityEvent
 from gql_keys.graphql.context import Info
 from gql_keys.graphql.usage.codes import VerificationCodeEnum
-from gql_keys.repositories import keys as repo
+from gql_keys.services.keys import keys_by_ids
 
 if TYPE_CHECKING:
     from gql_keys.graphql.keys.types import ApiKeyType
@@ -56,8 +56,8 @@ class KeyActivityEventType:
         if self.api_key_id is None:
             return None
         # Not the per-context DataLoader: over a WebSocket the context lives for hours.
-        rows = await repo.keys_by_ids([self.api_key_id])
-        return ApiKeyType.from_row(rows[0]) if rows else None
+        row = (await keys_by_ids([self.api_key_id])).get(self.api_key_id)
+        return ApiKeyType.from_row(row) if row is not None else None
 
     @classmethod
     def from_event(cls, event: ActivityEvent) -> KeyActivityEventType:

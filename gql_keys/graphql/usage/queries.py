@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import strawberry
 
-from gql_keys.domain_errors import Forbidden, Unauthenticated
 from gql_keys.graphql.context import Info
 from gql_keys.graphql.node import decode_int_id, int_pk
 from gql_keys.graphql.pagination import (
@@ -16,7 +15,6 @@ from gql_keys.graphql.pagination import (
 )
 from gql_keys.graphql.permissions import require_principal
 from gql_keys.graphql.usage.types import UsageLogFilter, UsageLogType
-from gql_keys.repositories import usage as repo
 from gql_keys.services import usage as service
 from gql_keys.services.usage import LogFilter, LogScope
 
@@ -92,9 +90,5 @@ async def load_usage_log_node(info: Info, pk: str) -> UsageLogType | None:
     log_id = int_pk(pk)
     if log_id is None:
         return None
-    try:
-        scope = service.log_scope(info.context.principal)
-    except (Unauthenticated, Forbidden):
-        return None
-    row = await repo.log_by_id(scope, log_id)
+    row = await service.log_by_id(info.context.principal, log_id)
     return UsageLogType.from_row(row) if row is not None else None

@@ -7,7 +7,7 @@ import strawberry
 from gql_keys.graphql.context import Info
 from gql_keys.graphql.keys.types import ApiKeyType
 from gql_keys.principals import ApiKeyPrincipal
-from gql_keys.repositories.keys import key_by_public_id
+from gql_keys.services.keys import key_by_public_id
 
 
 @strawberry.type

@@ -10,8 +10,9 @@ from gql_keys.graphql.keys.scopes import ScopeEnum
 from gql_keys.graphql.keys.types import ApiKeyType
 from gql_keys.graphql.usage.codes import VerificationCodeEnum
 from gql_keys.graphql.user_errors import UserError
+from gql_keys.key_cache import KeyRecord
 from gql_keys.scopes import Scope
-from gql_keys.services.key_cache import KeyRecord
+from gql_keys.key_cache import KeyRecord
 from gql_keys.services.verification import SignedRequest
 
 
