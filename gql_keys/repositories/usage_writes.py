@@ -1,8 +1,9 @@
 """Writing one batch of usage-log rows, rollups and last-use marks in one transaction.
 
 Raw SQL: the hot path writes hundreds of rows per commit and needs their ids back.
-Every statement is valid on SQLite (>= 3.35 for RETURNING) and PostgreSQL; only the
-parameter style differs (``?`` against ``$n``).
+One builder makes every statement for both writers (pooled Tortoise connection, and the
+dedicated SQLite thread); valid on SQLite (>= 3.35 for RETURNING) and PostgreSQL, only
+the parameter style and SQLite's value forms differ.
 """
 
 from __future__ import annotations
@@ -47,66 +48,10 @@ class LastUse:
     ip: str
 
 
-class _Params:
-    """Placeholders in the connection's style."""
-
-    def __init__(self, postgres: bool) -> None:
-        self.postgres = postgres
-        self.values: list[object] = []
-
-    def add(self, value: object) -> str:
-        self.values.append(value)
-        return f"${len(self.values)}" if self.postgres else "?"
-
-    def row(self, values: Sequence[object]) -> str:
-        return "(" + ", ".join(self.add(v) for v in values) + ")"
-
-
-async def write_batch(
-    connection_name: str,
-    rows: Sequence[Sequence[object]],
-    rollups: Sequence[RollupDelta],
-    last_uses: Sequence[LastUse],
-) -> list[int]:
-    """Insert ``rows`` (values in :data:`LOG_COLUMNS` order) and return their ids in order."""
-    async with in_transaction(connection_name) as conn:
-        postgres = conn.capabilities.dialect == "postgres"
-        params = _Params(postgres)
-        values_sql = ", ".join(params.row(r) for r in rows)
-        returned = await conn.execute_query_dict(
-            f"INSERT INTO usage_logs ({', '.join(LOG_COLUMNS)}) VALUES {values_sql} RETURNING id",
-            params.values,
-        )
-        # Ids are assigned in VALUES order; RETURNING order is not promised, so sort.
-        ids = sorted(int(r["id"]) for r in returned)
-        if len(ids) != len(rows):
-            raise RuntimeError("usage_logs insert returned the wrong number of ids")
-        # Rows are locked in one global order so concurrent batches of several workers
-        # cannot deadlock on the same keys.
-        if rollups:
-            params = _Params(postgres)
-            values_sql = ", ".join(
-                params.row((d.api_key_id, d.bucket, d.bucket_start, d.allowed, d.denied))
-                for d in sorted(rollups, key=lambda d: (d.api_key_id, d.bucket, d.bucket_start))
-            )
-            await conn.execute_query(
-                "INSERT INTO usage_rollups (api_key_id, bucket, bucket_start, allowed, denied) "
-                f"VALUES {values_sql} "
-                "ON CONFLICT (api_key_id, bucket, bucket_start) DO UPDATE SET "
-                "allowed = usage_rollups.allowed + excluded.allowed, "
-                "denied = usage_rollups.denied + excluded.denied",
-                params.values,
-            )
-        for use in sorted(last_uses, key=lambda u: u.api_key_id):
-            params = _Params(postgres)
-            at, ip, key_id = params.add(use.at), params.add(use.ip), params.add(use.api_key_id)
-            # Another worker's later batch may have committed first: never move back.
-            await conn.execute_query(
-                f"UPDATE api_keys SET last_used_at = {at}, last_used_ip = {ip} "
-                f"WHERE id = {key_id} AND (last_used_at IS NULL OR last_used_at < {at})",
-                params.values,
-            )
-    return ids
+@dataclass(frozen=True, slots=True)
+class Statement:
+    sql: str
+    params: list[object]
 
 
 def _sqlite_value(value: object) -> object:
@@ -128,15 +73,106 @@ def _sqlite_row(row: Sequence[object]) -> Sequence[object]:
     return row
 
 
-_ROW_PLACEHOLDERS = "(" + ", ".join("?" * len(LOG_COLUMNS)) + ")"
+class _Params:
+    """Placeholders and values in the connection's style."""
+
+    def __init__(self, postgres: bool) -> None:
+        self.postgres = postgres
+        self.values: list[object] = []
+
+    def add(self, value: object) -> str:
+        if self.postgres:
+            self.values.append(value)
+            return f"${len(self.values)}"
+        self.values.append(_sqlite_value(value))
+        return "?"
+
+    def row(self, values: Sequence[object]) -> str:
+        return "(" + ", ".join(self.add(v) for v in values) + ")"
 
 
-@functools.lru_cache(maxsize=64)
-def _insert_sql(count: int) -> str:
-    """The multi-row INSERT of ``count`` usage-log rows (SQLite placeholders)."""
-    return f"INSERT INTO usage_logs ({', '.join(LOG_COLUMNS)}) VALUES " + ", ".join(
-        [_ROW_PLACEHOLDERS] * count
+@functools.lru_cache(maxsize=128)
+def _insert_sql(count: int, postgres: bool, returning: bool) -> str:
+    """The multi-row INSERT of ``count`` usage-log rows."""
+    width = len(LOG_COLUMNS)
+    if postgres:
+        groups = (
+            "(" + ", ".join(f"${n * width + i + 1}" for i in range(width)) + ")"
+            for n in range(count)
+        )
+    else:
+        groups = ("(" + ", ".join("?" * width) + ")" for _ in range(count))
+    sql = f"INSERT INTO usage_logs ({', '.join(LOG_COLUMNS)}) VALUES " + ", ".join(groups)
+    return sql + " RETURNING id" if returning else sql
+
+
+def insert_logs(rows: Sequence[Sequence[object]], postgres: bool, returning: bool) -> Statement:
+    """Insert ``rows`` (values in :data:`LOG_COLUMNS` order), optionally returning ids."""
+    convert = (lambda row: row) if postgres else _sqlite_row
+    return Statement(
+        _insert_sql(len(rows), postgres, returning), [v for row in rows for v in convert(row)]
     )
+
+
+def follow_ups(
+    rollups: Sequence[RollupDelta], last_uses: Sequence[LastUse], postgres: bool
+) -> list[Statement]:
+    """The rollup upsert and the last-use marks that go with a batch of log rows.
+
+    Rows are locked in one global order so concurrent batches of several workers cannot
+    deadlock on the same keys.
+    """
+    statements: list[Statement] = []
+    if rollups:
+        params = _Params(postgres)
+        values_sql = ", ".join(
+            params.row((d.api_key_id, d.bucket, d.bucket_start, d.allowed, d.denied))
+            for d in sorted(rollups, key=lambda d: (d.api_key_id, d.bucket, d.bucket_start))
+        )
+        statements.append(
+            Statement(
+                "INSERT INTO usage_rollups (api_key_id, bucket, bucket_start, allowed, denied) "
+                f"VALUES {values_sql} "
+                "ON CONFLICT (api_key_id, bucket, bucket_start) DO UPDATE SET "
+                "allowed = usage_rollups.allowed + excluded.allowed, "
+                "denied = usage_rollups.denied + excluded.denied",
+                params.values,
+            )
+        )
+    for use in sorted(last_uses, key=lambda u: u.api_key_id):
+        params = _Params(postgres)
+        at, ip, key_id = params.add(use.at), params.add(use.ip), params.add(use.api_key_id)
+        # ``?`` placeholders bind in order, so the time is bound once more for the guard.
+        before = params.add(use.at)
+        # Another batch with a later use may have committed first: never move back.
+        statements.append(
+            Statement(
+                f"UPDATE api_keys SET last_used_at = {at}, last_used_ip = {ip} "
+                f"WHERE id = {key_id} AND (last_used_at IS NULL OR last_used_at < {before})",
+                params.values,
+            )
+        )
+    return statements
+
+
+async def write_batch(
+    connection_name: str,
+    rows: Sequence[Sequence[object]],
+    rollups: Sequence[RollupDelta],
+    last_uses: Sequence[LastUse],
+) -> list[int]:
+    """Insert ``rows`` (values in :data:`LOG_COLUMNS` order) and return their ids in order."""
+    async with in_transaction(connection_name) as conn:
+        postgres = conn.capabilities.dialect == "postgres"
+        insert = insert_logs(rows, postgres, returning=True)
+        returned = await conn.execute_query_dict(insert.sql, insert.params)
+        # Ids are assigned in VALUES order; RETURNING order is not promised, so sort.
+        ids = sorted(int(r["id"]) for r in returned)
+        if len(ids) != len(rows):
+            raise RuntimeError("usage_logs insert returned the wrong number of ids")
+        for statement in follow_ups(rollups, last_uses, postgres):
+            await conn.execute_query(statement.sql, statement.params)
+    return ids
 
 
 class SqliteBatchWriter:
@@ -178,32 +214,14 @@ class SqliteBatchWriter:
             # the switch interval each time). ``usage_logs.id`` is AUTOINCREMENT and we
             # hold the write lock, so one multi-row INSERT takes consecutive ids in
             # VALUES order, ending at ``lastrowid`` (SQLite errors rather than reuse).
-            inserted = connection.execute(
-                _insert_sql(len(rows)), [v for row in rows for v in _sqlite_row(row)]
-            )
+            insert = insert_logs(rows, postgres=False, returning=False)
+            inserted = connection.execute(insert.sql, insert.params)
             last = inserted.lastrowid
             if inserted.rowcount != len(rows) or last is None:
                 raise RuntimeError("usage_logs insert wrote the wrong number of rows")
             ids = list(range(last - len(rows) + 1, last + 1))
-            if rollups:
-                connection.execute(
-                    "INSERT INTO usage_rollups (api_key_id, bucket, bucket_start, allowed, denied) "
-                    "VALUES "
-                    + ", ".join(["(?, ?, ?, ?, ?)"] * len(rollups))
-                    + " ON CONFLICT (api_key_id, bucket, bucket_start) DO UPDATE SET "
-                    "allowed = usage_rollups.allowed + excluded.allowed, "
-                    "denied = usage_rollups.denied + excluded.denied",
-                    [
-                        _sqlite_value(v)
-                        for d in rollups
-                        for v in (d.api_key_id, d.bucket, d.bucket_start, d.allowed, d.denied)
-                    ],
-                )
-            for use in last_uses:
-                connection.execute(
-                    "UPDATE api_keys SET last_used_at = ?, last_used_ip = ? WHERE id = ?",
-                    (_sqlite_value(use.at), use.ip, use.api_key_id),
-                )
+            for statement in follow_ups(rollups, last_uses, postgres=False):
+                connection.execute(statement.sql, statement.params)
             connection.execute("COMMIT")
         except BaseException:
             if connection.in_transaction:
