@@ -31,8 +31,8 @@ import httpx
 from tortoise import Tortoise
 from tortoise.connection import connections
 
-from gql_keys.app import create_app
 from gql_keys.db import migrate, tortoise_config
+from gql_keys.http.app import create_app
 from gql_keys.models import ApiKey, User
 from gql_keys.services.sessions import start_session
 from gql_keys.settings import Settings

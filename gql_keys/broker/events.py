@@ -18,9 +18,18 @@ class ActivityKind(StrEnum):
     KEY_USED = "KEY_USED"
     KEY_DENIED = "KEY_DENIED"
     TWO_FACTOR_FAILED = "TWO_FACTOR_FAILED"
-    # Internal control event (never sent to clients): a session logged out, so every
-    # worker closes that session's WebSockets. Carries ``session_id``.
+
+
+class ControlKind(StrEnum):
+    """Internal control events: carried by the broker, never sent to clients."""
+
+    # A session logged out, so every worker closes its WebSockets. Carries ``session_id``.
     SESSION_ENDED = "SESSION_ENDED"
+
+
+_KINDS: dict[str, ActivityKind | ControlKind] = {
+    kind.value: kind for kind in (*ActivityKind, *ControlKind)
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,7 +37,7 @@ class ActivityEvent:
     """One event; ``id`` is monotonic per stream (the usage-log id for use events)."""
 
     id: str
-    kind: ActivityKind
+    kind: ActivityKind | ControlKind
     occurred_at: datetime
     owner_id: int | None
     api_key_id: int | None = None
@@ -47,7 +56,7 @@ class ActivityEvent:
     @classmethod
     def from_json(cls, text: str | bytes) -> ActivityEvent:
         data = json.loads(text)
-        data["kind"] = ActivityKind(data["kind"])
+        data["kind"] = _KINDS[data["kind"]]
         data["occurred_at"] = datetime.fromisoformat(data["occurred_at"])
         return cls(**data)
 

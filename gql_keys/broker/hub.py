@@ -17,7 +17,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 
-from gql_keys.broker.events import ActivityEvent, ActivityKind
+from gql_keys.broker.events import ActivityEvent, ControlKind
 
 log = logging.getLogger("gql_keys.broker")
 
@@ -76,7 +76,7 @@ class Hub:
         return len(self._subscribers)
 
     def deliver(self, event: ActivityEvent) -> None:
-        if event.kind == ActivityKind.SESSION_ENDED:
+        if event.kind == ControlKind.SESSION_ENDED:
             if event.session_id is not None and self.on_session_ended is not None:
                 self.on_session_ended(event.session_id)
             return

@@ -6,16 +6,15 @@ from collections.abc import Sequence
 
 import strawberry
 
-from gql_keys.domain_errors import DomainError, ErrorCode, InvalidInput
-
-GraphQLErrorCode = strawberry.enum(ErrorCode, name="ErrorCode")
+from gql_keys.domain_errors import DomainError, InvalidInput
+from gql_keys.graphql.enums import ErrorCode
 
 
 @strawberry.type
 class UserError:
     field: list[str] | None
     message: str
-    code: GraphQLErrorCode  # type: ignore[valid-type]
+    code: ErrorCode
 
 
 def user_error(error: DomainError) -> UserError:

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 
-from gql_keys.broker.events import ActivityEvent, ActivityKind, new_event_id
+from gql_keys.broker.events import ActivityEvent, ActivityKind, ControlKind, new_event_id
 from gql_keys.broker.hub import EventFilter
 from gql_keys.domain_errors import DomainError, ErrorCode, Forbidden, Unauthenticated
 from gql_keys.principals import Principal, ServicePrincipal, ServiceRole, UserPrincipal
 from gql_keys.repositories import keys as repo
 from gql_keys.runtime import Runtime
 
-PUBLIC_KINDS = frozenset(kind for kind in ActivityKind if kind != ActivityKind.SESSION_ENDED)
+PUBLIC_KINDS = frozenset(ActivityKind)
 
 
 def may_subscribe(principal: Principal | None) -> bool:
@@ -78,7 +78,7 @@ async def end_session(rt: Runtime, session_id: int) -> None:
         [
             ActivityEvent(
                 id=new_event_id(int(rt.clock.time() * 1e9)),
-                kind=ActivityKind.SESSION_ENDED,
+                kind=ControlKind.SESSION_ENDED,
                 occurred_at=rt.clock.now(),
                 owner_id=None,
                 session_id=session_id,

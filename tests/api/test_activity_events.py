@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 from tortoise.transactions import in_transaction
 
-from gql_keys.broker.events import ActivityEvent, ActivityKind
+from gql_keys.broker.events import ActivityEvent, ActivityKind, ControlKind
 from gql_keys.broker.hub import Hub, SlowConsumer
 from gql_keys.domain_errors import ServiceUnavailable
 from gql_keys.http.websockets import SocketRegistry
@@ -115,7 +115,7 @@ async def test_session_ended_event_closes_only_that_sessions_sockets() -> None:
     hub.deliver(
         ActivityEvent(
             id="e1",
-            kind=ActivityKind.SESSION_ENDED,
+            kind=ControlKind.SESSION_ENDED,
             occurred_at=datetime.now(UTC),
             owner_id=None,
             session_id=100,

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 
-from gql_keys.app import runtime_of
+from gql_keys.http.app import runtime_of
 from tests.api.test_keys import create, raw_rows, verify
 from tests.security.conftest import AppFactory
 from tests.support.accounts import signed_up_user

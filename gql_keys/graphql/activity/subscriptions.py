@@ -9,16 +9,12 @@ import strawberry
 from graphql import GraphQLError
 from starlette.websockets import WebSocket
 
-from gql_keys.broker.events import ActivityKind
 from gql_keys.broker.hub import EventFilter, SlowConsumer
 from gql_keys.domain_errors import DomainError, ErrorCode, Forbidden, Unauthenticated
 from gql_keys.graphql.activity.transport import close_socket
-from gql_keys.graphql.activity.types import (
-    KeyActivityEventType,
-    KeyActivityKind,
-    KeyActivityKindEnum,
-)
+from gql_keys.graphql.activity.types import KeyActivityEventType
 from gql_keys.graphql.context import Info
+from gql_keys.graphql.enums import ActivityKind
 from gql_keys.graphql.node import decode_int_id
 from gql_keys.http.websockets import CLOSE_SLOW_CONSUMER
 from gql_keys.services.activity import activity_filter
@@ -39,7 +35,7 @@ def _close_later(ws: object) -> None:
 
 
 async def _accepts(
-    info: Info, key_ids: list[strawberry.ID] | None, kinds: list[KeyActivityKind] | None
+    info: Info, key_ids: list[strawberry.ID] | None, kinds: list[ActivityKind] | None
 ) -> EventFilter:
     ids: list[int] | None = None
     if key_ids is not None:
@@ -53,7 +49,7 @@ async def _accepts(
             if pk is None:
                 raise DomainError(ErrorCode.NOT_FOUND, "No such API key.", ("keyIds",))
             ids.append(pk)
-    wanted = {ActivityKind(k.value) for k in kinds} if kinds is not None else None
+    wanted = set(kinds) if kinds is not None else None
     return await activity_filter(info.context.principal, ids, wanted)
 
 
@@ -67,7 +63,7 @@ class Subscription:
         self,
         info: Info,
         key_ids: list[strawberry.ID] | None = None,
-        kinds: list[KeyActivityKindEnum] | None = None,  # type: ignore[valid-type]
+        kinds: list[ActivityKind] | None = None,
     ) -> AsyncGenerator[KeyActivityEventType, None]:
         try:
             accepts = await _accepts(info, key_ids, kinds)

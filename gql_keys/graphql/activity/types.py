@@ -1,36 +1,21 @@
-"""``KeyActivityEvent`` and ``KeyActivityKind``."""
+"""``KeyActivityEvent``."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
 from gql_keys.broker.events import ActivityEvent
 from gql_keys.graphql.context import Info
-from gql_keys.graphql.usage.codes import VerificationCodeEnum
+from gql_keys.graphql.enums import ActivityKind, VerificationCode
 from gql_keys.services.keys import keys_by_ids
 
 if TYPE_CHECKING:
     from gql_keys.graphql.keys.types import ApiKeyType
 
 ApiKeyRef = Annotated["ApiKeyType", strawberry.lazy("gql_keys.graphql.keys.types")]
-
-
-class KeyActivityKind(StrEnum):
-    KEY_CREATED = "KEY_CREATED"
-    KEY_UPDATED = "KEY_UPDATED"
-    KEY_ROLLED = "KEY_ROLLED"
-    KEY_DELETED = "KEY_DELETED"
-    KEY_EXPIRING = "KEY_EXPIRING"
-    KEY_USED = "KEY_USED"
-    KEY_DENIED = "KEY_DENIED"
-    TWO_FACTOR_FAILED = "TWO_FACTOR_FAILED"
-
-
-KeyActivityKindEnum = strawberry.enum(KeyActivityKind, name="KeyActivityKind")
 
 
 @strawberry.type(
@@ -40,10 +25,10 @@ KeyActivityKindEnum = strawberry.enum(KeyActivityKind, name="KeyActivityKind")
 )
 class KeyActivityEventType:
     id: strawberry.ID
-    kind: KeyActivityKindEnum  # type: ignore[valid-type]
+    kind: ActivityKind
     occurred_at: datetime
     key: str | None
-    code: VerificationCodeEnum | None  # type: ignore[valid-type]
+    code: VerificationCode | None
     client_ip: str | None
     method: str | None
     path: str | None
@@ -63,10 +48,10 @@ class KeyActivityEventType:
     def from_event(cls, event: ActivityEvent) -> KeyActivityEventType:
         return cls(
             id=strawberry.ID(event.id),
-            kind=KeyActivityKind(event.kind.value),
+            kind=ActivityKind(event.kind),
             occurred_at=event.occurred_at,
             key=event.key,
-            code=VerificationCodeEnum(event.code) if event.code else None,
+            code=VerificationCode(event.code) if event.code else None,
             client_ip=event.client_ip,
             method=event.method,
             path=event.path,

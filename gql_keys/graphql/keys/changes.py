@@ -8,8 +8,8 @@ import strawberry
 
 from gql_keys.domain_errors import DomainError, ErrorCode, InvalidInput
 from gql_keys.graphql.context import Info
+from gql_keys.graphql.enums import Scope
 from gql_keys.graphql.keys.mutations import RateLimitInput
-from gql_keys.graphql.keys.scopes import ScopeEnum
 from gql_keys.graphql.keys.types import ApiKeyType, TwoFactorChallenge
 from gql_keys.graphql.node import decode_int_id
 from gql_keys.graphql.permissions import require_user
@@ -22,7 +22,7 @@ from gql_keys.services.key_updates import KeyUpdateRequest
 class UpdateApiKeyInput:
     id: strawberry.ID
     label: str | None = None
-    scopes: list[ScopeEnum] | None = None  # type: ignore[valid-type]
+    scopes: list[Scope] | None = None
     ip_allowlist: list[str] | None = strawberry.field(
         default=None, description="[] removes the restriction."
     )

@@ -8,13 +8,13 @@ import strawberry
 
 from gql_keys.domain_errors import DomainError, ErrorCode, InvalidInput
 from gql_keys.graphql.context import Info, no_store
-from gql_keys.graphql.keys.scopes import ScopeEnum
-from gql_keys.graphql.keys.types import ApiKeyType, KeyAlgorithmEnum, TwoFactorChallenge
+from gql_keys.graphql.enums import KeyAlgorithm, Scope
+from gql_keys.graphql.keys.types import ApiKeyType, TwoFactorChallenge
 from gql_keys.graphql.node import decode_int_id, encode_global_id
 from gql_keys.graphql.permissions import require_user
 from gql_keys.graphql.user_errors import UserError, user_errors
 from gql_keys.services import keys as service
-from gql_keys.services.key_policy import KeyAlgorithm, NewKeyRequest
+from gql_keys.services.key_policy import NewKeyRequest
 
 
 @strawberry.input
@@ -26,12 +26,12 @@ class RateLimitInput:
 @strawberry.input
 class CreateApiKeyInput:
     label: str = strawberry.field(description="1 to 64 characters.")
-    scopes: list[ScopeEnum]  # type: ignore[valid-type]
+    scopes: list[Scope]
     ip_allowlist: list[str] | None = strawberry.field(
         default=None, description="IPv4/IPv6 addresses or CIDR networks, at most 20."
     )
     expires_at: datetime | None = None
-    algorithm: KeyAlgorithmEnum | None = KeyAlgorithm.HMAC_SHA512  # type: ignore[valid-type]
+    algorithm: KeyAlgorithm | None = KeyAlgorithm.HMAC_SHA512
     public_key: str | None = strawberry.field(
         default=None, description="ED25519 only: PEM, or base64 of the 32-byte raw key."
     )

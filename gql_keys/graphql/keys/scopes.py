@@ -1,17 +1,16 @@
-"""The ``Scope`` enum and the ``scopeCatalog`` entries a dashboard renders as checkboxes."""
+"""The ``scopeCatalog`` entries a dashboard renders as checkboxes."""
 
 from __future__ import annotations
 
 import strawberry
 
-from gql_keys.scopes import Scope, ScopeDescription
-
-ScopeEnum = strawberry.enum(Scope, name="Scope", description="WRITE grants READ of the same area.")
+from gql_keys.graphql.enums import Scope
+from gql_keys.scopes import ScopeDescription
 
 
 @strawberry.type
 class ScopeInfo:
-    scope: ScopeEnum  # type: ignore[valid-type]
+    scope: Scope
     title: str
     description: str
     area: str

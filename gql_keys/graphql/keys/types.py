@@ -7,18 +7,12 @@ from datetime import datetime
 import strawberry
 
 from gql_keys.graphql.context import Info
-from gql_keys.graphql.keys.scopes import ScopeEnum
+from gql_keys.graphql.enums import ChallengePurpose, KeyAlgorithm, KeyStatus, Scope
 from gql_keys.graphql.node import Node, encode_global_id
 from gql_keys.graphql.usage.buckets import usage_field
 from gql_keys.models import ApiKey as ApiKeyRow
-from gql_keys.scopes import Scope
-from gql_keys.services.key_challenges import Challenge, ChallengePurpose
-from gql_keys.services.key_policy import KeyAlgorithm
-from gql_keys.services.keys import KeyStatus, status_of
-
-KeyAlgorithmEnum = strawberry.enum(KeyAlgorithm, name="KeyAlgorithm")
-ApiKeyStatusEnum = strawberry.enum(KeyStatus, name="ApiKeyStatus")
-ChallengePurposeEnum = strawberry.enum(ChallengePurpose, name="ChallengePurpose")
+from gql_keys.services.key_challenges import Challenge
+from gql_keys.services.keys import status_of
 
 
 @strawberry.type
@@ -31,8 +25,8 @@ class RateLimit:
 class ApiKeyType(Node):
     key: str = strawberry.field(description="The public identifier sent in the KEY header.")
     label: str
-    algorithm: KeyAlgorithmEnum  # type: ignore[valid-type]
-    scopes: list[ScopeEnum]  # type: ignore[valid-type]
+    algorithm: KeyAlgorithm
+    scopes: list[Scope]
     ip_allowlist: list[str]
     created_at: datetime
     expires_at: datetime | None
@@ -46,7 +40,7 @@ class ApiKeyType(Node):
     row: strawberry.Private[ApiKeyRow]
 
     @strawberry.field(description="ACTIVE, EXPIRED (past expiresAt) or DELETED.")
-    def status(self, info: Info) -> ApiKeyStatusEnum:  # type: ignore[valid-type]
+    def status(self, info: Info) -> KeyStatus:
         return status_of(self.row, info.context.rt.clock.now())
 
     @strawberry.field(description="The key's own limit, or the platform default.")
@@ -94,7 +88,7 @@ class ApiKeyType(Node):
 class TwoFactorChallenge:
     id: strawberry.ID
     expires_at: datetime
-    purpose: ChallengePurposeEnum = strawberry.field(  # type: ignore[valid-type]
+    purpose: ChallengePurpose = strawberry.field(
         description="What verifyTwoFactor will do: create the key, apply the stored "
         "update, or roll the secret."
     )

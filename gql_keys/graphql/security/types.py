@@ -8,23 +8,21 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 
 from gql_keys.graphql.context import Info
+from gql_keys.graphql.enums import SecurityEventKind
 from gql_keys.graphql.loaders import api_key_loader
 from gql_keys.graphql.node import Node, encode_global_id
 from gql_keys.models import SecurityEvent as SecurityEventRow
 from gql_keys.models import Session as SessionRow
-from gql_keys.services.security_events import SecurityEventKind
 
 if TYPE_CHECKING:
     from gql_keys.graphql.keys.types import ApiKeyType
 
 ApiKeyRef = Annotated["ApiKeyType", strawberry.lazy("gql_keys.graphql.keys.types")]
 
-SecurityEventKindEnum = strawberry.enum(SecurityEventKind, name="SecurityEventKind")
-
 
 @strawberry.type(name="SecurityEvent", description="Something that happened to the account.")
 class SecurityEventType(Node):
-    kind: SecurityEventKindEnum  # type: ignore[valid-type]
+    kind: SecurityEventKind
     occurred_at: datetime
     ip: str | None = strawberry.field(description="The client address of the request.")
     user_agent: str | None = strawberry.field(description="Cut to 256 characters.")

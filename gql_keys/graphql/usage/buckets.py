@@ -12,10 +12,9 @@ from typing import Any
 import strawberry
 
 from gql_keys.graphql.context import Info
+from gql_keys.graphql.enums import BucketSize
 from gql_keys.graphql.loaders import usage_loader
-from gql_keys.services.usage import BucketSize, check_usage_window
-
-UsageBucketSize = strawberry.enum(BucketSize, name="UsageBucketSize")
+from gql_keys.services.usage import check_usage_window
 
 
 @strawberry.type
@@ -30,7 +29,7 @@ async def resolve_usage(
     info: Info,
     since: datetime,
     until: datetime | None = None,
-    bucket: UsageBucketSize | None = BucketSize.HOUR,  # type: ignore[valid-type]
+    bucket: BucketSize | None = BucketSize.HOUR,
 ) -> list[UsageBucket]:
     """Allowed and denied counts per bucket from ``since`` (its bucket included) to
     ``until`` (now when null); empty buckets are omitted. Served from rollup counters."""

@@ -8,12 +8,10 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 
 from gql_keys.graphql.context import Info
-from gql_keys.graphql.keys.scopes import ScopeEnum
+from gql_keys.graphql.enums import Scope, VerificationCode
 from gql_keys.graphql.loaders import api_key_loader
 from gql_keys.graphql.node import Node, encode_global_id
-from gql_keys.graphql.usage.codes import VerificationCodeEnum
 from gql_keys.models import UsageLog as UsageLogRow
-from gql_keys.scopes import Scope
 from gql_keys.services.keys import may_read_key
 
 if TYPE_CHECKING:
@@ -25,7 +23,7 @@ ApiKeyRef = Annotated["ApiKeyType", strawberry.lazy("gql_keys.graphql.keys.types
 @strawberry.input(description="Every given condition must hold; null fields do not filter.")
 class UsageLogFilter:
     key_id: strawberry.ID | None = None
-    codes: list[VerificationCodeEnum] | None = None  # type: ignore[valid-type]
+    codes: list[VerificationCode] | None = None
     allowed: bool | None = None
     since: datetime | None = strawberry.field(default=None, description="Inclusive.")
     until: datetime | None = strawberry.field(default=None, description="Exclusive.")
@@ -37,11 +35,11 @@ class UsageLogType(Node):
     key: str = strawberry.field(description="The KEY header as presented.")
     occurred_at: datetime
     allowed: bool
-    code: VerificationCodeEnum  # type: ignore[valid-type]
+    code: VerificationCode
     client_ip: str
     method: str
     path: str
-    required_scope: ScopeEnum | None  # type: ignore[valid-type]
+    required_scope: Scope | None
     signed_with_previous_secret: bool = strawberry.field(
         description="True when the request was signed with the key's previous secret "
         "(or public key) during the overlap after a roll: that partner has not switched yet."
@@ -66,7 +64,7 @@ class UsageLogType(Node):
             key=row.key,
             occurred_at=row.occurred_at,
             allowed=row.allowed,
-            code=VerificationCodeEnum(row.code),
+            code=VerificationCode(row.code),
             client_ip=row.client_ip,
             method=row.method,
             path=row.path,

@@ -6,12 +6,9 @@ from datetime import UTC, datetime
 
 import strawberry
 
-from gql_keys.graphql.keys.scopes import ScopeEnum
+from gql_keys.graphql.enums import Scope, VerificationCode
 from gql_keys.graphql.keys.types import ApiKeyType
-from gql_keys.graphql.usage.codes import VerificationCodeEnum
 from gql_keys.graphql.user_errors import UserError
-from gql_keys.key_cache import KeyRecord
-from gql_keys.scopes import Scope
 from gql_keys.key_cache import KeyRecord
 from gql_keys.services.verification import SignedRequest
 
@@ -30,7 +27,7 @@ class VerifyApiRequestInput:
         description='Lowercase hex SHA-512 of the raw body ("" body included).'
     )
     client_ip: str
-    required_scope: ScopeEnum  # type: ignore[valid-type]
+    required_scope: Scope
 
     def signed_request(self) -> SignedRequest:
         """What the verification service decides on."""
@@ -57,7 +54,7 @@ class RateLimitStatus:
 @strawberry.type
 class VerifyApiRequestPayload:
     allowed: bool
-    code: VerificationCodeEnum  # type: ignore[valid-type]
+    code: VerificationCode
     rate_limit: RateLimitStatus | None
     user_errors: list[UserError]
     record: strawberry.Private[KeyRecord | None]
