@@ -34,6 +34,7 @@ from gql_keys.graphql.node import encode_global_id
 from gql_keys.http.app import create_app
 from gql_keys.models import ApiKey, User
 from gql_keys.principals import ServiceRole
+from gql_keys.repositories.usage_writes import LOG_COLUMNS
 from gql_keys.services import service_tokens
 from gql_keys.services.sessions import start_session
 from gql_keys.settings import Settings
@@ -133,17 +134,7 @@ async def seed(url: str, rows: int, now: datetime) -> list[list[int]]:
         await conn.copy_records_to_table(
             "usage_logs",
             records=records,
-            columns=[
-                "api_key_id",
-                "key",
-                "occurred_at",
-                "allowed",
-                "code",
-                "client_ip",
-                "method",
-                "path",
-                "required_scope",
-            ],
+            columns=list(LOG_COLUMNS),
         )
         rollups = [(pk, "HOUR", at, a, d) for (pk, at), (a, d) in hours.items()]
         rollups += [(pk, "DAY", at, a, d) for (pk, at), (a, d) in days.items()]

@@ -223,24 +223,13 @@ def _validate_rate_limit(
         return None, None
     requests, per_seconds = request.rate_limit_requests, request.rate_limit_per_seconds
     ok = True
-    if requests is None or not 1 <= requests <= settings.max_rate_limit_requests:
-        errors.append(
-            _invalid(
-                f"requests must be between 1 and {settings.max_rate_limit_requests}.",
-                "rateLimit",
-                "requests",
-            )
-        )
-        ok = False
-    if per_seconds is None or not 1 <= per_seconds <= settings.max_rate_limit_per_seconds:
-        errors.append(
-            _invalid(
-                f"perSeconds must be between 1 and {settings.max_rate_limit_per_seconds}.",
-                "rateLimit",
-                "perSeconds",
-            )
-        )
-        ok = False
+    for value, upper, name in (
+        (requests, settings.max_rate_limit_requests, "requests"),
+        (per_seconds, settings.max_rate_limit_per_seconds, "perSeconds"),
+    ):
+        if value is None or not 1 <= value <= upper:
+            errors.append(_invalid(f"{name} must be between 1 and {upper}.", "rateLimit", name))
+            ok = False
     return (requests, per_seconds) if ok else (None, None)
 
 

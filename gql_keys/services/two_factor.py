@@ -178,8 +178,7 @@ async def check_second_factor(
     await throttle.clear(subject_for(user_id))
 
 
-async def begin_setup(rt: Runtime, user_id: int, password: str) -> SetupStarted:
-    """Check the password, store a fresh sealed seed as pending, return it once."""
+async def _user_without_two_factor(user_id: int) -> User:
     user = await users_repo.get_user(user_id)
     if user is None:
         raise DomainError(ErrorCode.NOT_FOUND, "The account no longer exists.")
@@ -187,6 +186,12 @@ async def begin_setup(rt: Runtime, user_id: int, password: str) -> SetupStarted:
         raise DomainError(
             ErrorCode.TWO_FACTOR_ALREADY_ENABLED, "Two-factor authentication is already enabled."
         )
+    return user
+
+
+async def begin_setup(rt: Runtime, user_id: int, password: str) -> SetupStarted:
+    """Check the password, store a fresh sealed seed as pending, return it once."""
+    user = await _user_without_two_factor(user_id)
     await accounts.check_password(rt, user, password, ("input", "password"))
     seed = totp.new_seed()
     await users_repo.set_pending_seed(user_id, seal_seed(rt, user_id, seed))
@@ -203,13 +208,7 @@ async def confirm_setup(
     field: Sequence[str] = CODE_FIELD,
 ) -> SetupConfirmed:
     """Activate the pending seed with a valid code; return ten fresh recovery codes."""
-    user = await users_repo.get_user(user_id)
-    if user is None:
-        raise DomainError(ErrorCode.NOT_FOUND, "The account no longer exists.")
-    if user.two_factor_enabled:
-        raise DomainError(
-            ErrorCode.TWO_FACTOR_ALREADY_ENABLED, "Two-factor authentication is already enabled."
-        )
+    user = await _user_without_two_factor(user_id)
     pending = user.totp_pending_seed_sealed
     if pending is None:
         raise DomainError(

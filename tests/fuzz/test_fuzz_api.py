@@ -15,6 +15,7 @@ from gql_keys.runtime import Runtime
 from gql_keys.services.accounts import normalise_email
 from tests.fuzz import strategies as s
 from tests.support.accounts import TestUser, signed_up_user
+from tests.support.graphql import gql
 from tests.support.keys import verifier_token
 
 API = settings(
@@ -38,12 +39,8 @@ mutation ($input: VerifyApiRequestInput!) {
 async def post(
     client: httpx.AsyncClient, query: str, variables: dict[str, Any], token: str | None = None
 ) -> dict[str, Any]:
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    response = await client.post(
-        "/graphql", json={"query": query, "variables": variables}, headers=headers
-    )
-    assert response.status_code == 200, response.text
-    body: dict[str, Any] = response.json()
+    """One operation; whatever the input, never an unexpected (masked) server error."""
+    body = await gql(client, query, variables, token=token)
     assert "INTERNAL_SERVER_ERROR" not in json.dumps(body), body
     return body
 
