@@ -127,7 +127,9 @@ async def seed(url: str, rows: int, now: datetime) -> list[list[int]]:
             hours[(pk, hour)][0 if allowed else 1] += 1
             days[(pk, hour.replace(hour=0))][0 if allowed else 1] += 1
         ip = f"198.51.100.{rng.randrange(1, 255)}"
-        records.append((pk, key, at, allowed, code, ip, "GET", "/api/v4/spot/orders", "SPOT_READ"))
+        records.append(
+            (pk, key, at, allowed, code, ip, "GET", "/api/v4/spot/orders", "SPOT_READ", False)
+        )
 
     conn = await asyncpg.connect(_dsn(url))
     try:

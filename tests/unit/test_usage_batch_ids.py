@@ -11,7 +11,7 @@ from gql_keys.runtime import Runtime
 
 def _row(n: int) -> tuple[object, ...]:
     at = datetime(2024, 1, 1, 12, 0, n % 60, tzinfo=UTC)
-    return (None, f"key-{n}", at, n % 2 == 0, "VALID", "203.0.113.7", "GET", f"/p/{n}", None)
+    return (None, f"key-{n}", at, n % 2 == 0, "VALID", "203.0.113.7", "GET", f"/p/{n}", None, False)
 
 
 async def test_each_returned_id_is_the_row_written_in_that_position(rt: Runtime) -> None:
