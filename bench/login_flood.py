@@ -112,6 +112,7 @@ def run(args: argparse.Namespace) -> None:
         "GQL_KEYS_MASTER_KEY": base64.b64encode(secrets.token_bytes(32)).decode(),
         "GQL_KEYS_LOGIN_MAX_FAILURES_PER_ADDRESS": str(10**9),
         "GQL_KEYS_LOGIN_MAX_FAILURES_PER_ACCOUNT": str(10**9),
+        "GQL_KEYS_LOGIN_MAX_FAILURES_PER_ACCOUNT_AND_ADDRESS": str(10**9),
         "GQL_KEYS_PASSWORD_HASH_CONCURRENCY": str(args.hash_concurrency),
         "GQL_KEYS_LOG_LEVEL": "WARNING",
         "GQL_KEYS_PORT": str(port),
