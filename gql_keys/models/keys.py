@@ -46,8 +46,9 @@ class ApiKey(Model):
         table = "api_keys"
         indexes = (
             ("user_id", "state", "id"),
-            # apiKeys(unusedForDays:): a user's keys by last allowed request.
-            ("user_id", "state", "last_used_at"),
+            # Also idx_api_keys_live_user_id, (user_id, state, id) WHERE deleted_at IS NULL, made
+            # by migration 0005 in SQL (a partial index is not expressible here): a user's
+            # undeleted keys newest first, for apiKeys(unusedForDays:).
             # The expiry-notice sweep: unclaimed keys by expiry.
             ("expiry_notified_at", "expires_at"),
         )
