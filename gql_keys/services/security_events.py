@@ -17,6 +17,7 @@ from gql_keys.models import SecurityEvent
 from gql_keys.models.accounts import MAX_USER_AGENT_LENGTH
 from gql_keys.repositories import security_events as repo
 from gql_keys.runtime import Runtime
+from gql_keys.services.pruning import prune_in_batches
 
 
 class SecurityEventKind(StrEnum):
@@ -87,15 +88,6 @@ async def prune_events(
 ) -> int:
     """Delete events older than ``retention``, batch by batch; returns the count."""
     cutoff = now - retention
-    total = await repo.count_older_than(cutoff)
-    deleted = 0
-    if progress is not None:
-        progress(0, total)
-    while True:
-        removed = await repo.delete_batch_older_than(cutoff, batch_size)
-        if removed == 0:
-            break
-        deleted += removed
-        if progress is not None:
-            progress(deleted, max(total, deleted))
-    return deleted
+    return await prune_in_batches(
+        cutoff, repo.count_older_than, repo.delete_batch_older_than, batch_size, progress
+    )

@@ -19,6 +19,7 @@ from gql_keys.principals import (
 )
 from gql_keys.repositories import usage as repo
 from gql_keys.repositories.usage import LogFilter, LogScope
+from gql_keys.services.pruning import prune_in_batches
 
 __all__ = [
     "Bucket",
@@ -170,15 +171,6 @@ async def prune_logs(
     ``progress(deleted_so_far, total)`` is called after each batch. Returns the count.
     """
     cutoff = now - older_than
-    total = await repo.count_older_than(cutoff)
-    deleted = 0
-    if progress is not None:
-        progress(0, total)
-    while True:
-        removed = await repo.delete_batch_older_than(cutoff, batch_size)
-        if removed == 0:
-            break
-        deleted += removed
-        if progress is not None:
-            progress(deleted, max(total, deleted))
-    return deleted
+    return await prune_in_batches(
+        cutoff, repo.count_older_than, repo.delete_batch_older_than, batch_size, progress
+    )
