@@ -91,10 +91,12 @@ class SocketRegistry:
         for cid in doomed:
             conn = self._by_id[cid]
             self.unregister(cid)
-            self._spawn(conn.close(CLOSE_UNAUTHORIZED, "Session ended"))
+            self.spawn_close(conn.close(CLOSE_UNAUTHORIZED, "Session ended"))
         return len(doomed)
 
-    def _spawn(self, closing: Awaitable[None]) -> None:
+    def spawn_close(self, closing: Awaitable[None]) -> None:
+        """Run ``closing`` (a socket's close) in the background, holding its task."""
+
         async def run() -> None:
             try:
                 await closing

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncGenerator
 
 import strawberry
@@ -19,19 +18,16 @@ from gql_keys.graphql.node import decode_int_id
 from gql_keys.http.websockets import CLOSE_SLOW_CONSUMER
 from gql_keys.services.activity import activity_filter
 
-_closing: set[asyncio.Task[None]] = set()
-
 MAX_KEY_IDS = 100
 
 
-def _close_later(ws: object) -> None:
-    if not isinstance(ws, WebSocket):
-        return
-    task = asyncio.get_running_loop().create_task(
-        close_socket(ws, CLOSE_SLOW_CONSUMER, "Slow consumer: event queue overflowed")
-    )
-    _closing.add(task)
-    task.add_done_callback(_closing.discard)
+def _close_later(info: Info) -> None:
+    """Close a slow consumer's socket (4008) from outside the event fan-out."""
+    ws = info.context.request
+    if isinstance(ws, WebSocket):
+        info.context.rt.sockets.spawn_close(
+            close_socket(ws, CLOSE_SLOW_CONSUMER, "Slow consumer: event queue overflowed")
+        )
 
 
 async def _accepts(
@@ -75,8 +71,7 @@ class Subscription:
         except Forbidden as exc:
             raise GraphQLError(str(exc), extensions={"code": "FORBIDDEN"}) from None
         hub = info.context.rt.hub
-        ws = info.context.request
-        subscriber = hub.subscribe(accepts, on_overflow=lambda: _close_later(ws))
+        subscriber = hub.subscribe(accepts, on_overflow=lambda: _close_later(info))
         try:
             while True:
                 try:
