@@ -6,11 +6,13 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import Route, WebSocketRoute
+from starlette.types import Receive, Scope, Send
 from tortoise.contrib.starlette import RegisterTortoise
 
 from gql_keys.app_logging import configure_logging
@@ -18,6 +20,7 @@ from gql_keys.clock import Clock
 from gql_keys.db import ensure_data_dir, tortoise_config
 from gql_keys.graphql.schema import build_schema
 from gql_keys.graphql.view import GraphQLView
+from gql_keys.http.authz import PREFIX as AUTHZ_PREFIX
 from gql_keys.http.authz import ForwardAuth
 from gql_keys.http.dashboard import dashboard_routes
 from gql_keys.http.health import healthz, readyz
@@ -56,7 +59,8 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
                     await expiry_sweep
                 await rt.close()
 
-    app = Starlette(
+    app = GqlKeysApp(
+        authz,
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
@@ -74,6 +78,30 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     )
     app.state.rt = rt
     return app
+
+
+class GqlKeysApp(Starlette):
+    """Starlette, with ``/authz`` dispatched before the middleware stack and routing.
+
+    ``/authz`` is the gateways' hot path: its endpoint keeps the body limit, request id
+    and security header of the middleware itself (see :mod:`gql_keys.http.authz`), and
+    answers 503 in Gate's format where the stack would answer with GraphQL's. The routes
+    stay registered, so the app lists them like any other.
+    """
+
+    def __init__(self, authz: ForwardAuth, **options: Any) -> None:
+        super().__init__(**options)
+        self.authz = authz
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            path: str = scope["path"]
+            if path.startswith(AUTHZ_PREFIX) and (
+                len(path) == len(AUTHZ_PREFIX) or path[len(AUTHZ_PREFIX)] == "/"
+            ):
+                await self.authz(scope, receive, send)
+                return
+        await super().__call__(scope, receive, send)
 
 
 def middleware(settings: Settings) -> list[Middleware]:

@@ -11,19 +11,29 @@ no key was judged.
 
 Every refusal also carries its label in ``X-Error-Label``: nginx's ``auth_request``
 drops the check response's body, so its config rebuilds the Gate body from that header.
+
+It is the hot path, so :func:`~gql_keys.http.app.create_app` dispatches to it before
+Starlette's middleware and routing, and it keeps what those give every request itself:
+the body size limit (413 ``REQUEST_TOO_LARGE``, checked before anything else), the
+request id (``X-Request-Id`` and the log context), ``X-Content-Type-Options``, and 503
+``SERVER_ERROR`` when a dependency cannot be reached.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
+import re
 from collections.abc import Mapping
 
 from starlette.types import Message, Receive, Scope, Send
 
+from gql_keys.app_logging import request_id_var
 from gql_keys.domain_errors import ServiceUnavailable
 from gql_keys.graphql.node import encode_global_id
+from gql_keys.http.middleware import REQUEST_ID_HEADER, new_request_id
 from gql_keys.http.unavailable import is_unavailable
 from gql_keys.runtime import Runtime
 from gql_keys.scopes import Scope as KeyScope
@@ -62,8 +72,13 @@ _MISSING_HEADER = (401, "MISSING_REQUIRED_HEADER", "KEY, Timestamp and SIGN are 
 _UNKNOWN_SCOPE = (403, "FORBIDDEN", "X-Required-Scope names no scope.")
 _NO_RULE = (403, "FORBIDDEN", "No scope rule covers this request.")
 _SERVER_ERROR = (503, "SERVER_ERROR", "The decision cannot be recorded now; try again.")
+_TOO_LARGE = (413, "REQUEST_TOO_LARGE", "The request body is larger than the server accepts.")
 
 _JSON = (b"content-type", b"application/json")
+_NOSNIFF = (b"x-content-type-options", b"nosniff")
+_CLOSE = (b"connection", b"close")
+_REQUEST_ID = REQUEST_ID_HEADER.encode()
+_REQUEST_ID_SHAPE = re.compile(rb"[A-Za-z0-9._-]{1,64}")
 _BODIES: dict[tuple[str, str], bytes] = {}
 
 
@@ -77,11 +92,24 @@ def _body(label: str, message: str) -> bytes:
 
 def _headers(scope: Scope) -> dict[bytes, bytes]:
     """Request headers by (lower-case) name; repeated lines joined with commas."""
-    headers: dict[bytes, bytes] = {}
-    for name, value in scope["headers"]:
+    raw = scope["headers"]
+    headers: dict[bytes, bytes] = dict(raw)
+    if len(headers) == len(raw):  # no name repeated: the common case, built in C
+        return headers
+    headers = {}
+    for name, value in raw:
         previous = headers.get(name)
         headers[name] = value if previous is None else previous + b"," + value
     return headers
+
+
+@functools.lru_cache(maxsize=4096)
+def _global_id(type_name: str, pk: int) -> bytes:
+    return encode_global_id(type_name, pk).encode()
+
+
+class BodyTooLarge(Exception):
+    """The check request's body is over ``max_body_bytes``."""
 
 
 def client_address(headers: Mapping[bytes, bytes], peer: str | None) -> str:
@@ -112,15 +140,33 @@ def _target(scope: Scope, headers: Mapping[bytes, bytes]) -> tuple[str, str, str
     return method, path, scope.get("query_string", b"").decode("latin-1")
 
 
-async def _read_body(headers: Mapping[bytes, bytes], receive: Receive) -> bytes:
+def _declared_too_large(headers: Mapping[bytes, bytes], max_bytes: int) -> bool:
+    """Whether ``Content-Length`` announces more than ``max_bytes`` (unparseable: the
+    server refuses such a request; otherwise the body is counted as it is read)."""
+    declared = headers.get(b"content-length")
+    if declared is None:
+        return False
+    try:
+        return int(declared) > max_bytes
+    except ValueError:
+        return False
+
+
+async def _read_body(headers: Mapping[bytes, bytes], receive: Receive, max_bytes: int) -> bytes:
+    """The whole body; :class:`BodyTooLarge` as soon as it grows past ``max_bytes``."""
     if b"content-length" not in headers and b"transfer-encoding" not in headers:
         return b""
     chunks: list[bytes] = []
+    size = 0
     while True:
         message = await receive()
         if message["type"] != "http.request":
             return b"".join(chunks)
-        chunks.append(message.get("body", b""))
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > max_bytes:
+            raise BodyTooLarge
+        chunks.append(chunk)
         if not message.get("more_body", False):
             return b"".join(chunks)
 
@@ -130,10 +176,40 @@ class ForwardAuth:
 
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
+        self.max_body_bytes = rt.settings.max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        rt = self.rt
         headers = _headers(scope)
+        incoming = headers.get(_REQUEST_ID)
+        request_id = (
+            incoming.decode("ascii")
+            if incoming is not None and _REQUEST_ID_SHAPE.fullmatch(incoming)
+            else new_request_id()
+        )
+        scope.setdefault("state", {})["request_id"] = request_id
+        common = (_NOSNIFF, (_REQUEST_ID, request_id.encode("ascii")))
+        sender = _Sender(send, common)
+        context = request_id_var.set(request_id)
+        try:
+            await self._check(scope, headers, receive, sender)
+        except BodyTooLarge:
+            if sender.started:
+                raise
+            # The rest of the body is not read: the connection cannot carry another request.
+            await self._refuse(_Sender(send, (*common, _CLOSE)), _TOO_LARGE)
+        except Exception as exc:
+            if sender.started or not is_unavailable(exc):
+                raise
+            await self._refuse(sender, _SERVER_ERROR)
+        finally:
+            request_id_var.reset(context)
+
+    async def _check(
+        self, scope: Scope, headers: Mapping[bytes, bytes], receive: Receive, send: _Sender
+    ) -> None:
+        rt = self.rt
+        if _declared_too_large(headers, self.max_body_bytes):
+            raise BodyTooLarge
         token = headers.get(b"x-verifier-token")
         if await authenticate_verifier(rt, token.decode("latin-1") if token else None) is None:
             await self._refuse(send, _INVALID_VERIFIER)
@@ -162,7 +238,7 @@ class ForwardAuth:
         body_sha512 = (
             body_hash.decode("latin-1").strip()
             if body_hash is not None
-            else hashlib.sha512(await _read_body(headers, receive)).hexdigest()
+            else hashlib.sha512(await _read_body(headers, receive, self.max_body_bytes)).hexdigest()
         )
         client = scope.get("client")
         request = SignedRequest(
@@ -181,21 +257,14 @@ class ForwardAuth:
         except ServiceUnavailable:
             await self._refuse(send, _SERVER_ERROR)
             return
-        except Exception as exc:
-            if not is_unavailable(exc):
-                raise
-            await self._refuse(send, _SERVER_ERROR)
-            return
         await self._answer(send, decision, required)
 
-    async def _refuse(self, send: Send, answer: tuple[int, str, str]) -> None:
+    async def _refuse(self, send: _Sender, answer: tuple[int, str, str]) -> None:
         status, label, message = answer
         self.rt.metrics.authz_answers.inc(label)
-        await _send(
-            send, status, [_JSON, (b"x-error-label", label.encode())], _body(label, message)
-        )
+        await send(status, [_JSON, (b"x-error-label", label.encode())], _body(label, message))
 
-    async def _answer(self, send: Send, decision: Decision, required: KeyScope) -> None:
+    async def _answer(self, send: _Sender, decision: Decision, required: KeyScope) -> None:
         code = decision.code
         status, label, message = _ANSWERS[code]
         record = decision.record
@@ -205,12 +274,8 @@ class ForwardAuth:
                 status, label, message = _READ_ONLY
         response_headers = [(b"x-verification-code", code.value.encode())]
         if decision.allowed and record is not None:
-            response_headers.append(
-                (b"x-api-key-id", encode_global_id("ApiKey", record.id).encode())
-            )
-            response_headers.append(
-                (b"x-account-id", encode_global_id("User", record.user_id).encode())
-            )
+            response_headers.append((b"x-api-key-id", _global_id("ApiKey", record.id)))
+            response_headers.append((b"x-account-id", _global_id("User", record.user_id)))
         rate = decision.rate
         if rate is not None:
             response_headers += [
@@ -223,14 +288,26 @@ class ForwardAuth:
                 response_headers.append((b"retry-after", str(wait).encode()))
         self.rt.metrics.authz_answers.inc(label or "OK")
         if status == 200:
-            await _send(send, 200, response_headers, b"")
+            await send(200, response_headers, b"")
         else:
             response_headers += [_JSON, (b"x-error-label", label.encode())]
-            await _send(send, status, response_headers, _body(label, message))
+            await send(status, response_headers, _body(label, message))
 
 
-async def _send(send: Send, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
-    headers.append((b"content-length", str(len(body)).encode()))
-    start: Message = {"type": "http.response.start", "status": status, "headers": headers}
-    await send(start)
-    await send({"type": "http.response.body", "body": body})
+class _Sender:
+    """Sends one whole response, with the headers every answer of this request carries."""
+
+    __slots__ = ("_common", "_send", "started")
+
+    def __init__(self, send: Send, common: tuple[tuple[bytes, bytes], ...]) -> None:
+        self._send = send
+        self._common = common
+        self.started = False
+
+    async def __call__(self, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
+        self.started = True
+        headers += self._common
+        headers.append((b"content-length", str(len(body)).encode()))
+        start: Message = {"type": "http.response.start", "status": status, "headers": headers}
+        await self._send(start)
+        await self._send({"type": "http.response.body", "body": body})

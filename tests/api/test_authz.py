@@ -23,7 +23,7 @@ from gql_keys.scope_rules import ScopeRulesError
 from gql_keys.security.keymaterial import new_public_key_id
 from gql_keys.settings import Settings
 from tests.support.accounts import signed_up_user
-from tests.support.authz import DIALECTS, PartnerRequest, check
+from tests.support.authz import DIALECTS, PartnerRequest, check, check_request
 from tests.support.databases import truncate_all
 from tests.support.graphql import gql
 from tests.support.keys import (
@@ -439,3 +439,53 @@ def test_a_bad_rules_file_stops_the_app_naming_the_line(settings: Settings, tmp_
     rules.write_text('[[rule]]\nprefix = "/v1/"\nmethods = "GET"\nscope = "SPOT_READ"\n')
     with pytest.raises(ScopeRulesError, match=r"scopes.toml, line 3: rule 1: methods"):
         create_app(settings.with_overrides(scope_rules=str(rules)))
+
+
+async def test_a_body_over_the_limit_is_refused_413_in_gates_format_without_a_row(
+    settings: Settings, clock: Clock
+) -> None:
+    app = create_app(settings.with_overrides(max_body_bytes=64), clock)
+    async with app.router.lifespan_context(app):
+        await truncate_all()
+        rt = runtime_of(app)
+        transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 40000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            user = await create_user()
+            row, secret = await create_active_key(rt, user.id)
+            token = await verifier_token()
+            fits = partner(rt, row, secret, method="POST", query="", body=b"x" * 64)
+            assert (await check(client, "envoy", fits, token)).status_code == 200
+            large = partner(rt, row, secret, method="POST", query="", body=b"x" * 65)
+            declared = await check(client, "envoy", large, token)
+            assert (declared.status_code, label(declared)) == (413, "REQUEST_TOO_LARGE")
+
+            async def chunks() -> Any:
+                for _ in range(3):
+                    yield b"x" * 30
+
+            arguments = check_request("envoy", large, token)
+            arguments["content"] = chunks()
+            chunked = await client.request(**arguments)
+            assert (chunked.status_code, label(chunked)) == (413, "REQUEST_TOO_LARGE")
+            assert [r.code for r in await rows()] == ["VALID"]
+
+
+@pytest.mark.parametrize("status", [200, 401])
+async def test_every_answer_carries_a_request_id_and_nosniff(
+    client: httpx.AsyncClient, rt: Runtime, status: int
+) -> None:
+    user = await create_user()
+    row, secret = await create_active_key(rt, user.id)
+    token = await verifier_token() if status == 200 else None
+    request = partner(rt, row, secret)
+    request.headers["X-Request-Id"] = "gateway-id.42"
+    kept = await check(client, "nginx", request, token)
+    assert kept.status_code == status
+    assert kept.headers["x-request-id"] == "gateway-id.42"
+    assert kept.headers["x-content-type-options"] == "nosniff"
+    request = partner(rt, row, secret, timestamp=f"{rt.clock.time() + 1:.4f}")
+    request.headers["X-Request-Id"] = "not an id; <script>"
+    replaced = await check(client, "nginx", request, token)
+    assert replaced.status_code == status
+    assert len(replaced.headers["x-request-id"]) == 16
+    assert replaced.headers["x-request-id"] != kept.headers["x-request-id"]
