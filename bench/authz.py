@@ -48,6 +48,8 @@ from bench.verify import (
     free_port,
     median,
     parse_wrk,
+    print_writer_metrics,
+    read_metrics,
     verify_request,
     wait_ready,
 )
@@ -392,6 +394,7 @@ async def bench(args: argparse.Namespace) -> int:
                         f"  p50 {result.p50:6.2f} ms  p99 {result.p99:7.2f} ms"
                         f"  CPU {result.cpu_ms:.3f} ms/req  errors {result.errors}"
                     )
+            print_writer_metrics(read_metrics(port, creds.monitor))
             if args.profile:
                 profile(
                     server.pid,

@@ -65,7 +65,8 @@ EMPTY_SHA512 = hashlib.sha512(b"").hexdigest()
 class Credentials:
     key: str
     secret: str
-    token: str
+    token: str  # a verifier service token
+    monitor: str = ""  # a monitor service token: /metrics needs one in production
 
 
 def free_port() -> int:
@@ -76,7 +77,7 @@ def free_port() -> int:
 
 
 async def create_credentials(env: dict[str, str]) -> Credentials:
-    """User, active HMAC key (rate limit out of the way) and verifier token, in the DB."""
+    """User, active HMAC key (rate limit out of the way), verifier and monitor tokens."""
     from tortoise import Tortoise
 
     from gql_keys.db import migrate, tortoise_config
@@ -97,10 +98,11 @@ async def create_credentials(env: dict[str, str]) -> Credentials:
         )
         key = row.key
         token = await service_tokens.create("bench-gateway", ServiceRole.VERIFIER)
+        monitor = await service_tokens.create("bench-monitor", ServiceRole.MONITOR)
         rt.passwords.close()
     finally:
         await Tortoise.close_connections()
-    return Credentials(key, secret, token)
+    return Credentials(key, secret, token, monitor)
 
 
 def http_request(port: int, body: bytes, token: str | None) -> bytes:
@@ -352,15 +354,22 @@ def wait_ready(port: int, process: subprocess.Popen[bytes], timeout: float = 30.
     raise SystemExit("server did not become ready")
 
 
-def read_metrics(port: int) -> dict[str, float]:
-    """Every sample of /metrics, by name with its labels."""
+def read_metrics(port: int, monitor_token: str) -> dict[str, float]:
+    """Every sample of /metrics, by name with its labels, read with a monitor token."""
+    request = (
+        "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+        f"Authorization: Bearer {monitor_token}\r\n\r\n"
+    )
     with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
-        s.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        s.sendall(request.encode())
         chunks = []
         while chunk := s.recv(65536):
             chunks.append(chunk)
+    head, _, body = b"".join(chunks).decode().partition("\r\n\r\n")
+    status = head.split(" ", 2)[1] if head.startswith("HTTP/") else head[:40]
+    if status != "200":
+        raise SystemExit(f"/metrics answered {status}, not 200")
     values: dict[str, float] = {}
-    body = b"".join(chunks).decode().partition("\r\n\r\n")[2]
     for line in body.splitlines():
         name, _, value = line.rpartition(" ")
         if name and not line.startswith("#"):
@@ -458,7 +467,7 @@ async def bench(args: argparse.Namespace) -> int:
                         f"p99 {result.p99:6.1f} ms"
                         f"  server CPU {cpu_ms[name][-1]:.3f} ms/req  errors {result.errors}"
                     )
-            metrics = read_metrics(port)
+            metrics = read_metrics(port, creds.monitor)
             print_writer_metrics(metrics)
         finally:
             server.terminate()
