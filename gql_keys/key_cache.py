@@ -137,9 +137,9 @@ class KeyCache:
         self._records: dict[str, tuple[KeyRecord, float]] = {}
         self._missing: dict[str, float] = {}
         self._loading: dict[str, asyncio.Future[KeyRecord | None]] = {}
-        # Keys invalidated while their load was in flight: that load must not store
-        # what it read. Bounded by the loads in flight (never cleared wholesale).
-        self._stale_loads: set[str] = set()
+        # Loads in flight when their key was invalidated: they must not store what they
+        # read, and nobody joins them any more. Bounded by the loads in flight.
+        self._stale_loads: set[asyncio.Future[KeyRecord | None]] = set()
 
     async def get(self, key: str) -> KeyRecord | None:
         """The record of ``key``; None when no usable key has that identifier."""
@@ -163,7 +163,6 @@ class KeyCache:
     async def _load(self, key: str) -> KeyRecord | None:
         future: asyncio.Future[KeyRecord | None] = asyncio.get_running_loop().create_future()
         self._loading[key] = future
-        self._stale_loads.discard(key)
         try:
             row = await key_by_public_id(key)
             record = build_record(row, self.settings, self.secretbox) if row is not None else None
@@ -172,9 +171,10 @@ class KeyCache:
             future.exception()  # waiters re-raise; do not warn when there are none
             raise
         finally:
-            self._loading.pop(key, None)
-            stale = key in self._stale_loads
-            self._stale_loads.discard(key)
+            if self._loading.get(key) is future:
+                del self._loading[key]
+            stale = future in self._stale_loads
+            self._stale_loads.discard(future)
         if not stale:
             self._store(key, record)
         future.set_result(record)
@@ -206,8 +206,10 @@ class KeyCache:
         """Forget ``key`` now (after a local delete or change commits)."""
         self._records.pop(key, None)
         self._missing.pop(key, None)
-        if key in self._loading:
-            self._stale_loads.add(key)
+        pending = self._loading.pop(key, None)
+        if pending is not None:
+            # A later get() starts a fresh load instead of joining this pre-change one.
+            self._stale_loads.add(pending)
 
     def clear(self) -> None:
         self._records.clear()
