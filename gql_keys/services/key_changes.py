@@ -112,7 +112,7 @@ async def update_key(
             return UpdateResult(challenge=challenge)
         if not planned.changed:
             return UpdateResult(api_key=row)
-        fields = {**planned.fields(), **_expiry_notice_reset(rt, row, planned.spec.expires_at)}
+        fields = {**planned.fields(), **_expiry_notice_reset(rt, row, planned.spec.expires_at, now)}
         await repo.update_key(row.id, fields)
         _store(row, fields)
         await record(rt, user_id, SecurityEventKind.KEY_UPDATED, client, api_key_id=row.id)
@@ -120,12 +120,15 @@ async def update_key(
     return UpdateResult(api_key=row)
 
 
-def _expiry_notice_reset(rt: Runtime, row: ApiKey, expires_at: datetime | None) -> dict[str, Any]:
-    """A key moved out of its notice window gets a KEY_EXPIRING again when it re-enters."""
+def _expiry_notice_reset(
+    rt: Runtime, row: ApiKey, expires_at: datetime | None, now: datetime
+) -> dict[str, Any]:
+    """A key moved out of its notice window (as of ``now``) gets a KEY_EXPIRING again
+    when it re-enters."""
     if row.expiry_notified_at is None:
         return {}
     window = timedelta(days=rt.settings.expiry_notice_days)
-    if expires_at is None or expires_at > rt.clock.now() + window:
+    if expires_at is None or expires_at > now + window:
         return {"expiry_notified_at": None}
     return {}
 
@@ -133,7 +136,7 @@ def _expiry_notice_reset(rt: Runtime, row: ApiKey, expires_at: datetime | None) 
 async def apply_update(rt: Runtime, row: ApiKey, payload: Mapping[str, Any], now: datetime) -> None:
     """Apply a confirmed UPDATE_KEY change to the locked ``row`` (policy checked again)."""
     planned = plan_update(terms_of(row), request_from_payload(payload), rt.settings, now)
-    fields = {**planned.fields(), **_expiry_notice_reset(rt, row, planned.spec.expires_at)}
+    fields = {**planned.fields(), **_expiry_notice_reset(rt, row, planned.spec.expires_at, now)}
     await repo.update_key(row.id, fields)
     _store(row, fields)
 

@@ -74,7 +74,6 @@ class Decision:
     code: VerificationCode
     record: KeyRecord | None
     rate: RateDecision | None
-    usage_log_id: int | None  # None: throttled, and not logged (see UNSIGNED_FAILURES)
 
 
 # Gateways report the same few client addresses over and over; parsing one is a pure
@@ -240,7 +239,7 @@ async def verify(rt: Runtime, request: SignedRequest) -> Decision:
             metrics.unsigned_failures_throttled.inc()
             if not write_summary:
                 metrics.verifications.inc(code.value)
-                return Decision(False, code, record, rate, None)
+                return Decision(False, code, record, rate)
     allowed = code is VerificationCode.VALID
     entry = UsageEntry(
         api_key_id=record.id if record is not None else None,
@@ -256,13 +255,13 @@ async def verify(rt: Runtime, request: SignedRequest) -> Decision:
         signed_with_previous_secret=previous,
     )
     try:
-        row_id = await rt.usage_writer.record(entry)
+        await rt.usage_writer.record(entry)
     except ServiceUnavailable:
         metrics.verifications.inc("SERVICE_UNAVAILABLE")
         raise
     metrics.verifications.inc(code.value)
     metrics.verification_seconds.observe(time.perf_counter() - started)
-    return Decision(allowed, code, record, rate, row_id)
+    return Decision(allowed, code, record, rate)
 
 
 async def authenticate_signed_request(
