@@ -185,6 +185,8 @@ class SqliteBatchWriter:
     request path's reads proceed meanwhile.
     """
 
+    uses_tortoise = False  # the writer may await it in place (see UsageWriter._write)
+
     def __init__(self, path: str) -> None:
         self.path = path
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="usage-log")

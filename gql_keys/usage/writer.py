@@ -261,12 +261,15 @@ class UsageWriter:
         )
         for attempt in (1, 2):
             try:
+                write = self.writer(self.connection_name, rows, rollups, last_uses)
+                if not getattr(self.writer, "uses_tortoise", True):
+                    # Awaited in place: a task of its own would cost the batch (and every
+                    # request waiting on it) one more turn of the busy event loop.
+                    return await write
                 # A task of its own per batch: after a failed release Tortoise can leave
                 # a dead connection in the calling task's context, which would poison
                 # every later batch of this long-lived flusher.
-                return await asyncio.create_task(
-                    self.writer(self.connection_name, rows, rollups, last_uses)
-                )
+                return await asyncio.create_task(write)
             except Exception as exc:
                 if attempt == 1 and _is_deadlock(exc):
                     log.warning("usage-log batch hit a deadlock; retrying once")
