@@ -16,6 +16,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
@@ -31,6 +32,9 @@ from tests.support.databases import create_postgres_database, drop_postgres_data
 from tests.support.graphql import gql
 
 BIN = Path(sys.executable).parent / "gql-keys"
+# How long a worker answers from a cached key record (the default of
+# ``key_cache_ttl_seconds``, which the cluster does not set; the cache caps it at 5 s too).
+KEY_CACHE_TTL_SECONDS = 5.0
 EMPTY_SHA512 = hashlib.sha512(b"").hexdigest()
 
 CREATE = """
@@ -251,3 +255,16 @@ async def verify(client: httpx.AsyncClient, token: str, request: dict[str, Any])
 async def delete_key(client: httpx.AsyncClient, key: Key) -> None:
     body = await gql(client, DELETE, {"input": {"id": key.id}}, token=key.user.token)
     assert body["data"]["deleteApiKey"]["userErrors"] == [], body
+
+
+async def holds_before_cache_expiry(check: Callable[[], Awaitable[bool]], cached_at: float) -> None:
+    """Poll ``check`` until it holds; fail unless it held before a key record cached on the
+    checked worker at ``cached_at`` (``time.monotonic()`` taken before that worker read the
+    key) could expire by itself. A change seen that early was carried to the worker by the
+    Redis invalidation. Polling, not one check, because a mutation answers after its PUBLISH,
+    not after the other worker has handled it."""
+    expires = cached_at + KEY_CACHE_TTL_SECONDS
+    while not await check():
+        assert time.monotonic() < expires, "the change reached the other worker only by expiry"
+        await asyncio.sleep(0.02)
+    assert time.monotonic() < expires, "the change reached the other worker only by expiry"

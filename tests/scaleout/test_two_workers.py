@@ -18,6 +18,7 @@ from httpx_ws import AsyncWebSocketSession, WebSocketDisconnect, aconnect_ws
 from tests.scaleout.cluster import (
     Cluster,
     delete_key,
+    holds_before_cache_expiry,
     new_key,
     signed_input,
     verify,
@@ -78,13 +79,18 @@ async def test_key_deleted_on_one_worker_fails_on_the_other_at_once(cluster: Clu
     a, b = cluster.servers
     async with a.client() as client_a, b.client() as client_b:
         key = await new_key(client_a)
+        cached_at = time.monotonic()
         # Both workers have the key in their caches now.
         for client in (client_a, client_b):
             assert (await verify(client, cluster.verifier_token, signed_input(key)))["allowed"]
         await delete_key(client_a, key)
-        answer = await verify(client_b, cluster.verifier_token, signed_input(key))
-        assert answer["allowed"] is False
-        assert answer["code"] == "KEY_DELETED"
+
+        async def deleted_on_b() -> bool:
+            answer = await verify(client_b, cluster.verifier_token, signed_input(key))
+            assert answer.get("code") in ("VALID", "KEY_DELETED"), answer
+            return answer["allowed"] is False and answer["code"] == "KEY_DELETED"
+
+        await holds_before_cache_expiry(deleted_on_b, cached_at)
 
 
 async def test_one_rate_limit_holds_across_both_workers(cluster: Cluster) -> None:
@@ -145,6 +151,18 @@ async def run_load(
     await asyncio.gather(*(one_client(n) for n in range(concurrency)))
 
 
+async def until_valid(
+    answers: list[tuple[str, str]], count: int, load: asyncio.Task[None], seconds: float = 30
+) -> None:
+    """Wait until ``count`` VALID answers have arrived, so a signal lands on a worker that has
+    proven it answers, however slow the machine is."""
+    deadline = time.monotonic() + seconds
+    while sum(code == "VALID" for _, code in answers) < count:
+        assert not load.done(), "the load stopped early"
+        assert time.monotonic() < deadline, f"only {len(answers)} answers in {seconds} s"
+        await asyncio.sleep(0.02)
+
+
 async def test_every_valid_answer_has_its_row_when_a_worker_is_killed(
     cluster: Cluster, tmp_path: Any
 ) -> None:
@@ -156,7 +174,7 @@ async def test_every_valid_answer_has_its_row_when_a_worker_is_killed(
         load = asyncio.create_task(
             run_load([client_a, client_b], cluster.verifier_token, key, answers, stop)
         )
-        await asyncio.sleep(1.5)
+        await until_valid(answers, 100, load)
         victim = cluster.servers.pop()  # b: killed, replaced below for later tests
         victim.signal(signal.SIGKILL)
         await asyncio.sleep(1.0)
@@ -166,7 +184,7 @@ async def test_every_valid_answer_has_its_row_when_a_worker_is_killed(
         assert victim.process.wait(10) == -signal.SIGKILL
 
     valid = {path for path, code in answers if code == "VALID"}
-    assert len(valid) > 100, f"too little load to prove anything: {len(answers)} answers"
+    assert len(valid) >= 100, f"too little load to prove anything: {len(answers)} answers"
     conn = await asyncpg.connect(_asyncpg_dsn(cluster.database_url))
     try:
         rows = await conn.fetch(
@@ -195,7 +213,7 @@ async def test_sigterm_drains_in_flight_requests_closes_websockets_and_exits(
             load = asyncio.create_task(
                 run_load([client], cluster.verifier_token, key, answers, stop)
             )
-            await asyncio.sleep(1.0)
+            await until_valid(answers, 50, load)
             spare.signal(signal.SIGTERM)
             with pytest.raises(WebSocketDisconnect) as closed:
                 await drain(ws)
@@ -217,6 +235,6 @@ async def test_sigterm_drains_in_flight_requests_closes_websockets_and_exits(
         rows = await conn.fetch("SELECT path FROM usage_logs WHERE key = $1", key.key)
     finally:
         await conn.close()
-    assert len(valid) > 50
+    assert len(valid) >= 50
     assert valid <= {row["path"] for row in rows}
     assert {code for _, code in answers} <= {"VALID", "ERROR"}
