@@ -51,56 +51,101 @@ async def allowlisted_key(
     return key
 
 
-def narrowing_changes(now: datetime) -> list[tuple[str, dict[str, Any], dict[str, Any]]]:
-    """(name, input, the fields expected afterwards) for a key made from ALLOWLISTED."""
-    earlier = now + timedelta(days=10)
-    return [
-        ("label", {"label": "renamed"}, {"label": "renamed"}),
-        ("fewer scopes", {"scopes": ["SPOT_WRITE"]}, {"scopes": ["SPOT_WRITE"]}),
-        ("write to read", {"scopes": ["SPOT_READ"]}, {"scopes": ["SPOT_READ"]}),
-        (
-            "allowlist inside the old one",
-            {"ipAllowlist": ["10.1.7.0/24", "203.0.113.7"]},
-            {"ipAllowlist": ["10.1.7.0/24", "203.0.113.7"]},
-        ),
-        ("earlier expiry", {"expiresAt": iso(earlier)}, {"expiresAt": earlier}),
-        (
-            "lower rate limit",
-            {"rateLimit": {"requests": 50, "perSeconds": 10}},
-            {"rateLimit": {"requests": 50, "perSeconds": 10}},
-        ),
-        (
-            "same burst over a longer window",
-            {"rateLimit": {"requests": 100, "perSeconds": 60}},
-            {"rateLimit": {"requests": 100, "perSeconds": 60}},
-        ),
-    ]
+# A case: (key fields over ALLOWLISTED, the update input, the fields expected afterwards).
+# A timedelta stands for the test clock's now plus that much.
+Case = tuple[dict[str, Any], dict[str, Any], dict[str, Any]]
+WITHDRAW_KEY = {"scopes": ["WITHDRAW", "SPOT_WRITE"]}
+DEFAULT_RATE = {"rateLimit": None}  # the platform default: 1,000 per 10 s
+
+NARROWING: dict[str, Case] = {
+    "label": ({}, {"label": "renamed"}, {"label": "renamed"}),
+    "fewer scopes": ({}, {"scopes": ["SPOT_WRITE"]}, {"scopes": ["SPOT_WRITE"]}),
+    "write to read": ({}, {"scopes": ["SPOT_READ"]}, {"scopes": ["SPOT_READ"]}),
+    "allowlist inside the old one": (
+        {},
+        {"ipAllowlist": ["10.1.7.0/24", "203.0.113.7"]},
+        {"ipAllowlist": ["10.1.7.0/24", "203.0.113.7"]},
+    ),
+    "the old allowlist written IPv4-mapped": (
+        {"ipAllowlist": ["10.0.0.0/24"]},
+        {"ipAllowlist": ["::ffff:10.0.0.0/120"]},
+        {"ipAllowlist": ["10.0.0.0/24"]},
+    ),
+    "IPv4 inside an IPv4-mapped allowlist": (
+        {"ipAllowlist": ["::ffff:10.0.0.0/120"]},
+        {"ipAllowlist": ["10.0.0.128/25"]},
+        {"ipAllowlist": ["10.0.0.128/25"]},
+    ),
+    "earlier expiry": ({}, {"expiresAt": timedelta(days=10)}, {"expiresAt": timedelta(days=10)}),
+    "lower rate limit": (
+        {},
+        {"rateLimit": {"requests": 50, "perSeconds": 10}},
+        {"rateLimit": {"requests": 50, "perSeconds": 10}},
+    ),
+    "same burst over a longer window": (
+        {},
+        {"rateLimit": {"requests": 100, "perSeconds": 60}},
+        {"rateLimit": {"requests": 100, "perSeconds": 60}},
+    ),
+    "lower than the platform default": (
+        DEFAULT_RATE,
+        {"rateLimit": {"requests": 500, "perSeconds": 10}},
+        {"rateLimit": {"requests": 500, "perSeconds": 10}},
+    ),
+    "fewer scopes on a WITHDRAW key": (
+        WITHDRAW_KEY,
+        {"scopes": ["WITHDRAW"]},
+        {"scopes": ["WITHDRAW"]},
+    ),
+    "allowlist inside the old one on a WITHDRAW key": (
+        WITHDRAW_KEY,
+        {"ipAllowlist": ["10.1.7.0/24"]},
+        {"ipAllowlist": ["10.1.7.0/24"]},
+    ),
+}
+
+WIDENING: dict[str, Case] = {
+    "a new scope": (
+        {},
+        {"scopes": ["SPOT_WRITE", "WALLET_READ", "FUTURES_READ"]},
+        {"scopes": ["SPOT_WRITE", "FUTURES_READ", "WALLET_READ"]},
+    ),
+    "read to write": ({}, {"scopes": ["SPOT_WRITE", "WALLET_WRITE"]}, {}),
+    "an address outside the allowlist": (
+        {},
+        {"ipAllowlist": ["10.1.0.0/20", "203.0.113.8"]},
+        {"ipAllowlist": ["10.1.0.0/20", "203.0.113.8"]},
+    ),
+    "a wider network": ({}, {"ipAllowlist": ["10.1.0.0/16", "203.0.113.7"]}, {}),
+    "an IPv4-mapped network wider than the IPv4 one": (
+        {"ipAllowlist": ["10.0.0.0/24"]},
+        {"ipAllowlist": ["::ffff:10.0.0.0/119"]},
+        {"ipAllowlist": ["10.0.0.0/23"]},
+    ),
+    "removing the allowlist": ({}, {"ipAllowlist": []}, {"ipAllowlist": []}),
+    "a later expiry": ({}, {"expiresAt": timedelta(days=60)}, {"expiresAt": timedelta(days=60)}),
+    "a higher burst": (
+        {},
+        {"rateLimit": {"requests": 200, "perSeconds": 20}},
+        {"rateLimit": {"requests": 200, "perSeconds": 20}},
+    ),
+    "a faster rate": ({}, {"rateLimit": {"requests": 100, "perSeconds": 5}}, {}),
+    "higher than the platform default": (
+        DEFAULT_RATE,
+        {"rateLimit": {"requests": 2000, "perSeconds": 10}},
+        {"rateLimit": {"requests": 2000, "perSeconds": 10}},
+    ),
+}
 
 
-def widening_changes(now: datetime) -> list[tuple[str, dict[str, Any], dict[str, Any]]]:
-    later = now + timedelta(days=60)
-    return [
-        (
-            "a new scope",
-            {"scopes": ["SPOT_WRITE", "WALLET_READ", "FUTURES_READ"]},
-            {"scopes": ["SPOT_WRITE", "FUTURES_READ", "WALLET_READ"]},
-        ),
-        ("read to write", {"scopes": ["SPOT_WRITE", "WALLET_WRITE"]}, {}),
-        (
-            "an address outside the allowlist",
-            {"ipAllowlist": ["10.1.0.0/20", "203.0.113.8"]},
-            {"ipAllowlist": ["10.1.0.0/20", "203.0.113.8"]},
-        ),
-        ("a wider network", {"ipAllowlist": ["10.1.0.0/16", "203.0.113.7"]}, {}),
-        ("removing the allowlist", {"ipAllowlist": []}, {"ipAllowlist": []}),
-        ("a later expiry", {"expiresAt": iso(later)}, {"expiresAt": later}),
-        (
-            "a higher burst",
-            {"rateLimit": {"requests": 200, "perSeconds": 20}},
-            {"rateLimit": {"requests": 200, "perSeconds": 20}},
-        ),
-        ("a faster rate", {"rateLimit": {"requests": 100, "perSeconds": 5}}, {}),
-    ]
+def cases(table: dict[str, Case]) -> list[Any]:
+    return [pytest.param(*case, id=name) for name, case in table.items()]
+
+
+def at(fields: dict[str, Any], now: datetime, text: bool) -> dict[str, Any]:
+    """``fields`` with every timedelta made a time after ``now`` (ISO text when ``text``)."""
+    timed = {k: now + v for k, v in fields.items() if isinstance(v, timedelta)}
+    return {**fields, **{k: iso(v) if text else v for k, v in timed.items()}}
 
 
 def assert_has(key: dict[str, Any], expected: dict[str, Any]) -> None:
@@ -111,38 +156,48 @@ def assert_has(key: dict[str, Any], expected: dict[str, Any]) -> None:
             assert key[name] == value, name
 
 
-@pytest.mark.parametrize("case", range(7), ids=lambda i: f"narrowing-{i}")
+@pytest.mark.parametrize(("overrides", "changes", "expected"), cases(NARROWING))
 async def test_a_narrowing_change_applies_at_once_without_a_code(
-    client: httpx.AsyncClient, rt: Runtime, case: int
+    client: httpx.AsyncClient,
+    rt: Runtime,
+    overrides: dict[str, Any],
+    changes: dict[str, Any],
+    expected: dict[str, Any],
 ) -> None:
-    name, changes, expected = narrowing_changes(rt.clock.now())[case]
+    now = rt.clock.now()
+    changes, expected = at(changes, now, text=True), at(expected, now, text=False)
     user = await signed_up_user(client, rt)
-    key = await allowlisted_key(client, rt, user)
+    key = await allowlisted_key(client, rt, user, **overrides)
     payload = await update(client, user, key["id"], **changes)
-    assert payload["userErrors"] == [], name
-    assert payload["challenge"] is None, name
+    assert payload["userErrors"] == []
+    assert payload["challenge"] is None
     assert_has(payload["apiKey"], expected)
     assert_has(await get_key(client, user, key["id"]), expected)
     assert [r["purpose"] for r in await raw_rows("key_challenges")] == ["CREATE_KEY"]
 
 
-@pytest.mark.parametrize("case", range(8), ids=lambda i: f"widening-{i}")
+@pytest.mark.parametrize(("overrides", "changes", "expected"), cases(WIDENING))
 async def test_a_widening_change_only_returns_a_challenge_until_confirmed(
-    client: httpx.AsyncClient, rt: Runtime, case: int
+    client: httpx.AsyncClient,
+    rt: Runtime,
+    overrides: dict[str, Any],
+    changes: dict[str, Any],
+    expected: dict[str, Any],
 ) -> None:
-    name, changes, expected = widening_changes(rt.clock.now())[case]
+    now = rt.clock.now()
+    changes, expected = at(changes, now, text=True), at(expected, now, text=False)
     user = await signed_up_user(client, rt)
     assert user.seed is not None
-    key = await allowlisted_key(client, rt, user)
+    key = await allowlisted_key(client, rt, user, **overrides)
     payload = await update(client, user, key["id"], **changes)
-    assert payload["userErrors"] == [], name
-    assert payload["apiKey"] is None, name
+    assert payload["userErrors"] == []
+    assert payload["apiKey"] is None
     assert payload["challenge"]["purpose"] == "UPDATE_KEY"
     unchanged = await get_key(client, user, key["id"])
-    assert unchanged == {**key, "previousSecretExpiresAt": None}, name
+    assert unchanged == {**key, "previousSecretExpiresAt": None}
 
     confirmed = await confirm(client, user, payload["challenge"]["id"], next_code(user.seed, rt))
-    assert confirmed["userErrors"] == [], name
+    assert confirmed["userErrors"] == []
     assert confirmed["secret"] is None
     assert_has(confirmed["apiKey"], expected)
     assert_has(await get_key(client, user, key["id"]), expected)
