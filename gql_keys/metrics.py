@@ -131,6 +131,14 @@ class Metrics:
                 registry=registry,
             )
         )
+        self.replay_share_full = BufferedCounter(
+            Counter(
+                "gql_keys_replay_share_full_total",
+                "State-changing requests answered RATE_LIMITED because their key held its "
+                "share of live replay fingerprints (replay_max_live_per_key).",
+                registry=registry,
+            )
+        )
         self.unsigned_failures_throttled = BufferedCounter(
             Counter(
                 "gql_keys_unsigned_failures_throttled_total",
@@ -196,6 +204,7 @@ class Metrics:
             self.partner_requests,
             self.authz_answers,
             self.replay_cache_full,
+            self.replay_share_full,
             self.unsigned_failures_throttled,
             self.usage_write_failures,
             self.key_cache_hits,

@@ -118,6 +118,10 @@ class Settings(BaseSettings):
     # A TOML file of scope rules for /authz replacing the built-in Gate APIv4 ones.
     scope_rules: str = ""
     replay_cache_max_entries: int = 1_000_000
+    # Live replay fingerprints one key may hold (fewer when its rate limit allows fewer in
+    # a fingerprint's lifetime); past it that key's state-changing requests are
+    # RATE_LIMITED. 50,000 x 20 live keys: one account cannot fill the cache above.
+    replay_max_live_per_key: int = 50_000
     key_cache_ttl_seconds: float = 5.0
     usage_batch_max_rows: int = 500
     usage_batch_max_wait_ms: float = 2.0

@@ -35,16 +35,45 @@ class RateLimiter(Protocol):
     async def close(self) -> None: ...
 
 
+@dataclass(frozen=True, slots=True)
+class ReplayShare:
+    """One owner's (an API key's) bound on the live fingerprints it may hold, so one
+    busy owner fills its own share and never the space every other owner needs."""
+
+    owner: str
+    max_live: int
+
+
+class ReplayShareFull(Exception):
+    """The owner already holds ``max_live`` live fingerprints: refuse this one request
+    (the owner's problem alone); a slot is free again by ``reset_at`` (Unix seconds)."""
+
+    def __init__(self, reset_at: float) -> None:
+        super().__init__("this key holds as many live replay fingerprints as it may")
+        self.reset_at = reset_at
+
+
 class ReplayCache(Protocol):
-    async def first_seen(self, fingerprint: str, ttl_seconds: float, now: float) -> bool:
+    async def first_seen(
+        self,
+        fingerprint: str,
+        ttl_seconds: float,
+        now: float,
+        *,
+        share: ReplayShare | None = None,
+    ) -> bool:
         """Remember ``fingerprint`` for ``ttl_seconds``; True only the first time it is seen.
 
         Must be atomic: of two concurrent calls with one fingerprint, exactly one gets True.
+        A fingerprint already held is a replay (False) whatever the share. A new one with
+        ``share`` raises :class:`ReplayShareFull` (remembering nothing) when that owner
+        already holds ``share.max_live`` live fingerprints.
         """
         ...
 
-    async def forget(self, fingerprint: str) -> None:
-        """Drop ``fingerprint``: the request it stood for was not accepted after all."""
+    async def forget(self, fingerprint: str, *, share: ReplayShare | None = None) -> None:
+        """Drop ``fingerprint`` (remembered with ``share``): the request it stood for was
+        not accepted after all."""
         ...
 
     async def start(self) -> None: ...

@@ -3,7 +3,7 @@
 Both are plain dictionaries touched only from the event loop, so every operation is
 atomic without locks. Expired entries are swept incrementally so memory stays bounded
 by the traffic of one window; the replay cache never drops a live entry (it refuses
-new ones instead when it is full).
+new ones instead: one key's when that key holds its share, everyone's when it is full).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import math
 from collections.abc import Callable
 
 from gql_keys.domain_errors import ServiceUnavailable
-from gql_keys.limits.base import RateDecision
+from gql_keys.limits.base import RateDecision, ReplayShare, ReplayShareFull
 
 log = logging.getLogger(__name__)
 
@@ -66,18 +66,23 @@ class ReplayCacheFull(ServiceUnavailable):
 
 
 class MemoryReplayCache:
-    """``fingerprint -> expires_at`` with a heap ordered by expiry.
+    """``fingerprint -> (expires_at, owner)`` with a heap ordered by expiry, and each
+    owner's live fingerprints (in insertion order).
 
-    Only expired fingerprints are ever dropped. When ``max_entries`` live ones are held,
-    a new one is refused with :class:`ReplayCacheFull` (fail closed: forgetting a live
-    fingerprint would let its replay pass). ``on_full`` is called each time (a metric).
+    Only expired fingerprints are ever dropped. A new fingerprint whose owner already
+    holds ``share.max_live`` live ones raises :class:`ReplayShareFull`: that owner's
+    request alone is refused. When ``max_entries`` live ones are held in all, a new one is
+    refused with :class:`ReplayCacheFull` (the last resort, failing closed for everyone:
+    forgetting a live fingerprint would let its replay pass). ``on_full`` is called each
+    time that happens (a metric).
     """
 
     def __init__(
         self, max_entries: int = 1_000_000, on_full: Callable[[], None] | None = None
     ) -> None:
-        self._seen: dict[str, float] = {}
+        self._seen: dict[str, tuple[float, str | None]] = {}
         self._expiries: list[tuple[float, str]] = []  # a heap; may hold forgotten entries
+        self._owned: dict[str, dict[str, float]] = {}  # owner -> fingerprint -> expires_at
         self.max_entries = max_entries
         self.on_full = on_full
 
@@ -87,19 +92,42 @@ class MemoryReplayCache:
     async def close(self) -> None:
         self._seen.clear()
         self._expiries.clear()
+        self._owned.clear()
 
     def __len__(self) -> int:
         return len(self._seen)
 
-    async def first_seen(self, fingerprint: str, ttl_seconds: float, now: float) -> bool:
-        return self.first_seen_now(fingerprint, ttl_seconds, now)
+    async def first_seen(
+        self,
+        fingerprint: str,
+        ttl_seconds: float,
+        now: float,
+        *,
+        share: ReplayShare | None = None,
+    ) -> bool:
+        return self.first_seen_now(fingerprint, ttl_seconds, now, share=share)
 
-    def first_seen_now(self, fingerprint: str, ttl_seconds: float, now: float) -> bool:
-        """Synchronous :meth:`first_seen`; raises :class:`ReplayCacheFull`."""
+    def first_seen_now(
+        self,
+        fingerprint: str,
+        ttl_seconds: float,
+        now: float,
+        *,
+        share: ReplayShare | None = None,
+    ) -> bool:
+        """Synchronous :meth:`first_seen`; raises :class:`ReplayShareFull` or
+        :class:`ReplayCacheFull`."""
         self._expire(now)
-        expires = self._seen.get(fingerprint)
-        if expires is not None and expires > now:
-            return False
+        held = self._seen.get(fingerprint)
+        if held is not None:
+            if held[0] > now:
+                return False
+            self._drop(fingerprint)
+        if share is not None:
+            owned = self._owned.get(share.owner)
+            if owned is not None and len(owned) >= share.max_live:
+                # The oldest one's expiry: a slot is free again by then at the latest.
+                raise ReplayShareFull(next(iter(owned.values())))
         if len(self._seen) >= self.max_entries:
             if self.on_full is not None:
                 self.on_full()
@@ -110,21 +138,38 @@ class MemoryReplayCache:
             )
             raise ReplayCacheFull("The replay cache is full; try again shortly.")
         until = now + ttl_seconds
-        self._seen[fingerprint] = until
+        self._seen[fingerprint] = (until, share.owner if share is not None else None)
         heapq.heappush(self._expiries, (until, fingerprint))
+        if share is not None:
+            self._owned.setdefault(share.owner, {})[fingerprint] = until
         return True
 
-    async def forget(self, fingerprint: str) -> None:
-        self._seen.pop(fingerprint, None)
+    async def forget(self, fingerprint: str, *, share: ReplayShare | None = None) -> None:
+        self.forget_now(fingerprint)
+
+    def forget_now(self, fingerprint: str) -> None:
+        """Synchronous :meth:`forget` (the owner is known from the entry itself)."""
+        self._drop(fingerprint)
         if len(self._expiries) > 2 * self.max_entries:
             # Forgotten entries linger in the heap until they expire: rebuild it from
             # the live ones so memory stays bounded whatever is forgotten.
-            self._expiries = [(until, f) for f, until in self._seen.items()]
+            self._expiries = [(until, f) for f, (until, _) in self._seen.items()]
             heapq.heapify(self._expiries)
+
+    def _drop(self, fingerprint: str) -> None:
+        held = self._seen.pop(fingerprint, None)
+        if held is None or held[1] is None:
+            return
+        owned = self._owned.get(held[1])
+        if owned is not None:
+            owned.pop(fingerprint, None)
+            if not owned:
+                del self._owned[held[1]]
 
     def _expire(self, now: float) -> None:
         expiries, seen = self._expiries, self._seen
         while expiries and expiries[0][0] <= now:
             until, fingerprint = heapq.heappop(expiries)
-            if seen.get(fingerprint) == until:
-                del seen[fingerprint]
+            held = seen.get(fingerprint)
+            if held is not None and held[0] == until:
+                self._drop(fingerprint)

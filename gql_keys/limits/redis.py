@@ -13,7 +13,7 @@ import math
 
 from redis.asyncio import Redis
 
-from gql_keys.limits.base import RateDecision
+from gql_keys.limits.base import RateDecision, ReplayShare, ReplayShareFull
 from gql_keys.limits.memory import MemoryRateLimiter, MemoryReplayCache, ReplayCacheFull
 from gql_keys.redisconn import REDIS_ERRORS, RedisAvailability, twice
 
@@ -76,6 +76,34 @@ class RedisRateLimiter:
         return self.fallback.hit_now(bucket, limit, per_seconds, now)
 
 
+# A new fingerprint, counted in its owner's share (a sorted set of the owner's live
+# fingerprints scored by expiry, in Unix ms of the caller's clock). Answers {1} when
+# first seen, {0} for a replay, {-1, oldest expiry} when the owner's share is full.
+_FIRST_SEEN_SCRIPT = """
+local now, ttl, max_live = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  return {0}
+end
+if redis.call('ZCARD', KEYS[2]) >= max_live then
+  local oldest = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
+  return {-1, oldest[2]}
+end
+redis.call('SET', KEYS[1], '1', 'PX', ttl)
+redis.call('ZADD', KEYS[2], now + ttl, ARGV[4])
+if redis.call('PTTL', KEYS[2]) < ttl then
+  redis.call('PEXPIRE', KEYS[2], ttl)
+end
+return {1}
+"""
+
+_FORGET_SCRIPT = """
+redis.call('DEL', KEYS[1])
+redis.call('ZREM', KEYS[2], ARGV[1])
+return 1
+"""
+
+
 class RedisReplayCache:
     def __init__(
         self,
@@ -86,8 +114,11 @@ class RedisReplayCache:
     ) -> None:
         self._redis = redis
         self._prefix = f"{prefix}:replay:"
+        self._share_prefix = f"{prefix}:replay-share:"
         self.availability = availability
         self.fallback = fallback or MemoryReplayCache()
+        self._first_seen = redis.register_script(_FIRST_SEEN_SCRIPT)
+        self._forget = redis.register_script(_FORGET_SCRIPT)
 
     async def start(self) -> None:
         await self.fallback.start()
@@ -95,34 +126,58 @@ class RedisReplayCache:
     async def close(self) -> None:
         await self.fallback.close()
 
-    async def first_seen(self, fingerprint: str, ttl_seconds: float, now: float) -> bool:
+    async def first_seen(
+        self,
+        fingerprint: str,
+        ttl_seconds: float,
+        now: float,
+        *,
+        share: ReplayShare | None = None,
+    ) -> bool:
         if self.availability.usable():
             try:
-                created = await twice(
-                    lambda: self._redis.set(
-                        f"{self._prefix}{fingerprint}",
-                        b"1",
-                        nx=True,
-                        px=max(1, math.ceil(ttl_seconds * 1000)),
-                    )
-                )
+                created = await twice(lambda: self._remember(fingerprint, ttl_seconds, now, share))
             except REDIS_ERRORS as exc:
                 self.availability.failed("replay_cache", exc)
             else:
                 self.availability.succeeded()
                 try:
-                    local_first = self.fallback.first_seen_now(fingerprint, ttl_seconds, now)
-                except ReplayCacheFull:
+                    local_first = self.fallback.first_seen_now(
+                        fingerprint, ttl_seconds, now, share=share
+                    )
+                except (ReplayCacheFull, ReplayShareFull):
                     # Only the fall-back mirror is full; Redis itself decided.
                     local_first = True
-                return bool(created) and local_first
+                return created and local_first
         self.availability.fallback("replay_cache")
-        return self.fallback.first_seen_now(fingerprint, ttl_seconds, now)
+        return self.fallback.first_seen_now(fingerprint, ttl_seconds, now, share=share)
 
-    async def forget(self, fingerprint: str) -> None:
-        await self.fallback.forget(fingerprint)
+    async def _remember(
+        self, fingerprint: str, ttl_seconds: float, now: float, share: ReplayShare | None
+    ) -> bool:
+        """Redis's answer; raises :class:`ReplayShareFull` (nothing stored)."""
+        ttl_ms = max(1, math.ceil(ttl_seconds * 1000))
+        key = f"{self._prefix}{fingerprint}"
+        if share is None:
+            return bool(await self._redis.set(key, b"1", nx=True, px=ttl_ms))
+        answer = await self._first_seen(
+            keys=[key, f"{self._share_prefix}{share.owner}"],
+            args=[math.floor(now * 1000), ttl_ms, share.max_live, fingerprint],
+        )
+        if int(answer[0]) < 0:
+            raise ReplayShareFull(float(answer[1]) / 1000)
+        return int(answer[0]) == 1
+
+    async def forget(self, fingerprint: str, *, share: ReplayShare | None = None) -> None:
+        self.fallback.forget_now(fingerprint)
         if self.availability.usable():
+            key = f"{self._prefix}{fingerprint}"
             try:
-                await self._redis.delete(f"{self._prefix}{fingerprint}")
+                if share is None:
+                    await self._redis.delete(key)
+                else:
+                    await self._forget(
+                        keys=[key, f"{self._share_prefix}{share.owner}"], args=[fingerprint]
+                    )
             except REDIS_ERRORS as exc:
                 self.availability.failed("replay_cache", exc)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import ipaddress
+import math
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,7 +21,7 @@ from enum import StrEnum
 
 from gql_keys.domain_errors import ServiceUnavailable
 from gql_keys.key_cache import KeyRecord
-from gql_keys.limits.base import RateDecision
+from gql_keys.limits.base import RateDecision, ReplayShare, ReplayShareFull
 from gql_keys.principals import ApiKeyPrincipal
 from gql_keys.runtime import Runtime
 from gql_keys.scopes import Scope
@@ -34,6 +35,7 @@ from gql_keys.security.signing import (
     verify_ed25519,
     verify_hmac_sha512,
 )
+from gql_keys.settings import Settings
 from gql_keys.usage.writer import UsageEntry
 
 STATE_CHANGING_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -131,6 +133,16 @@ def _previous_signature_valid(
     return False
 
 
+def replay_share(record: KeyRecord, settings: Settings) -> ReplayShare:
+    """How many live replay fingerprints one key may hold: what its rate limit lets it
+    have accepted while a fingerprint lives (the fixed windows a lifetime of twice the
+    signature window plus a second can touch), at most ``replay_max_live_per_key``."""
+    lifetime = 2 * settings.signature_window_seconds + 1.0
+    windows = math.ceil(lifetime / max(1, record.rate_limit_per_seconds)) + 1
+    max_live = min(settings.replay_max_live_per_key, record.rate_limit_requests * windows)
+    return ReplayShare(f"key:{record.id}", max(1, max_live))
+
+
 async def decide(
     rt: Runtime, request: SignedRequest, now: float
 ) -> tuple[VerificationCode, KeyRecord | None, RateDecision | None, bool]:
@@ -167,19 +179,26 @@ async def decide(
     if request.required_scope is not None and request.required_scope not in record.scopes:
         return VerificationCode.SCOPE_NOT_GRANTED, record, None, previous
     fingerprint: str | None = None
+    share = replay_share(record, rt.settings)
     if request.method.upper() in STATE_CHANGING_METHODS:
         # Remember the request until its timestamp leaves the window on either side.
         ttl = max(1.0, ts + rt.settings.signature_window_seconds - now + 1.0)
         fingerprint = replay_key(record.key, payload)
-        if not await rt.replay_cache.first_seen(fingerprint, ttl, now):
-            return VerificationCode.REPLAYED, record, None, previous
+        try:
+            if not await rt.replay_cache.first_seen(fingerprint, ttl, now, share=share):
+                return VerificationCode.REPLAYED, record, None, previous
+        except ReplayShareFull as full:
+            # This key's own share of the replay cache is full: its problem alone.
+            rt.metrics.replay_share_full.inc()
+            refused = RateDecision(False, record.rate_limit_requests, 0, full.reset_at)
+            return VerificationCode.RATE_LIMITED, record, refused, previous
     rate = await rt.rate_limiter.hit(
         f"key:{record.id}", record.rate_limit_requests, record.rate_limit_per_seconds, now
     )
     if not rate.allowed:
         # Only an accepted signature counts as used: the partner may retry this one.
         if fingerprint is not None:
-            await rt.replay_cache.forget(fingerprint)
+            await rt.replay_cache.forget(fingerprint, share=share)
         return VerificationCode.RATE_LIMITED, record, rate, previous
     return VerificationCode.VALID, record, rate, previous
 
