@@ -54,7 +54,7 @@ async def test_nothing_is_published_for_a_rolled_back_batch(rt: Runtime) -> None
     assert subscriber.queue.empty()
     # The real writer, committing, publishes exactly its rows.
     ids = await record(rt, entry(key, datetime.now(UTC)))
-    event = await asyncio.wait_for(subscriber.next(), 1)
+    event = await asyncio.wait_for(subscriber.next(), 10)
     assert (event.id, event.kind) == (str(ids[0]), ActivityKind.KEY_USED)
     rt.hub.unsubscribe(subscriber)
 

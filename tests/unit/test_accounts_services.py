@@ -199,7 +199,7 @@ async def test_attempts_in_flight_count_towards_the_limit(rt: Runtime) -> None:
     assert not waiting.done()
     # A right answer gives its attempt back: the waiting request gets it.
     await throttle.release(held[:1])
-    assert (await asyncio.wait_for(waiting, 2)).subject == "test:r"
+    assert (await asyncio.wait_for(waiting, 10)).subject == "test:r"
     counter = await ThrottleCounter.get(subject="test:r")
     assert counter.failures == 3
     # A wrong answer with the subject full blocks it; the others are then refused at once.
