@@ -32,6 +32,9 @@ class Context:
     # WebSockets: the bearer token that authenticated the socket, re-checked while
     # subscriptions run so a revoked or expired credential stops receiving events.
     socket_token: str | None = field(default=None, repr=False)
+    # WebSockets: this socket's key in the socket registry once registered (unique in
+    # the process; never ``id()``, which a later socket may reuse).
+    socket_id: int | None = None
 
     @property
     def client(self) -> ClientInfo:

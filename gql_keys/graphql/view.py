@@ -185,10 +185,17 @@ class GraphQLView(GraphQL[Context, None]):
         root_value: UnsetType | None = UNSET,
     ) -> Response | WebSocket:
         if not isinstance(request, Request):
+            # The socket's context is made here (Strawberry would make the same one) so
+            # its registration can be found again when the socket closes.
+            socket_context = (
+                context
+                if isinstance(context, Context)
+                else await self.get_context(request, request)
+            )
             try:
-                return await super().run(request, context, root_value)  # type: ignore[arg-type]
+                return await super().run(request, socket_context, root_value)  # type: ignore[arg-type]
             finally:
-                forget_socket(self.rt, request)
+                forget_socket(self.rt, socket_context)
         try:
             self.check_http_request(request)
             response = await super().run(request, context, root_value)  # type: ignore[arg-type]

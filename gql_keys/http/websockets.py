@@ -8,6 +8,7 @@ It holds only close callbacks, so it knows nothing of the ASGI server or Starlet
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -37,20 +38,31 @@ class Socket:
 
 
 class SocketRegistry:
-    """Open WebSockets of this process, by principal and by dashboard session."""
+    """Open WebSockets of this process, by principal and by dashboard session.
+
+    Sockets are keyed by :meth:`new_id` (a process-wide counter kept in the socket's
+    context), never by ``id()``, which a later socket may reuse after a missed
+    :meth:`unregister`.
+    """
 
     def __init__(self, max_per_principal: int) -> None:
         self.max_per_principal = max_per_principal
+        self._ids = itertools.count(1)
         self._by_id: dict[int, Socket] = {}
         self._per_principal: dict[str, int] = {}
         self._tasks: set[asyncio.Task[None]] = set()
 
+    def new_id(self) -> int:
+        """A key for one socket, unique in this process."""
+        return next(self._ids)
+
     def register(
         self, conn_id: int, principal_key: str, session_id: int | None, close: CloseSocket
     ) -> bool:
-        """Record an authenticated socket; False when the principal has too many open."""
+        """Record an authenticated socket; False when the principal has too many open or
+        ``conn_id`` is registered already (a socket registers once)."""
         if conn_id in self._by_id:
-            return True
+            return False
         if self._per_principal.get(principal_key, 0) >= self.max_per_principal:
             return False
         self._by_id[conn_id] = Socket(principal_key, session_id, close)

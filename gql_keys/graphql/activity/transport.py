@@ -65,7 +65,7 @@ async def accept_socket(rt: Runtime, context: Context) -> UnsetType:
     """Authenticate the ``connection_init`` payload; close the socket when it fails."""
     ws = context.request
     assert isinstance(ws, WebSocket)
-    if context.principal is not None:
+    if context.principal is not None or context.socket_id is not None:
         # One connection_init per socket, whatever the protocol handler let through.
         raise await _refuse(ws, CLOSE_TOO_MANY_INITS, "Too many initialisation requests")
     token = bearer_token(_authorization(context.connection_params))
@@ -79,12 +79,14 @@ async def accept_socket(rt: Runtime, context: Context) -> UnsetType:
         await close_socket(ws, code, reason)
 
     session_id = principal.session_id if isinstance(principal, UserPrincipal) else None
-    if not rt.sockets.register(id(ws), principal_key(principal), session_id, close):
+    socket_id = rt.sockets.new_id()
+    if not rt.sockets.register(socket_id, principal_key(principal), session_id, close):
         raise await _refuse(ws, CLOSE_TOO_MANY_CONNECTIONS, "Too many connections")
+    context.socket_id = socket_id
     context.principal = principal
     context.socket_token = token
     rt.sockets.watch(
-        id(ws), asyncio.get_running_loop().create_task(_watch_credentials(context, ws))
+        socket_id, asyncio.get_running_loop().create_task(_watch_credentials(context, ws))
     )
     unset: UnsetType = UNSET
     return unset
@@ -108,9 +110,10 @@ async def _watch_credentials(context: Context, ws: WebSocket) -> None:
             return
 
 
-def forget_socket(rt: Runtime, ws: object) -> None:
+def forget_socket(rt: Runtime, context: Context) -> None:
     """The socket closed: unregister it, which cancels its credential watchdog."""
-    rt.sockets.unregister(id(ws))
+    if context.socket_id is not None:
+        rt.sockets.unregister(context.socket_id)
 
 
 class LegacyGraphQLWSHandler(BaseGraphQLWSHandler[Context, None]):
