@@ -29,46 +29,59 @@ from strawberry.extensions import (
 
 from gql_keys.settings import Settings
 
-# Each one hashes a password: one request must not queue dozens of hashes.
-PASSWORD_FIELDS = frozenset({"register", "login"})
-_MAX_FRAGMENT_DEPTH = 16
+# Each one hashes or checks a password with argon2: one request must not queue dozens.
+PASSWORD_FIELDS = frozenset(
+    {"register", "login", "changePassword", "beginTwoFactorSetup", "disableTwoFactor"}
+)
 
 
 def _password_fields(
-    selections: SelectionSetNode, fragments: dict[str, FragmentDefinitionNode], depth: int = 0
+    selections: SelectionSetNode,
+    fragments: dict[str, FragmentDefinitionNode],
+    counted: dict[str, int],
 ) -> int:
-    """How many ``register``/``login`` fields a root selection set runs (through fragments)."""
-    if depth > _MAX_FRAGMENT_DEPTH:
-        return 0
+    """How many password fields a root selection set runs, through fragments at any
+    depth (no cap). Every spread counts its fragment again (failing closed); each
+    fragment is walked once, its count kept in ``counted``, so this stays linear in the
+    document, and a fragment met again while being walked (a cycle) counts 0."""
     count = 0
     for selection in selections.selections:
         if isinstance(selection, FieldNode):
             count += selection.name.value in PASSWORD_FIELDS
         elif isinstance(selection, InlineFragmentNode):
-            count += _password_fields(selection.selection_set, fragments, depth + 1)
+            count += _password_fields(selection.selection_set, fragments, counted)
         elif isinstance(selection, FragmentSpreadNode):
-            fragment = fragments.get(selection.name.value)
-            if fragment is not None:
-                count += _password_fields(fragment.selection_set, fragments, depth + 1)
+            name = selection.name.value
+            if name not in counted:
+                fragment = fragments.get(name)
+                counted[name] = 0  # in progress: a cycle back here adds nothing
+                if fragment is not None:
+                    counted[name] = _password_fields(fragment.selection_set, fragments, counted)
+            count += counted[name]
     return count
 
 
 class OnePasswordFieldRule(ASTValidationRule):
-    """A document may hold at most one ``register`` or ``login`` (aliases and fragments
-    included), so it is refused at validation, before any password is hashed."""
+    """A document may hold at most one field that hashes or checks a password
+    (``PASSWORD_FIELDS``; aliases and fragments included), so more is refused at
+    validation, before any password is hashed."""
 
     def enter_document(self, node: DocumentNode, *_args: object) -> VisitorAction:
         fragments = {
             d.name.value: d for d in node.definitions if isinstance(d, FragmentDefinitionNode)
         }
         count = sum(
-            _password_fields(d.selection_set, fragments)
+            _password_fields(d.selection_set, fragments, {})
             for d in node.definitions
             if isinstance(d, OperationDefinitionNode) and d.operation is OperationType.MUTATION
         )
         if count > 1:
             self.report_error(
-                GraphQLError("A document may hold at most one register or login.", node)
+                GraphQLError(
+                    "A document may hold at most one register, login, changePassword,"
+                    " beginTwoFactorSetup or disableTwoFactor.",
+                    node,
+                )
             )
         return SKIP
 
