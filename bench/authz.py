@@ -267,6 +267,9 @@ def profile(pid: int, seconds: float, tmp: str, t: Target, connections: int) -> 
             "-o",
             str(out),
             "--nonblocking",
+            # Only the thread holding the GIL: without it the writer thread waiting in
+            # COMMIT's fsync (no GIL, no CPU) would be counted as if it were busy.
+            "--gil",
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
