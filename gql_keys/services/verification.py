@@ -179,11 +179,12 @@ async def decide(
     if request.required_scope is not None and request.required_scope not in record.scopes:
         return VerificationCode.SCOPE_NOT_GRANTED, record, None, previous
     fingerprint: str | None = None
-    share = replay_share(record, rt.settings)
+    share: ReplayShare | None = None
     if request.method.upper() in STATE_CHANGING_METHODS:
         # Remember the request until its timestamp leaves the window on either side.
         ttl = max(1.0, ts + rt.settings.signature_window_seconds - now + 1.0)
         fingerprint = replay_key(record.key, payload)
+        share = replay_share(record, rt.settings)
         try:
             if not await rt.replay_cache.first_seen(fingerprint, ttl, now, share=share):
                 return VerificationCode.REPLAYED, record, None, previous
