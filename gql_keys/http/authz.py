@@ -276,16 +276,16 @@ class ForwardAuth:
         if decision.allowed and record is not None:
             response_headers.append((b"x-api-key-id", _global_id("ApiKey", record.id)))
             response_headers.append((b"x-account-id", _global_id("User", record.user_id)))
-        rate = decision.rate
+        rate = decision.rate  # only when the key's quota was counted (the contract's rule)
         if rate is not None:
             response_headers += [
                 (b"x-ratelimit-limit", str(rate.limit).encode()),
                 (b"x-ratelimit-remaining", str(rate.remaining).encode()),
                 (b"x-ratelimit-reset", str(math.ceil(rate.reset_at)).encode()),
             ]
-            if code is VerificationCode.RATE_LIMITED:
-                wait = max(1, math.ceil(rate.reset_at - self.rt.clock.time()))
-                response_headers.append((b"retry-after", str(wait).encode()))
+        if code is VerificationCode.RATE_LIMITED and decision.retry_at is not None:
+            wait = max(1, math.ceil(decision.retry_at - self.rt.clock.time()))
+            response_headers.append((b"retry-after", str(wait).encode()))
         self.rt.metrics.authz_answers.inc(label or "OK")
         if status == 200:
             await send(200, response_headers, b"")

@@ -75,7 +75,8 @@ class Decision:
     allowed: bool
     code: VerificationCode
     record: KeyRecord | None
-    rate: RateDecision | None
+    rate: RateDecision | None  # only when the key's own quota was counted
+    retry_at: float | None = None  # RATE_LIMITED: when to try again (key quota or throttle)
 
 
 # Gateways report the same few client addresses over and over; parsing one is a pure
@@ -250,16 +251,18 @@ async def verify(rt: Runtime, request: SignedRequest) -> Decision:
     except ServiceUnavailable:  # e.g. the replay cache is full: refuse, never guess
         rt.metrics.verifications.inc("SERVICE_UNAVAILABLE")
         raise
+    retry_at = rate.reset_at if rate is not None and not rate.allowed else None
     metrics = rt.metrics
     if code in UNSIGNED_FAILURES:
         throttled = await _throttle_unsigned(rt, request.client_ip, now)
         if throttled is not None:
-            rate, write_summary = throttled
-            code = VerificationCode.RATE_LIMITED
+            # The address's throttle answered, not the key's quota: no rate to report.
+            throttle, write_summary = throttled
+            code, rate, retry_at = VerificationCode.RATE_LIMITED, None, throttle.reset_at
             metrics.unsigned_failures_throttled.inc()
             if not write_summary:
                 metrics.verifications.inc(code.value)
-                return Decision(False, code, record, rate)
+                return Decision(False, code, record, None, retry_at)
     allowed = code is VerificationCode.VALID
     entry = UsageEntry(
         api_key_id=record.id if record is not None else None,
@@ -281,7 +284,7 @@ async def verify(rt: Runtime, request: SignedRequest) -> Decision:
         raise
     metrics.verifications.inc(code.value)
     metrics.verification_seconds.observe(time.perf_counter() - started)
-    return Decision(allowed, code, record, rate)
+    return Decision(allowed, code, record, rate, retry_at)
 
 
 async def authenticate_signed_request(

@@ -58,6 +58,8 @@ async def test_junk_signatures_with_a_victims_key_id_stop_filling_their_logs(
         body = await gql(client, VERIFY, {"input": data}, token=token)
         codes.append(body["data"]["verifyApiRequest"]["code"])
     assert codes == ["INVALID_SIGNATURE"] * limit + ["RATE_LIMITED"] * 40
+    # The address's throttle answered: no key quota was used, so no rateLimit for it.
+    assert body["data"]["verifyApiRequest"]["rateLimit"] is None
     assert await rows_of(key.id) == ["INVALID_SIGNATURE"] * limit + ["RATE_LIMITED"]
 
     # The key's own quota is untouched, and its partner still gets through, even from
@@ -113,8 +115,9 @@ async def test_unknown_keys_and_stale_timestamps_count_against_the_same_address(
     decision = await verify(rt, request(key.key, str(int(now) - 3600)))
     assert decision.code is VerificationCode.RATE_LIMITED
     assert not decision.allowed
-    assert decision.rate is not None
-    assert decision.rate.reset_at > now
+    assert decision.rate is None  # the key's quota was not counted
+    assert decision.retry_at is not None
+    assert decision.retry_at > now
 
 
 async def test_partner_graphql_calls_with_junk_signatures_are_throttled_too(
@@ -151,6 +154,8 @@ async def test_forward_auth_checks_with_junk_signatures_are_answered_429_unlogge
     throttled = await check(client, "nginx", junk, verifier)
     assert throttled.status_code == 429
     assert int(throttled.headers["retry-after"]) <= 60
+    # No key quota was used: no X-RateLimit-* describing the address's throttle.
+    assert not [name for name in throttled.headers if name.lower().startswith("x-ratelimit")]
     for _ in range(10):
         assert (await check(client, "nginx", junk, verifier)).status_code == 429
     assert len(await rows_of(key.id)) == limit + 1
