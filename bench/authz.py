@@ -4,7 +4,7 @@
 default (SQLite in a temporary folder, in-process limiter and broker) plus one extra
 route, and runs interleaved rounds, ``wrk`` at 64 connections, of signed GETs:
 
-* floor:   a bare Starlette route on the same app and uvicorn that reads the same
+* floor:   a bare Starlette app (no gql-keys middleware) on the same uvicorn that reads the same
   headers as ``/authz`` (nginx dialect) and checks the same HMAC-SHA512 with the secret
   held in memory: no key lookup, no limits, no log row. The limit of this stack.
 * authz:   ``/authz`` with nginx's headers: the full decision and a durable usage row.
@@ -69,6 +69,7 @@ def serve() -> None:
     from starlette.requests import Request
     from starlette.responses import Response
     from starlette.routing import Route
+    from starlette.types import Receive, Scope, Send
 
     from gql_keys.cli.serve import serving_app
 
@@ -93,9 +94,19 @@ def serve() -> None:
 
     app = serving_app()  # tuned exactly as ``gql-keys serve`` tunes its workers
     assert isinstance(app, Starlette)
-    app.router.routes.insert(0, Route(FLOOR_PREFIX + "/{path:path}", floor))
+    # The floor is a bare Starlette app (none of gql-keys' middleware), dispatched before
+    # gql-keys' app, as ``/authz`` is dispatched before its middleware.
+    bare = Starlette(routes=[Route(FLOOR_PREFIX + "/{path:path}", floor)])
+    floor_prefix = FLOOR_PREFIX + "/"
+
+    async def both(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].startswith(floor_prefix):
+            await bare(scope, receive, send)
+        else:
+            await app(scope, receive, send)
+
     uvicorn.run(
-        app,
+        both,
         host="127.0.0.1",
         port=int(os.environ["GQL_KEYS_PORT"]),
         proxy_headers=False,
