@@ -81,6 +81,8 @@ class Settings(BaseSettings):
     login_max_failures_per_account: int = 100
     login_max_failures_per_address: int = 100
     register_max_per_address: int = 20  # per hour
+    # Per-address throttles count an IPv6 client by this network prefix (a host holds a /64).
+    throttle_ipv6_prefix: int = 64
     login_failure_window_seconds: int = 15 * 60
     two_factor_max_failures: int = 10
     two_factor_failure_window_seconds: int = 15 * 60

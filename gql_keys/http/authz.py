@@ -38,6 +38,7 @@ from gql_keys.http.unavailable import is_unavailable
 from gql_keys.runtime import Runtime
 from gql_keys.scopes import Scope as KeyScope
 from gql_keys.scopes import read_scope_of
+from gql_keys.security.addresses import parse_address
 from gql_keys.services.auth import authenticate_verifier
 from gql_keys.services.verification import (
     Decision,
@@ -72,6 +73,11 @@ _MISSING_HEADER = (401, "MISSING_REQUIRED_HEADER", "KEY, Timestamp and SIGN are 
 _UNKNOWN_SCOPE = (403, "FORBIDDEN", "X-Required-Scope names no scope.")
 _NO_RULE = (403, "FORBIDDEN", "No scope rule covers this request.")
 _SERVER_ERROR = (503, "SERVER_ERROR", "The decision cannot be recorded now; try again.")
+_BAD_ADDRESS = (
+    400,
+    "INVALID_CLIENT_ADDRESS",
+    "X-Real-IP or the last X-Forwarded-For entry is not an IP address.",
+)
 _TOO_LARGE = (413, "REQUEST_TOO_LARGE", "The request body is larger than the server accepts.")
 
 _JSON = (b"content-type", b"application/json")
@@ -112,18 +118,25 @@ class BodyTooLarge(Exception):
     """The check request's body is over ``max_body_bytes``."""
 
 
-def client_address(headers: Mapping[bytes, bytes], peer: str | None) -> str:
-    """``X-Real-IP``, else the last ``X-Forwarded-For`` address, else the peer.
+def client_address(headers: Mapping[bytes, bytes], peer: str | None) -> str | None:
+    """``X-Real-IP``, else the last ``X-Forwarded-For`` address, else the peer, parsed
+    and written like the GraphQL path's (IPv4-mapped IPv6 as IPv4, no brackets), so rows
+    and throttles match between doors. None when the header the gateway set is not an
+    address: that gateway is misconfigured, and guessing would judge the wrong client.
 
     Trusted here because only a gateway holding a verifier token gets this far."""
     real_ip = headers.get(b"x-real-ip", b"").strip()
     if real_ip:
-        return real_ip.decode("latin-1")
-    forwarded = headers.get(b"x-forwarded-for", b"")
-    hops = [hop.strip() for hop in forwarded.split(b",") if hop.strip()]
-    if hops:
-        return hops[-1].decode("latin-1")
-    return peer or "unknown"
+        text = real_ip.decode("latin-1")
+    else:
+        forwarded = headers.get(b"x-forwarded-for", b"")
+        hops = [hop.strip() for hop in forwarded.split(b",") if hop.strip()]
+        if not hops:
+            address = parse_address(peer) if peer else None
+            return str(address) if address is not None else (peer or "unknown")
+        text = hops[-1].decode("latin-1")
+    address = parse_address(text)
+    return str(address) if address is not None else None
 
 
 def _target(scope: Scope, headers: Mapping[bytes, bytes]) -> tuple[str, str, str]:
@@ -234,13 +247,17 @@ class ForwardAuth:
             if required is None:
                 await self._refuse(send, _NO_RULE)
                 return
+        client = scope.get("client")
+        client_ip = client_address(headers, client[0] if client else None)
+        if client_ip is None:
+            await self._refuse(send, _BAD_ADDRESS)
+            return
         body_hash = headers.get(b"x-body-sha512")
         body_sha512 = (
             body_hash.decode("latin-1").strip()
             if body_hash is not None
             else hashlib.sha512(await _read_body(headers, receive, self.max_body_bytes)).hexdigest()
         )
-        client = scope.get("client")
         request = SignedRequest(
             key=key.decode("latin-1"),
             signature=signature.decode("latin-1"),
@@ -249,7 +266,7 @@ class ForwardAuth:
             path=path,
             query=query,
             body_sha512=body_sha512,
-            client_ip=client_address(headers, client[0] if client else None),
+            client_ip=client_ip,
             required_scope=required,
         )
         try:

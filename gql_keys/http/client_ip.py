@@ -2,38 +2,11 @@
 
 from __future__ import annotations
 
-import functools
 import ipaddress
 from collections.abc import Iterable, Mapping
 
+from gql_keys.security.addresses import parse_address as _parse
 from gql_keys.settings import IPNetwork
-
-
-def _parse(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
-    """The address in ``text`` (IPv4-mapped IPv6 as IPv4), None when it is not one.
-
-    Cached, as the same peers and proxy hops come back on every request; only short
-    texts are, so the cache's memory stays small whatever a header carries."""
-    return _parse_cached(text) if len(text) <= MAX_CACHED_TEXT else _parse_text(text)
-
-
-MAX_CACHED_TEXT = 64
-
-
-def _parse_text(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
-    text = text.strip()
-    if text.startswith("[") and "]" in text:
-        text = text[1 : text.index("]")]
-    try:
-        address = ipaddress.ip_address(text)
-    except ValueError:
-        return None
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        return address.ipv4_mapped
-    return address
-
-
-_parse_cached = functools.lru_cache(maxsize=1024)(_parse_text)
 
 
 def _trusted(

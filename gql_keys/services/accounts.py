@@ -14,6 +14,7 @@ from gql_keys.models import User
 from gql_keys.repositories import sessions as sessions_repo
 from gql_keys.repositories import users as repo
 from gql_keys.runtime import Runtime
+from gql_keys.security.addresses import throttle_address
 from gql_keys.security.passwords import password_problem
 from gql_keys.services import activity, throttle
 from gql_keys.services.security_events import ClientInfo, SecurityEventKind, record
@@ -39,8 +40,9 @@ async def register(rt: Runtime, email: str, password: str, client_ip: str) -> Us
     """Create an account; at most ``register_max_per_address`` attempts per client
     address and hour (counted before anything is checked or hashed)."""
     now = rt.clock.time()
+    where = throttle_address(client_ip, rt.settings.throttle_ipv6_prefix)
     allowed = await rt.rate_limiter.hit(
-        f"register:{client_ip}", rt.settings.register_max_per_address, REGISTER_WINDOW_SECONDS, now
+        f"register:{where}", rt.settings.register_max_per_address, REGISTER_WINDOW_SECONDS, now
     )
     if not allowed.allowed:
         wait = max(1, math.ceil(allowed.reset_at - now))

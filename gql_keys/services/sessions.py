@@ -20,6 +20,7 @@ from gql_keys.models import Session, User
 from gql_keys.repositories import sessions as sessions_repo
 from gql_keys.repositories import users as users_repo
 from gql_keys.runtime import Runtime
+from gql_keys.security.addresses import throttle_address
 from gql_keys.security.tokens import SESSION_TOKEN_PREFIX, new_token, token_digest
 from gql_keys.services import accounts, activity, throttle, two_factor
 from gql_keys.services.security_events import ClientInfo, SecurityEventKind, record
@@ -34,13 +35,14 @@ class LoggedIn:
     user: User
 
 
-def address_subject(client_ip: str) -> str:
-    return f"login:address:{client_ip}"
+def address_subject(where: str) -> str:
+    """Throttle subject of one client address (``where``: see ``throttle_address``)."""
+    return f"login:address:{where}"
 
 
-def account_and_address_subject(account: str, client_ip: str) -> str:
+def account_and_address_subject(account: str, where: str) -> str:
     """Throttle subject of one account tried from one client address."""
-    return f"{account}:address:{client_ip}"
+    return f"{account}:address:{where}"
 
 
 def account_and_address_limit(rt: Runtime) -> throttle.Limit:
@@ -80,7 +82,8 @@ async def login(
     normalised = accounts.normalise_email(email)
     # An address that cannot exist is throttled and answered like an unknown one.
     account = accounts.account_subject(normalised or email.strip().lower())
-    pair = account_and_address_subject(account, client.ip)
+    where = throttle_address(client.ip, rt.settings.throttle_ipv6_prefix)
+    pair = account_and_address_subject(account, where)
     # The attempt is counted before the password is looked at, so concurrent requests
     # on any worker cannot get more than the limit of passwords checked. One address
     # runs out of attempts for an account long before the account as a whole does, so
@@ -90,7 +93,7 @@ async def login(
         [
             (pair, account_and_address_limit(rt)),
             (account, accounts.account_limit(rt)),
-            (address_subject(client.ip), address_limit(rt)),
+            (address_subject(where), address_limit(rt)),
         ],
     )
 

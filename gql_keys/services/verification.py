@@ -25,6 +25,7 @@ from gql_keys.limits.base import RateDecision, ReplayShare, ReplayShareFull
 from gql_keys.principals import ApiKeyPrincipal
 from gql_keys.runtime import Runtime
 from gql_keys.scopes import Scope
+from gql_keys.security.addresses import throttle_address
 from gql_keys.security.signing import (
     DUMMY_SECRET,
     is_sha512_hex,
@@ -225,13 +226,12 @@ async def _throttle_unsigned(
     ``unsigned_failures_per_minute``. Past it: the throttle's decision (for
     ``Retry-After``) and whether this is the minute's one summary row to write."""
     limit = rt.settings.unsigned_failures_per_minute
-    counted = await rt.rate_limiter.hit(
-        f"unsigned:{client_ip}", limit, UNSIGNED_WINDOW_SECONDS, now
-    )
+    where = throttle_address(client_ip, rt.settings.throttle_ipv6_prefix)
+    counted = await rt.rate_limiter.hit(f"unsigned:{where}", limit, UNSIGNED_WINDOW_SECONDS, now)
     if counted.allowed:
         return None
     summary = await rt.rate_limiter.hit(
-        f"unsigned-summary:{client_ip}", 1, UNSIGNED_WINDOW_SECONDS, now
+        f"unsigned-summary:{where}", 1, UNSIGNED_WINDOW_SECONDS, now
     )
     return counted, summary.allowed
 
