@@ -132,6 +132,7 @@ class Settings(BaseSettings):
 
     max_query_depth: int = 12
     max_aliases: int = 30
+    max_expanded_fields: int = 5000
     max_tokens: int = 2000
     max_body_bytes: int = 1024 * 1024
     max_ws_message_bytes: int = 64 * 1024

@@ -2,7 +2,8 @@
 
 A document may not carry more than ``max_aliases`` aliased fields (no hundreds of
 ``login`` or ``verifyTwoFactor`` attempts in one request), more than ``max_tokens``
-tokens, or nest deeper than ``max_query_depth``. In production introspection is off.
+tokens, more than ``max_expanded_fields`` fields once its fragments are expanded, or nest
+deeper than ``max_query_depth``. In production introspection is off.
 None of these change the schema's SDL.
 """
 
@@ -21,7 +22,11 @@ from graphql import (
     SelectionSetNode,
 )
 from graphql.language.visitor import SKIP, VisitorAction
-from graphql.validation import MaxIntrospectionDepthRule, NoSchemaIntrospectionCustomRule
+from graphql.validation import (
+    MaxIntrospectionDepthRule,
+    NoSchemaIntrospectionCustomRule,
+    ValidationContext,
+)
 from strawberry.extensions import (
     MaxAliasesLimiter,
     QueryDepthLimiter,
@@ -86,11 +91,81 @@ class OnePasswordFieldRule(ASTValidationRule):
         return SKIP
 
 
+def expanded_fields(document: DocumentNode) -> int:
+    """How many fields the document's operations select once every fragment spread is
+    expanded. Each fragment is sized once, so this is linear in the document even where
+    the expansion is exponential (``...F ... on T { ...F }`` at every level)."""
+    fragments = {
+        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+    }
+    sizes: dict[str, int] = {}
+
+    def size(selections: SelectionSetNode) -> int:
+        total = 0
+        for selection in selections.selections:
+            if isinstance(selection, FieldNode):
+                total += 1
+                if selection.selection_set is not None:
+                    total += size(selection.selection_set)
+            elif isinstance(selection, InlineFragmentNode):
+                total += size(selection.selection_set)
+            elif isinstance(selection, FragmentSpreadNode):
+                name = selection.name.value
+                if name not in sizes:
+                    sizes[name] = 0  # in progress: a cycle (refused by graphql-core) adds 0
+                    fragment = fragments.get(name)
+                    if fragment is not None:
+                        sizes[name] = size(fragment.selection_set)
+                total += sizes[name]
+        return total
+
+    return sum(
+        size(d.selection_set)
+        for d in document.definitions
+        if isinstance(d, OperationDefinitionNode)
+    )
+
+
+def expansion_limit_rule(limit: int) -> type[ASTValidationRule]:
+    class ExpansionLimitRule(ASTValidationRule):
+        """Refuses a document whose expanded fields exceed ``limit``."""
+
+        def enter_document(self, node: DocumentNode, *_args: object) -> VisitorAction:
+            if expanded_fields(node) > limit:
+                self.report_error(
+                    GraphQLError(f"The document selects more than {limit} fields.", node)
+                )
+            return SKIP
+
+    return ExpansionLimitRule
+
+
+def within_expansion_limit(rule: type[ASTValidationRule], limit: int) -> type[ASTValidationRule]:
+    """``rule`` run only on documents within the expansion limit. Strawberry's depth and
+    alias limiters walk every fragment spread anew in their constructors: on a document
+    that doubles its spreads at each level they would take exponential time."""
+
+    class Guarded(rule):  # type: ignore[misc, valid-type]
+        def __init__(self, context: ValidationContext) -> None:
+            if expanded_fields(context.document) > limit:
+                ASTValidationRule.__init__(self, context)
+            else:
+                super().__init__(context)
+
+    Guarded.__name__ = f"Guarded{rule.__name__}"
+    return Guarded
+
+
 def validation_rules(settings: Settings) -> list[type[ASTValidationRule]]:
     """The extra validation rules, built once so the validation cache can hit."""
-    rules = [
+    limit = settings.max_expanded_fields
+    limiters = [
         *MaxAliasesLimiter(max_alias_count=settings.max_aliases).validation_rules,
         *QueryDepthLimiter(max_depth=settings.max_query_depth).validation_rules,
+    ]
+    rules = [
+        expansion_limit_rule(limit),
+        *(within_expansion_limit(rule, limit) for rule in limiters),
         # The depth limiter skips ``__schema``; this bounds its fields/type cycles.
         MaxIntrospectionDepthRule,
         OnePasswordFieldRule,
