@@ -13,7 +13,7 @@ from typing import Any
 
 from tortoise.expressions import F, Q
 
-from gql_keys.models import ApiKey, KeyChallenge, User
+from gql_keys.models import ApiKey, KeyChallenge
 
 PENDING = "pending"
 ACTIVE = "active"
@@ -42,11 +42,6 @@ async def create_challenge(
         purpose=purpose,
         payload=payload,
     )
-
-
-async def lock_owner(user_id: int) -> None:
-    """Serialise key activations of one account until the transaction ends (PostgreSQL)."""
-    await User.select_for_update().filter(id=user_id).first()
 
 
 def _live(user_id: int, now: datetime) -> Q:

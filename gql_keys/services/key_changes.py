@@ -20,10 +20,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from tortoise.transactions import in_transaction
-
 from gql_keys.broker.events import ActivityKind
-from gql_keys.db import connection_label
+from gql_keys.db import transaction
 from gql_keys.domain_errors import DomainError, ErrorCode
 from gql_keys.models import ApiKey
 from gql_keys.repositories import keys as repo
@@ -59,10 +57,6 @@ class UpdateResult:
     challenge: Challenge | None = None
 
 
-def _transaction(rt: Runtime) -> Any:
-    return in_transaction(connection_label(rt.settings.effective_database_url))
-
-
 async def lock_changeable(
     user_id: int, api_key_id: int, now: datetime, id_field: str = "id"
 ) -> ApiKey:
@@ -93,7 +87,7 @@ async def update_key(
 ) -> UpdateResult:
     """Apply a narrowing change now; for a widening one, return an UPDATE_KEY challenge."""
     now = rt.clock.now()
-    async with _transaction(rt):
+    async with transaction(rt.settings):
         row = await lock_changeable(user_id, api_key_id, now)
         if is_empty(request):
             return UpdateResult(api_key=row)
@@ -168,7 +162,7 @@ async def roll_key(
     """Open the ROLL_KEY challenge that will replace the key's secret or public key."""
     now = rt.clock.now()
     overlap = validate_overlap(overlap_seconds)
-    async with _transaction(rt):
+    async with transaction(rt.settings):
         row = await lock_changeable(user_id, api_key_id, now)
         new_public = _new_public_key(row, public_key)
         await require_two_factor(user_id, "roll a key")

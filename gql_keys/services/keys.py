@@ -15,10 +15,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from tortoise.transactions import in_transaction
-
 from gql_keys.broker.events import ActivityKind
-from gql_keys.db import connection_label
+from gql_keys.db import transaction
 from gql_keys.domain_errors import DomainError, ErrorCode
 from gql_keys.models import ApiKey, KeyChallenge
 from gql_keys.principals import (
@@ -105,7 +103,7 @@ async def create_key(rt: Runtime, user_id: int, request: NewKeyRequest) -> Chall
     sealed: str | None = None
     if spec.algorithm is KeyAlgorithm.HMAC_SHA512:
         sealed = rt.secretbox.seal(new_secret().encode(), aad=secret_aad(public_key_id))
-    async with in_transaction(connection_label(settings.effective_database_url)):
+    async with transaction(settings):
         row = await repo.create_pending_key(
             user_id=user_id,
             key=public_key_id,
@@ -188,15 +186,14 @@ async def confirm_key(
 
     if purpose is not ChallengePurpose.CREATE_KEY:
         return await _confirm_change(rt, user_id, challenge, purpose, client)
-    async with in_transaction(connection_label(settings.effective_database_url)):
-        await repo.lock_owner(user_id)
+    async with transaction(settings):
+        owner = await users_repo.lock_user(user_id)
         await _consume(rt, challenge, now)
         if await repo.count_live_keys(user_id, now) >= settings.max_live_keys:
             raise DomainError(
                 ErrorCode.LIMIT_REACHED,
                 f"An account can hold at most {settings.max_live_keys} live keys.",
             )
-        owner = await users_repo.get_user(user_id)
         if owner is None or not owner.two_factor_enabled:
             # Two-factor was turned off since the code was checked: keys need it.
             raise DomainError(
@@ -236,7 +233,7 @@ async def _confirm_change(
     now = rt.clock.now()
     payload = challenge.payload or {}
     secret: str | None = None
-    async with in_transaction(connection_label(rt.settings.effective_database_url)):
+    async with transaction(rt.settings):
         await _consume(rt, challenge, now)
         row = await key_changes.lock_changeable(user_id, challenge.api_key_id, now, "challengeId")
         if purpose is ChallengePurpose.UPDATE_KEY:
@@ -316,7 +313,7 @@ async def list_unused_keys(
 async def delete_key(rt: Runtime, user_id: int, api_key_id: int, client: ClientInfo) -> ApiKey:
     """Soft-delete one of the user's keys; NOT_FOUND when absent, deleted or not theirs."""
     now = rt.clock.now()
-    async with in_transaction(connection_label(rt.settings.effective_database_url)):
+    async with transaction(rt.settings):
         row = await repo.get_user_key(api_key_id, user_id)
         if (
             row is None
