@@ -8,6 +8,7 @@ which moves ``rt.clock`` on by one 30-second step first.
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from dataclasses import dataclass
 
@@ -19,6 +20,8 @@ from gql_keys.security.totp import DIGITS, STEP_SECONDS
 from gql_keys.services.security_events import ClientInfo
 from tests.support.graphql import gql
 
+# How long a request may take to reach the server's TOTP check after its code is made.
+BOUNDARY_MARGIN_SECONDS = 3.0
 DEFAULT_PASSWORD = "correct horse battery staple 42"
 # Where service calls made directly by tests (not over HTTP) say they come from.
 LOCAL_CLIENT = ClientInfo("127.0.0.1", "tests")
@@ -70,6 +73,16 @@ def totp_code(seed: str, rt: Runtime, step_offset: int = 0) -> str:
     """The code for ``seed`` at ``rt.clock`` time, ``step_offset`` steps away."""
     step = int(rt.clock.time() // STEP_SECONDS) + step_offset
     return str(pyotp.TOTP(seed, digits=DIGITS, interval=STEP_SECONDS).generate_otp(step))
+
+
+async def previous_step_code(seed: str, rt: Runtime) -> str:
+    """The code of the step before ``rt.clock``'s, still inside the allowed drift when the
+    server checks it: close to a step boundary, wait for the boundary to pass first (the
+    previous step's code turns invalid the moment the next step begins)."""
+    to_boundary = STEP_SECONDS - rt.clock.time() % STEP_SECONDS
+    if to_boundary < BOUNDARY_MARGIN_SECONDS:
+        await asyncio.sleep(to_boundary + 0.05)
+    return totp_code(seed, rt, step_offset=-1)
 
 
 def next_code(seed: str, rt: Runtime) -> str:
@@ -124,7 +137,7 @@ async def signed_up_user(
     body = await gql(
         client,
         CONFIRM_SETUP,
-        {"input": {"code": totp_code(seed, rt, step_offset=-1)}},
+        {"input": {"code": await previous_step_code(seed, rt)}},
         token=token,
     )
     confirmed = body["data"]["confirmTwoFactorSetup"]
