@@ -71,7 +71,8 @@ def serve() -> None:
     from starlette.routing import Route
     from starlette.types import Receive, Scope, Send
 
-    from gql_keys.cli.serve import serving_app
+    from gql_keys.cli.serve import server_options, serving_app
+    from gql_keys.settings import load_settings
 
     secret = os.environ["BENCH_FLOOR_SECRET"].encode()
 
@@ -92,6 +93,7 @@ def serve() -> None:
         expected = hmac.new(secret, payload, hashlib.sha512).hexdigest()
         return Response(status_code=200 if hmac.compare_digest(expected, signature) else 401)
 
+    settings = load_settings()
     app = serving_app()  # tuned exactly as ``gql-keys serve`` tunes its workers
     assert isinstance(app, Starlette)
     # The floor is a bare Starlette app (none of gql-keys' middleware), dispatched before
@@ -106,14 +108,7 @@ def serve() -> None:
             await app(scope, receive, send)
 
     uvicorn.run(
-        both,
-        host="127.0.0.1",
-        port=int(os.environ["GQL_KEYS_PORT"]),
-        proxy_headers=False,
-        forwarded_allow_ips="",
-        server_header=False,
-        log_level="warning",
-        log_config=None,
+        both, host="127.0.0.1", port=int(os.environ["GQL_KEYS_PORT"]), **server_options(settings)
     )
 
 

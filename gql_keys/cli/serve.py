@@ -98,22 +98,32 @@ def run(args: argparse.Namespace) -> int:
             host=host,
             port=port,
             workers=args.workers,
-            ws="websockets-sansio",
-            # The frame limit holds at the protocol layer: a bigger frame closes the socket
-            # (1009) before it is buffered, let alone handed to the app (uvicorn: 16 MiB).
-            ws_max_size=settings.max_ws_message_bytes,
-            # The client address comes from the socket; gql-keys reads X-Forwarded-For
-            # itself, and only from GQL_KEYS_TRUSTED_PROXIES.
-            proxy_headers=False,
-            forwarded_allow_ips="",
-            server_header=False,
-            log_level=settings.log_level.lower(),
-            # gql_keys.app_logging configures logging (format, redaction) in each worker's
-            # create_app; uvicorn's loggers propagate to it.
-            log_config=None,
-            timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+            **server_options(settings),
         )
     return 0
+
+
+def server_options(settings: Settings) -> dict[str, Any]:
+    """How uvicorn serves each worker (for ``gql-keys serve`` and the benchmarks alike)."""
+    return {
+        "ws": "websockets-sansio",
+        # The frame limit holds at the protocol layer: a bigger frame closes the socket
+        # (1009) before it is buffered, let alone handed to the app (uvicorn: 16 MiB).
+        "ws_max_size": settings.max_ws_message_bytes,
+        # The client address comes from the socket; gql-keys reads X-Forwarded-For
+        # itself, and only from GQL_KEYS_TRUSTED_PROXIES.
+        "proxy_headers": False,
+        "forwarded_allow_ips": "",
+        "server_header": False,
+        "log_level": settings.log_level.lower(),
+        # uvicorn builds each access line's arguments before its logger drops them: off
+        # unless the level shows them.
+        "access_log": logging.getLevelName(settings.log_level) <= logging.INFO,
+        # gql_keys.app_logging configures logging (format, redaction) in each worker's
+        # create_app; uvicorn's loggers propagate to it.
+        "log_config": None,
+        "timeout_graceful_shutdown": GRACEFUL_SHUTDOWN_SECONDS,
+    }
 
 
 def announce(settings: Settings, host: str, port: int) -> None:
