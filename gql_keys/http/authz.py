@@ -38,7 +38,7 @@ from gql_keys.http.unavailable import is_unavailable
 from gql_keys.runtime import Runtime
 from gql_keys.scopes import Scope as KeyScope
 from gql_keys.scopes import read_scope_of
-from gql_keys.security.addresses import parse_address
+from gql_keys.security.addresses import canonical_address
 from gql_keys.services.auth import authenticate_verifier
 from gql_keys.services.verification import (
     Decision,
@@ -67,6 +67,8 @@ _ANSWERS: Mapping[VerificationCode, tuple[int, str, str]] = {
     VerificationCode.SCOPE_NOT_GRANTED: (403, "FORBIDDEN", "The key lacks the required scope."),
     VerificationCode.RATE_LIMITED: (429, "TOO_MANY_REQUESTS", "Too many requests."),
 }
+_EMPTY_SHA512 = hashlib.sha512(b"").hexdigest()
+_CODE_BYTES = {code: code.value.encode() for code in VerificationCode}
 _READ_ONLY = (403, "READ_ONLY", "The key may only read in this area.")
 _INVALID_VERIFIER = (401, "INVALID_VERIFIER", "X-Verifier-Token is missing or not a verifier.")
 _MISSING_HEADER = (401, "MISSING_REQUIRED_HEADER", "KEY, Timestamp and SIGN are required.")
@@ -132,11 +134,10 @@ def client_address(headers: Mapping[bytes, bytes], peer: str | None) -> str | No
         forwarded = headers.get(b"x-forwarded-for", b"")
         hops = [hop.strip() for hop in forwarded.split(b",") if hop.strip()]
         if not hops:
-            address = parse_address(peer) if peer else None
-            return str(address) if address is not None else (peer or "unknown")
+            written = canonical_address(peer) if peer else None
+            return written if written is not None else (peer or "unknown")
         text = hops[-1].decode("latin-1")
-    address = parse_address(text)
-    return str(address) if address is not None else None
+    return canonical_address(text)
 
 
 def _target(scope: Scope, headers: Mapping[bytes, bytes]) -> tuple[str, str, str]:
@@ -165,10 +166,8 @@ def _declared_too_large(headers: Mapping[bytes, bytes], max_bytes: int) -> bool:
         return False
 
 
-async def _read_body(headers: Mapping[bytes, bytes], receive: Receive, max_bytes: int) -> bytes:
+async def _read_body(receive: Receive, max_bytes: int) -> bytes:
     """The whole body; :class:`BodyTooLarge` as soon as it grows past ``max_bytes``."""
-    if b"content-length" not in headers and b"transfer-encoding" not in headers:
-        return b""
     chunks: list[bytes] = []
     size = 0
     while True:
@@ -253,11 +252,13 @@ class ForwardAuth:
             await self._refuse(send, _BAD_ADDRESS)
             return
         body_hash = headers.get(b"x-body-sha512")
-        body_sha512 = (
-            body_hash.decode("latin-1").strip()
-            if body_hash is not None
-            else hashlib.sha512(await _read_body(headers, receive, self.max_body_bytes)).hexdigest()
-        )
+        if body_hash is not None:
+            body_sha512 = body_hash.decode("latin-1").strip()
+        elif b"content-length" in headers or b"transfer-encoding" in headers:
+            body = await _read_body(receive, self.max_body_bytes)
+            body_sha512 = hashlib.sha512(body).hexdigest()
+        else:
+            body_sha512 = _EMPTY_SHA512
         request = SignedRequest(
             key=key.decode("latin-1"),
             signature=signature.decode("latin-1"),
@@ -289,7 +290,7 @@ class ForwardAuth:
             read = read_scope_of(required)
             if read is not None and read != required and read in record.scopes:
                 status, label, message = _READ_ONLY
-        response_headers = [(b"x-verification-code", code.value.encode())]
+        response_headers = [(b"x-verification-code", _CODE_BYTES[code])]
         if decision.allowed and record is not None:
             response_headers.append((b"x-api-key-id", _global_id("ApiKey", record.id)))
             response_headers.append((b"x-account-id", _global_id("User", record.user_id)))

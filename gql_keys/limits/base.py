@@ -11,7 +11,9 @@ from dataclasses import dataclass
 from typing import Protocol
 
 
-@dataclass(frozen=True, slots=True)
+# Slots, not frozen: built on every verification, where a frozen dataclass pays an
+# object.__setattr__ per field.
+@dataclass(slots=True)
 class RateDecision:
     """The outcome of one counted request against a fixed window."""
 

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import chain
 
 from tortoise.transactions import in_transaction
 
@@ -66,10 +67,7 @@ def _sqlite_row(row: Sequence[object]) -> Sequence[object]:
     """A usage-log row (:data:`LOG_COLUMNS` order) with its time and flag in SQLite form."""
     occurred_at, allowed = row[2], row[3]
     if isinstance(occurred_at, datetime) or isinstance(allowed, bool):
-        values = list(row)
-        values[2] = _sqlite_value(occurred_at)
-        values[3] = _sqlite_value(allowed)
-        return values
+        return (*row[:2], _sqlite_value(occurred_at), _sqlite_value(allowed), *row[4:])
     return row
 
 
@@ -108,10 +106,8 @@ def _insert_sql(count: int, postgres: bool, returning: bool) -> str:
 
 def insert_logs(rows: Sequence[Sequence[object]], postgres: bool, returning: bool) -> Statement:
     """Insert ``rows`` (values in :data:`LOG_COLUMNS` order), optionally returning ids."""
-    convert = (lambda row: row) if postgres else _sqlite_row
-    return Statement(
-        _insert_sql(len(rows), postgres, returning), [v for row in rows for v in convert(row)]
-    )
+    values = rows if postgres else map(_sqlite_row, rows)
+    return Statement(_insert_sql(len(rows), postgres, returning), list(chain.from_iterable(values)))
 
 
 def follow_ups(

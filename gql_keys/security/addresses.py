@@ -39,6 +39,21 @@ def parse_address(text: str) -> IPAddress | None:
     return _parse_cached(text) if len(text) <= MAX_CACHED_TEXT else _parse_text(text)
 
 
+def _canonical_text(text: str) -> str | None:
+    address = _parse_text(text)
+    return None if address is None else str(address)
+
+
+_canonical_cached = functools.lru_cache(maxsize=1024)(_canonical_text)
+
+
+def canonical_address(text: str) -> str | None:
+    """The address in ``text`` written the one way rows and throttles store it (as
+    :func:`parse_address` reads it); None when it is not one. Cached like it: writing
+    an address back is as costly as parsing it."""
+    return _canonical_cached(text) if len(text) <= MAX_CACHED_TEXT else _canonical_text(text)
+
+
 def _throttle_key_text(text: str, ipv6_prefix: int) -> str:
     address = _parse_text(text)
     if address is None:

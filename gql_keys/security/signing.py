@@ -22,7 +22,6 @@ MAX_FIELD = 8192  # longest accepted method, path, query or timestamp (character
 MAX_TIMESTAMP_LENGTH = 32
 MAX_SIGNATURE_LENGTH = 256
 MAX_PUBLIC_KEY_TEXT = 2048
-HMAC_SIGNATURE_HEX_LENGTH = 128
 ED25519_KEY_BYTES = 32
 ED25519_SIGNATURE_BYTES = 64
 
@@ -31,7 +30,7 @@ DUMMY_SECRET: bytes = secrets.token_bytes(32)
 
 _TIMESTAMP = re.compile(r"[0-9]{1,20}(?:\.[0-9]{1,20})?")
 _SHA512_HEX = re.compile(r"[0-9a-f]{128}")
-_HEX = frozenset("0123456789abcdefABCDEF")
+_HMAC_HEX = re.compile(r"[0-9a-fA-F]{128}")  # a hex HMAC-SHA512, either case
 # DER prefix of an Ed25519 SubjectPublicKeyInfo (RFC 8410), followed by the 32 raw bytes.
 _ED25519_SPKI_PREFIX = bytes.fromhex("302a300506032b6570032100")
 
@@ -66,7 +65,7 @@ def hmac_sha512_hex(secret: str, payload: bytes) -> str:
 def verify_hmac_sha512(secret: bytes, payload: bytes, signature: str) -> bool:
     """Whether ``signature`` (128 hex characters, any case) is the HMAC of ``payload``."""
     expected = hmac.new(secret, payload, hashlib.sha512).hexdigest()
-    if len(signature) != HMAC_SIGNATURE_HEX_LENGTH or not _HEX.issuperset(signature):
+    if _HMAC_HEX.fullmatch(signature) is None:
         return False
     return hmac.compare_digest(expected, signature.lower())
 

@@ -56,7 +56,9 @@ class VerificationCode(StrEnum):
     RATE_LIMITED = "RATE_LIMITED"
 
 
-@dataclass(frozen=True, slots=True)
+# Slots, not frozen: built on every verification, where a frozen dataclass pays an
+# object.__setattr__ per field.
+@dataclass(slots=True)
 class SignedRequest:
     """What a gateway saw on one partner request (or what /graphql itself received)."""
 
@@ -71,7 +73,9 @@ class SignedRequest:
     required_scope: Scope | None
 
 
-@dataclass(frozen=True, slots=True)
+# Slots, not frozen: built on every verification, where a frozen dataclass pays an
+# object.__setattr__ per field.
+@dataclass(slots=True)
 class Decision:
     allowed: bool
     code: VerificationCode
@@ -264,13 +268,14 @@ async def verify(rt: Runtime, request: SignedRequest) -> Decision:
                 metrics.verifications.inc(code.value)
                 return Decision(False, code, record, None, retry_at)
     allowed = code is VerificationCode.VALID
+    code_text = code.value
     entry = UsageEntry(
         api_key_id=record.id if record is not None else None,
         owner_id=record.user_id if record is not None else None,
         key=request.key,
         occurred_at=datetime.fromtimestamp(now, UTC),
         allowed=allowed,
-        code=code.value,
+        code=code_text,
         client_ip=request.client_ip,
         method=request.method.upper(),
         path=request.path,
@@ -278,11 +283,11 @@ async def verify(rt: Runtime, request: SignedRequest) -> Decision:
         signed_with_previous_secret=previous,
     )
     try:
-        await rt.usage_writer.record(entry)
+        await rt.usage_writer.record_nowait(entry)
     except ServiceUnavailable:
         metrics.verifications.inc("SERVICE_UNAVAILABLE")
         raise
-    metrics.verifications.inc(code.value)
+    metrics.verifications.inc(code_text)
     metrics.verification_seconds.observe(time.perf_counter() - started)
     return Decision(allowed, code, record, rate, retry_at)
 

@@ -39,7 +39,9 @@ METHOD_MAX = 16
 PATH_MAX = 512
 
 
-@dataclass(frozen=True, slots=True)
+# Slots, not frozen: built on every verification, where a frozen dataclass pays an
+# object.__setattr__ per field.
+@dataclass(slots=True)
 class UsageEntry:
     """One decision to record."""
 
