@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import math
 from datetime import timedelta
 from typing import Any
 
@@ -141,6 +142,10 @@ async def test_timestamp_window_is_sixty_seconds_either_side(
     client: httpx.AsyncClient, rt: Runtime, setup: tuple[ApiKey, str, str], offset: int, code: str
 ) -> None:
     row, secret, token = setup
+    # Just past a whole second, the whole-second timestamp lies `offset` seconds away
+    # (not up to one second nearer) whatever the request's own time on the way.
+    t = rt.clock.time()
+    rt.clock.advance(math.ceil(t) - t + 0.001)
     now = rt.clock.time()
     result = await verify(client, token, verify_input(row.key, secret, now=now + offset))
     assert result["code"] == code
