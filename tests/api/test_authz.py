@@ -33,6 +33,7 @@ from tests.support.keys import (
     monitor_token,
     verifier_token,
 )
+from tests.support.windows import start_of_window
 
 
 def partner(rt: Runtime, row: ApiKey, secret: str, **changes: Any) -> PartnerRequest:
@@ -79,6 +80,7 @@ async def provoke(
         options["expires_at"] = rt.clock.now() + timedelta(seconds=30)
     if code == "RATE_LIMITED":
         options["rate_limit"] = (1, 60)
+        start_of_window(rt, 60)
     if code == "SCOPE_NOT_GRANTED":
         options["scopes"] = ["WALLET_READ"]
     row, secret = await create_active_key(rt, user.id, **options)

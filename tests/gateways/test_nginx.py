@@ -29,6 +29,7 @@ import pytest
 from tests.conftest import IN_CI
 from tests.scaleout.cluster import Key, Server, cli, free_port, new_key
 from tests.support.authz import PartnerRequest
+from tests.support.windows import clear_of_window_end
 
 pytestmark = pytest.mark.slow
 
@@ -363,6 +364,7 @@ async def test_rate_limited_is_429_with_retry_after_not_nginx_500(
     async with stack.gql_keys.client() as gql_keys:
         key = await new_key(gql_keys, rateLimit={"requests": 1, "perSeconds": 60})
     path = "/api/v4/spot/my_trades"
+    await clear_of_window_end(60)
     assert (await client.get(path, headers=signed(key, "GET", path))).status_code == 200
     limited = await client.get(path, headers=signed(key, "GET", path))
     assert limited.status_code == 429, limited.text
@@ -427,6 +429,7 @@ async def test_njs_gateway_refuses_a_changed_body_with_gates_body(stack: Stack, 
         async with stack.gql_keys.client() as gql_keys:
             limited = await new_key(gql_keys, rateLimit={"requests": 1, "perSeconds": 60})
         path = "/api/v4/spot/tickers"
+        await clear_of_window_end(60)
         first = await client.get(path, headers=signed(limited, "GET", path))
         assert first.status_code == 200, first.text
         response = await client.get(path, headers=signed(limited, "GET", path))
