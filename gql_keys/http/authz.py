@@ -25,7 +25,6 @@ import functools
 import hashlib
 import json
 import math
-import re
 from collections.abc import Mapping
 
 from starlette.types import Message, Receive, Scope, Send
@@ -33,7 +32,7 @@ from starlette.types import Message, Receive, Scope, Send
 from gql_keys.app_logging import request_id_var
 from gql_keys.domain_errors import ServiceUnavailable
 from gql_keys.graphql.node import encode_global_id
-from gql_keys.http.middleware import REQUEST_ID_HEADER, new_request_id
+from gql_keys.http.middleware import REQUEST_ID_HEADER, request_id_for
 from gql_keys.http.unavailable import is_unavailable
 from gql_keys.runtime import Runtime
 from gql_keys.scopes import Scope as KeyScope
@@ -86,7 +85,6 @@ _JSON = (b"content-type", b"application/json")
 _NOSNIFF = (b"x-content-type-options", b"nosniff")
 _CLOSE = (b"connection", b"close")
 _REQUEST_ID = REQUEST_ID_HEADER.encode()
-_REQUEST_ID_SHAPE = re.compile(rb"[A-Za-z0-9._-]{1,64}")
 _BODIES: dict[tuple[str, str], bytes] = {}
 
 
@@ -193,11 +191,7 @@ class ForwardAuth:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = _headers(scope)
         incoming = headers.get(_REQUEST_ID)
-        request_id = (
-            incoming.decode("ascii")
-            if incoming is not None and _REQUEST_ID_SHAPE.fullmatch(incoming)
-            else new_request_id()
-        )
+        request_id = request_id_for(incoming.decode("latin-1") if incoming is not None else None)
         scope.setdefault("state", {})["request_id"] = request_id
         common = (_NOSNIFF, (_REQUEST_ID, request_id.encode("ascii")))
         sender = _Sender(send, common)

@@ -22,6 +22,12 @@ def new_request_id() -> str:
     return secrets.token_hex(8)
 
 
+def request_id_for(incoming: str | None) -> str:
+    """The caller's id when it is well formed (letters, digits, ``.``, ``_``, ``-``, at
+    most 64), so it can be followed through our logs; a new one otherwise."""
+    return incoming if incoming and _REQUEST_ID_SHAPE.fullmatch(incoming) else new_request_id()
+
+
 class RequestIdMiddleware:
     """Give every request an id: ``scope["state"]["request_id"]``, the log context and
     the ``X-Request-Id`` response header. A well-formed incoming id is kept, so a
@@ -34,10 +40,7 @@ class RequestIdMiddleware:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        incoming = _header(scope, REQUEST_ID_HEADER)
-        request_id = (
-            incoming if incoming and _REQUEST_ID_SHAPE.fullmatch(incoming) else new_request_id()
-        )
+        request_id = request_id_for(_header(scope, REQUEST_ID_HEADER))
         scope.setdefault("state", {})["request_id"] = request_id
         token = request_id_var.set(request_id)
 
