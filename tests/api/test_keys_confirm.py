@@ -6,10 +6,10 @@ import asyncio
 
 import httpx
 
-from gql_keys.broker.events import ActivityEvent, ActivityKind
-from gql_keys.broker.hub import Subscriber
+from gql_keys.broker.events import ActivityKind
 from gql_keys.graphql.node import decode_int_id
 from gql_keys.runtime import Runtime
+from tests.api.key_changes_support import drain
 from tests.api.test_keys import (
     GET,
     LIST,
@@ -23,13 +23,6 @@ from tests.api.test_keys import (
 )
 from tests.support.accounts import LOGIN, next_code, signed_up_user, totp_code
 from tests.support.graphql import error_codes, gql
-
-
-def drain(subscriber: Subscriber) -> list[ActivityEvent]:
-    events: list[ActivityEvent] = []
-    while not subscriber.queue.empty():
-        events.append(subscriber.queue.get_nowait())
-    return events
 
 
 async def test_verify_two_factor_activates_the_key_and_shows_the_secret_once(

@@ -12,6 +12,7 @@ import pytest
 from gql_keys.broker.events import ActivityKind
 from gql_keys.graphql.node import encode_global_id
 from gql_keys.runtime import Runtime
+from tests.api.key_changes_support import drain
 from tests.api.test_keys import (
     DELETE,
     GET,
@@ -23,7 +24,6 @@ from tests.api.test_keys import (
     new_key,
     raw_rows,
 )
-from tests.api.test_keys_confirm import drain
 from tests.support.accounts import TestUser, signed_up_user
 from tests.support.graphql import error_codes, gql
 from tests.support.keys import create_active_key, sign_request

@@ -230,8 +230,9 @@ async def test_one_input_that_narrows_and_widens_is_a_widening_and_changes_nothi
     )
     assert payload["apiKey"] is None
     assert payload["challenge"]["purpose"] == "UPDATE_KEY"
-    assert (await get_key(client, user, key["id"]))["label"] == key["label"]
-    assert (await get_key(client, user, key["id"]))["scopes"] == key["scopes"]
+    current = await get_key(client, user, key["id"])
+    assert current["label"] == key["label"]
+    assert current["scopes"] == key["scopes"]
     confirmed = await confirm(client, user, payload["challenge"]["id"], next_code(user.seed, rt))
     assert_has(
         confirmed["apiKey"],

@@ -8,7 +8,6 @@ which moves ``rt.clock`` on by one 30-second step first.
 
 from __future__ import annotations
 
-import asyncio
 import secrets
 from dataclasses import dataclass
 
@@ -19,9 +18,8 @@ from gql_keys.runtime import Runtime
 from gql_keys.security.totp import DIGITS, STEP_SECONDS
 from gql_keys.services.security_events import ClientInfo
 from tests.support.graphql import gql
+from tests.support.windows import clear_of_window_end
 
-# How long a request may take to reach the server's TOTP check after its code is made.
-BOUNDARY_MARGIN_SECONDS = 3.0
 DEFAULT_PASSWORD = "correct horse battery staple 42"
 # Where service calls made directly by tests (not over HTTP) say they come from.
 LOCAL_CLIENT = ClientInfo("127.0.0.1", "tests")
@@ -79,9 +77,7 @@ async def previous_step_code(seed: str, rt: Runtime) -> str:
     """The code of the step before ``rt.clock``'s, still inside the allowed drift when the
     server checks it: close to a step boundary, wait for the boundary to pass first (the
     previous step's code turns invalid the moment the next step begins)."""
-    to_boundary = STEP_SECONDS - rt.clock.time() % STEP_SECONDS
-    if to_boundary < BOUNDARY_MARGIN_SECONDS:
-        await asyncio.sleep(to_boundary + 0.05)
+    await clear_of_window_end(STEP_SECONDS, now=rt.clock.time())
     return totp_code(seed, rt, step_offset=-1)
 
 
