@@ -136,10 +136,9 @@ class KeyCache:
         self.negative_ttl = min(NEGATIVE_TTL_SECONDS, self.ttl)
         self._records: dict[str, tuple[KeyRecord, float]] = {}
         self._missing: dict[str, float] = {}
+        # Loads in flight, by key. invalidate() removes a key's load: from then on it is
+        # stale, must not store what it read, and nobody joins it any more.
         self._loading: dict[str, asyncio.Future[KeyRecord | None]] = {}
-        # Loads in flight when their key was invalidated: they must not store what they
-        # read, and nobody joins them any more. Bounded by the loads in flight.
-        self._stale_loads: set[asyncio.Future[KeyRecord | None]] = set()
 
     async def get(self, key: str) -> KeyRecord | None:
         """The record of ``key``; None when no usable key has that identifier."""
@@ -171,10 +170,9 @@ class KeyCache:
             future.exception()  # waiters re-raise; do not warn when there are none
             raise
         finally:
-            if self._loading.get(key) is future:
+            stale = self._loading.get(key) is not future
+            if not stale:
                 del self._loading[key]
-            stale = future in self._stale_loads
-            self._stale_loads.discard(future)
         if not stale:
             self._store(key, record)
         future.set_result(record)
@@ -206,10 +204,8 @@ class KeyCache:
         """Forget ``key`` now (after a local delete or change commits)."""
         self._records.pop(key, None)
         self._missing.pop(key, None)
-        pending = self._loading.pop(key, None)
-        if pending is not None:
-            # A later get() starts a fresh load instead of joining this pre-change one.
-            self._stale_loads.add(pending)
+        # A later get() starts a fresh load instead of joining a pre-change one.
+        self._loading.pop(key, None)
 
     def clear(self) -> None:
         self._records.clear()
