@@ -32,7 +32,7 @@ from starlette.types import Message, Receive, Scope, Send
 from gql_keys.app_logging import request_id_var
 from gql_keys.domain_errors import ServiceUnavailable
 from gql_keys.graphql.node import encode_global_id
-from gql_keys.http.middleware import REQUEST_ID_HEADER, request_id_for
+from gql_keys.http.middleware import REQUEST_ID_HEADER, BodyTooLarge, request_id_for
 from gql_keys.http.unavailable import is_unavailable
 from gql_keys.runtime import Runtime
 from gql_keys.scopes import Scope as KeyScope
@@ -112,10 +112,6 @@ def _headers(scope: Scope) -> dict[bytes, bytes]:
 @functools.lru_cache(maxsize=4096)
 def _global_id(type_name: str, pk: int) -> bytes:
     return encode_global_id(type_name, pk).encode()
-
-
-class BodyTooLarge(Exception):
-    """The check request's body is over ``max_body_bytes``."""
 
 
 def client_address(headers: Mapping[bytes, bytes], peer: str | None) -> str | None:

@@ -37,7 +37,9 @@ class RateLimiter(Protocol):
     async def close(self) -> None: ...
 
 
-@dataclass(frozen=True, slots=True)
+# Slots, not frozen: built on every state-changing verification, where a frozen
+# dataclass pays an object.__setattr__ per field.
+@dataclass(slots=True)
 class ReplayShare:
     """One owner's (an API key's) bound on the live fingerprints it may hold, so one
     busy owner fills its own share and never the space every other owner needs."""

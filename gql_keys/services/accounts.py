@@ -86,14 +86,20 @@ def account_limit(rt: Runtime) -> throttle.Limit:
     )
 
 
+def account_and_address_limit(rt: Runtime) -> throttle.Limit:
+    return throttle.Limit(
+        max_failures=rt.settings.login_max_failures_per_account_and_address,
+        window_seconds=rt.settings.login_failure_window_seconds,
+    )
+
+
 async def check_password(rt: Runtime, user: User, password: str, field: Sequence[str]) -> None:
     """Re-check a logged-in user's password; wrong ones count as failed logins of the
     account, and per user at the per-(account, address) limit."""
-    limit = rt.settings.login_max_failures_per_account_and_address
     held = await throttle.reserve_all(
         rt,
         [
-            (f"password:user:{user.id}", throttle.Limit(limit, account_limit(rt).window_seconds)),
+            (f"password:user:{user.id}", account_and_address_limit(rt)),
             (account_subject(user.email), account_limit(rt)),
         ],
         field,

@@ -45,13 +45,6 @@ def account_and_address_subject(account: str, where: str) -> str:
     return f"{account}:address:{where}"
 
 
-def account_and_address_limit(rt: Runtime) -> throttle.Limit:
-    return throttle.Limit(
-        max_failures=rt.settings.login_max_failures_per_account_and_address,
-        window_seconds=rt.settings.login_failure_window_seconds,
-    )
-
-
 def address_limit(rt: Runtime) -> throttle.Limit:
     return throttle.Limit(
         max_failures=rt.settings.login_max_failures_per_address,
@@ -91,7 +84,7 @@ async def login(
     held = await throttle.reserve_all(
         rt,
         [
-            (pair, account_and_address_limit(rt)),
+            (pair, accounts.account_and_address_limit(rt)),
             (account, accounts.account_limit(rt)),
             (address_subject(where), address_limit(rt)),
         ],

@@ -79,7 +79,7 @@ def _request(data: CreateApiKeyInput) -> NewKeyRequest:
         scopes=list(data.scopes),
         ip_allowlist=data.ip_allowlist,
         expires_at=data.expires_at,
-        algorithm=KeyAlgorithm(data.algorithm or KeyAlgorithm.HMAC_SHA512),
+        algorithm=data.algorithm or KeyAlgorithm.HMAC_SHA512,
         public_key=data.public_key,
         rate_limit_requests=rate.requests if rate is not None else None,
         rate_limit_per_seconds=rate.per_seconds if rate is not None else None,

@@ -5,7 +5,6 @@ from __future__ import annotations
 import strawberry
 
 from gql_keys.graphql.context import Info
-from gql_keys.graphql.enums import VerificationCode
 from gql_keys.graphql.permissions import require_service
 from gql_keys.graphql.verification.types import (
     VerifyApiRequestInput,
@@ -29,7 +28,7 @@ class Mutation:
         rate = decision.rate
         return VerifyApiRequestPayload(
             allowed=decision.allowed,
-            code=VerificationCode(decision.code.value),
+            code=decision.code,
             rate_limit=rate_limit_status(rate.limit, rate.remaining, rate.reset_at)
             if rate is not None
             else None,

@@ -40,7 +40,7 @@ class VerifyApiRequestInput:
             query=self.query or "",
             body_sha512=self.body_sha512,
             client_ip=self.client_ip,
-            required_scope=Scope(self.required_scope),
+            required_scope=self.required_scope,
         )
 
 
