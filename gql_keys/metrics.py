@@ -93,13 +93,9 @@ class Metrics:
 
     def __init__(self) -> None:
         self.registry = registry = CollectorRegistry()
-        self.verifications = LabelledCounter(
-            Counter(
-                "gql_keys_verifications_total",
-                "Verification decisions by code.",
-                ["code"],
-                registry=registry,
-            )
+        self._buffered: list[BufferedCounter | LabelledCounter] = []
+        self.verifications = self._labelled(
+            "gql_keys_verifications_total", "Verification decisions by code.", "code"
         )
         self.verification_seconds = Histogram(
             "gql_keys_verification_seconds",
@@ -107,45 +103,30 @@ class Metrics:
             buckets=LATENCY_BUCKETS,
             registry=registry,
         )
-        self.partner_requests = LabelledCounter(
-            Counter(
-                "gql_keys_partner_requests_total",
-                "Signed partner requests on /graphql by code.",
-                ["code"],
-                registry=registry,
-            )
+        self.partner_requests = self._labelled(
+            "gql_keys_partner_requests_total",
+            "Signed partner requests on /graphql by code.",
+            "code",
         )
-        self.authz_answers = LabelledCounter(
-            Counter(
-                "gql_keys_authz_answers_total",
-                "Forward-auth answers on /authz by Gate error label (OK when allowed).",
-                ["label"],
-                registry=registry,
-            )
+        self.authz_answers = self._labelled(
+            "gql_keys_authz_answers_total",
+            "Forward-auth answers on /authz by Gate error label (OK when allowed).",
+            "label",
         )
-        self.replay_cache_full = BufferedCounter(
-            Counter(
-                "gql_keys_replay_cache_full_total",
-                "State-changing requests refused because the in-memory replay cache held "
-                "only live fingerprints.",
-                registry=registry,
-            )
+        self.replay_cache_full = self._counter(
+            "gql_keys_replay_cache_full_total",
+            "State-changing requests refused because the in-memory replay cache held "
+            "only live fingerprints.",
         )
-        self.replay_share_full = BufferedCounter(
-            Counter(
-                "gql_keys_replay_share_full_total",
-                "State-changing requests answered RATE_LIMITED because their key held its "
-                "share of live replay fingerprints (replay_max_live_per_key).",
-                registry=registry,
-            )
+        self.replay_share_full = self._counter(
+            "gql_keys_replay_share_full_total",
+            "State-changing requests answered RATE_LIMITED because their key held its "
+            "share of live replay fingerprints (replay_max_live_per_key).",
         )
-        self.unsigned_failures_throttled = BufferedCounter(
-            Counter(
-                "gql_keys_unsigned_failures_throttled_total",
-                "Failures before a valid signature answered RATE_LIMITED by the per-address "
-                "throttle (unsigned_failures_per_minute).",
-                registry=registry,
-            )
+        self.unsigned_failures_throttled = self._counter(
+            "gql_keys_unsigned_failures_throttled_total",
+            "Failures before a valid signature answered RATE_LIMITED by the per-address "
+            "throttle (unsigned_failures_per_minute).",
         )
         self.usage_batch_rows = Histogram(
             "gql_keys_usage_log_batch_rows",
@@ -165,54 +146,38 @@ class Metrics:
             multiprocess_mode="livesum",
             registry=registry,
         )
-        self.usage_write_failures = BufferedCounter(
-            Counter(
-                "gql_keys_usage_log_write_failures_total",
-                "Usage-log batches that failed to commit.",
-                registry=registry,
-            )
+        self.usage_write_failures = self._counter(
+            "gql_keys_usage_log_write_failures_total", "Usage-log batches that failed to commit."
         )
-        self.key_cache_hits = BufferedCounter(
-            Counter("gql_keys_key_cache_hits_total", "Key lookups from memory.", registry=registry)
+        self.key_cache_hits = self._counter(
+            "gql_keys_key_cache_hits_total", "Key lookups from memory."
         )
-        self.key_cache_misses = BufferedCounter(
-            Counter(
-                "gql_keys_key_cache_misses_total",
-                "Key lookups that read the database.",
-                registry=registry,
-            )
+        self.key_cache_misses = self._counter(
+            "gql_keys_key_cache_misses_total", "Key lookups that read the database."
         )
-        self.limiter_errors = LabelledCounter(
-            Counter(
-                "gql_keys_limiter_errors_total",
-                "Rate-limiter or replay-cache store errors, by operation.",
-                ["operation"],
-                registry=registry,
-            )
+        self.limiter_errors = self._labelled(
+            "gql_keys_limiter_errors_total",
+            "Rate-limiter or replay-cache store errors, by operation.",
+            "operation",
         )
-        self.limiter_fallbacks = LabelledCounter(
-            Counter(
-                "gql_keys_limiter_fallbacks_total",
-                "Decisions taken by the local fallback while the shared store was unavailable.",
-                ["operation"],
-                registry=registry,
-            )
-        )
-
-        self._buffered = (
-            self.verifications,
-            self.partner_requests,
-            self.authz_answers,
-            self.replay_cache_full,
-            self.replay_share_full,
-            self.unsigned_failures_throttled,
-            self.usage_write_failures,
-            self.key_cache_hits,
-            self.key_cache_misses,
-            self.limiter_errors,
-            self.limiter_fallbacks,
+        self.limiter_fallbacks = self._labelled(
+            "gql_keys_limiter_fallbacks_total",
+            "Decisions taken by the local fallback while the shared store was unavailable.",
+            "operation",
         )
         self._flusher: asyncio.Task[None] | None = None
+
+    def _counter(self, name: str, documentation: str) -> BufferedCounter:
+        """A buffered counter, registered and flushed with the others."""
+        counter = BufferedCounter(Counter(name, documentation, registry=self.registry))
+        self._buffered.append(counter)
+        return counter
+
+    def _labelled(self, name: str, documentation: str, label: str) -> LabelledCounter:
+        """A buffered counter with one label, registered and flushed with the others."""
+        counter = LabelledCounter(Counter(name, documentation, [label], registry=self.registry))
+        self._buffered.append(counter)
+        return counter
 
     def flush(self) -> None:
         """Hand the counts buffered since the last flush to ``prometheus_client``."""
