@@ -60,15 +60,12 @@ class RedisStats:
 
     available: bool = True
     fallbacks: Counter[str] = field(default_factory=Counter)  # component -> calls served locally
-    outages: int = 0
     publish_failures: int = 0
-    broker_connected: bool = False
     broker_reconnects: int = 0
     metrics: RedisMetrics | None = None
 
     def went_down(self) -> None:
         self.available = False
-        self.outages += 1
         if self.metrics is not None:
             self.metrics.available.set(0)
             self.metrics.outages.inc()
@@ -79,7 +76,6 @@ class RedisStats:
             self.metrics.available.set(1)
 
     def subscribed(self, again: bool) -> None:
-        self.broker_connected = True
         if again:
             self.broker_reconnects += 1
         if self.metrics is not None:
@@ -88,7 +84,6 @@ class RedisStats:
                 self.metrics.broker_reconnects.inc()
 
     def unsubscribed(self) -> None:
-        self.broker_connected = False
         if self.metrics is not None:
             self.metrics.broker_connected.set(0)
 
@@ -101,17 +96,10 @@ class RedisStats:
 class RedisAvailability:
     """A small circuit breaker shared by the Redis seams of one process."""
 
-    def __init__(
-        self,
-        retry_seconds: float,
-        stats: RedisStats | None = None,
-        metrics: Metrics | None = None,
-    ) -> None:
+    def __init__(self, retry_seconds: float, metrics: Metrics | None = None) -> None:
         self.retry_seconds = retry_seconds
-        self.stats = stats or RedisStats()
+        self.stats = RedisStats(metrics=metrics.track_redis() if metrics is not None else None)
         self.metrics = metrics
-        if metrics is not None and self.stats.metrics is None:
-            self.stats.metrics = metrics.track_redis()
         self._down_until = 0.0
 
     @property
