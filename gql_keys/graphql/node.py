@@ -14,6 +14,7 @@ from typing import Any
 
 import strawberry
 
+from gql_keys.domain_errors import DomainError, ErrorCode
 from gql_keys.graphql.context import Info
 
 
@@ -47,6 +48,15 @@ def decode_int_id(global_id: str, expected_type: str) -> int | None:
     except InvalidGlobalId:
         return None
     return int_pk(pk) if type_name == expected_type else None
+
+
+def require_int_id(global_id: str, expected_type: str, message: str) -> int:
+    """The primary key behind ``global_id``; ``NOT_FOUND`` on ``input.id`` with
+    ``message`` when it does not name an ``expected_type``."""
+    pk = decode_int_id(global_id, expected_type)
+    if pk is None:
+        raise DomainError(ErrorCode.NOT_FOUND, message, ("input", "id"))
+    return pk
 
 
 def int_pk(pk: str) -> int | None:

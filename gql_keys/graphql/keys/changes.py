@@ -6,12 +6,12 @@ from datetime import datetime
 
 import strawberry
 
-from gql_keys.domain_errors import DomainError, ErrorCode, InvalidInput
+from gql_keys.domain_errors import DomainError, InvalidInput
 from gql_keys.graphql.context import Info
 from gql_keys.graphql.enums import Scope
 from gql_keys.graphql.keys.mutations import RateLimitInput
 from gql_keys.graphql.keys.types import ApiKeyType, TwoFactorChallenge
-from gql_keys.graphql.node import decode_int_id
+from gql_keys.graphql.node import require_int_id
 from gql_keys.graphql.permissions import require_user
 from gql_keys.graphql.user_errors import UserError, user_errors
 from gql_keys.services import key_changes as service
@@ -59,10 +59,7 @@ class RollApiKeyPayload:
 
 
 def _key_id(global_id: strawberry.ID) -> int:
-    pk = decode_int_id(global_id, "ApiKey")
-    if pk is None:
-        raise DomainError(ErrorCode.NOT_FOUND, "No such key.", ("input", "id"))
-    return pk
+    return require_int_id(global_id, "ApiKey", "No such key.")
 
 
 def _request(data: UpdateApiKeyInput) -> KeyUpdateRequest:

@@ -6,11 +6,11 @@ from datetime import datetime
 
 import strawberry
 
-from gql_keys.domain_errors import DomainError, ErrorCode, InvalidInput
+from gql_keys.domain_errors import DomainError, InvalidInput
 from gql_keys.graphql.context import Info, no_store
 from gql_keys.graphql.enums import KeyAlgorithm, Scope
 from gql_keys.graphql.keys.types import ApiKeyType, TwoFactorChallenge
-from gql_keys.graphql.node import decode_int_id, encode_global_id
+from gql_keys.graphql.node import encode_global_id, require_int_id
 from gql_keys.graphql.permissions import require_user
 from gql_keys.graphql.user_errors import UserError, user_errors
 from gql_keys.services import keys as service
@@ -128,10 +128,8 @@ class Mutation:
     @strawberry.mutation(description="Delete one of your keys; it stops verifying at once.")
     async def delete_api_key(self, info: Info, input: DeleteApiKeyInput) -> DeleteApiKeyPayload:
         principal = require_user(info)
-        pk = decode_int_id(input.id, "ApiKey")
         try:
-            if pk is None:
-                raise DomainError(ErrorCode.NOT_FOUND, "No such key.", ("input", "id"))
+            pk = require_int_id(input.id, "ApiKey", "No such key.")
             row = await service.delete_key(
                 info.context.rt, principal.user_id, pk, info.context.client
             )

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import strawberry
 
-from gql_keys.domain_errors import DomainError, ErrorCode
+from gql_keys.domain_errors import DomainError
 from gql_keys.graphql.accounts.types import UserType
 from gql_keys.graphql.context import Info, no_store
-from gql_keys.graphql.node import decode_int_id, encode_global_id
+from gql_keys.graphql.node import encode_global_id, require_int_id
 from gql_keys.graphql.permissions import require_user
 from gql_keys.graphql.user_errors import UserError, user_errors
 from gql_keys.services import accounts, sessions, two_factor
@@ -88,10 +88,8 @@ class Mutation:
     )
     async def revoke_session(self, info: Info, input: RevokeSessionInput) -> RevokeSessionPayload:
         principal = require_user(info)
-        pk = decode_int_id(input.id, "Session")
         try:
-            if pk is None:
-                raise DomainError(ErrorCode.NOT_FOUND, "No such session.", ("input", "id"))
+            pk = require_int_id(input.id, "Session", "No such session.")
             await sessions.revoke_session(
                 info.context.rt, principal.user_id, pk, info.context.client
             )
