@@ -48,12 +48,16 @@ def key_event(rt: Runtime, kind: ActivityKind, row: ApiKey) -> ActivityEvent:
     )
 
 
+def two_factor_required(action: str) -> DomainError:
+    return DomainError(
+        ErrorCode.TWO_FACTOR_NOT_ENABLED, f"Enable two-factor authentication to {action}."
+    )
+
+
 async def require_two_factor(user_id: int, action: str) -> None:
     user = await users_repo.get_user(user_id)
     if user is None or not user.two_factor_enabled:
-        raise DomainError(
-            ErrorCode.TWO_FACTOR_NOT_ENABLED, f"Enable two-factor authentication to {action}."
-        )
+        raise two_factor_required(action)
 
 
 async def check_open_challenges(rt: Runtime, user_id: int, now: datetime) -> None:

@@ -39,9 +39,11 @@ from gql_keys.services.key_challenges import (
     key_event,
     open_challenge,
     require_two_factor,
+    two_factor_required,
 )
 from gql_keys.services.key_policy import KeyAlgorithm, NewKeyRequest, validate_new_key
 from gql_keys.services.security_events import ClientInfo, SecurityEventKind, record
+from gql_keys.settings import Settings
 
 # An expired challenge keeps answering CHALLENGE_EXPIRED this long before it is purged.
 PENDING_RETENTION = timedelta(hours=1)
@@ -79,6 +81,20 @@ def _not_found(field: str) -> DomainError:
     return DomainError(ErrorCode.NOT_FOUND, "No such challenge.", ("input", field))
 
 
+def _too_many_attempts(field: str) -> DomainError:
+    return DomainError(
+        ErrorCode.TOO_MANY_ATTEMPTS,
+        "Too many wrong codes for this challenge: start again.",
+        ("input", field),
+    )
+
+
+def _key_limit_reached(settings: Settings) -> DomainError:
+    return DomainError(
+        ErrorCode.LIMIT_REACHED, f"An account can hold at most {settings.max_live_keys} live keys."
+    )
+
+
 async def purge_stale_pending(rt: Runtime) -> None:
     """Forget keys never confirmed and challenges long used (called opportunistically)."""
     ttl = timedelta(seconds=rt.settings.challenge_ttl_seconds)
@@ -93,10 +109,7 @@ async def create_key(rt: Runtime, user_id: int, request: NewKeyRequest) -> Chall
     spec = validate_new_key(request, settings, now)
     await purge_stale_pending(rt)
     if await repo.count_live_keys(user_id, now) >= settings.max_live_keys:
-        raise DomainError(
-            ErrorCode.LIMIT_REACHED,
-            f"An account can hold at most {settings.max_live_keys} live keys.",
-        )
+        raise _key_limit_reached(settings)
     await check_open_challenges(rt, user_id, now)
 
     public_key_id = new_public_key_id()
@@ -142,11 +155,7 @@ async def confirm_key(
             ("input", "challengeId"),
         )
     if challenge.attempts >= settings.challenge_max_attempts:
-        raise DomainError(
-            ErrorCode.TOO_MANY_ATTEMPTS,
-            "Too many wrong codes for this challenge: start again.",
-            ("input", "challengeId"),
-        )
+        raise _too_many_attempts("challengeId")
     if challenge.expires_at <= now:
         raise DomainError(
             ErrorCode.CHALLENGE_EXPIRED,
@@ -162,11 +171,7 @@ async def confirm_key(
         raise _not_found("challengeId")
 
     if not await repo.take_attempt(challenge.id, settings.challenge_max_attempts):
-        raise DomainError(
-            ErrorCode.TOO_MANY_ATTEMPTS,
-            "Too many wrong codes for this challenge: start again.",
-            ("input", "challengeId"),
-        )
+        raise _too_many_attempts("challengeId")
     try:
         await two_factor.check_code(rt, user_id, code, client)
     except DomainError as exc:
@@ -176,11 +181,7 @@ async def confirm_key(
             raise
         await rt.broker.publish([key_event(rt, ActivityKind.TWO_FACTOR_FAILED, target)])
         if await repo.attempts_of(challenge.id) >= settings.challenge_max_attempts:
-            raise DomainError(
-                ErrorCode.TOO_MANY_ATTEMPTS,
-                "Too many wrong codes for this challenge: start again.",
-                ("input", "code"),
-            ) from None
+            raise _too_many_attempts("code") from None
         raise
     await repo.give_back_attempt(challenge.id)  # a right code is not a guess
 
@@ -190,15 +191,10 @@ async def confirm_key(
         owner = await users_repo.lock_user(user_id)
         await _consume(rt, challenge, now)
         if await repo.count_live_keys(user_id, now) >= settings.max_live_keys:
-            raise DomainError(
-                ErrorCode.LIMIT_REACHED,
-                f"An account can hold at most {settings.max_live_keys} live keys.",
-            )
+            raise _key_limit_reached(settings)
         if owner is None or not owner.two_factor_enabled:
             # Two-factor was turned off since the code was checked: keys need it.
-            raise DomainError(
-                ErrorCode.TWO_FACTOR_NOT_ENABLED, "Enable two-factor authentication to create keys."
-            )
+            raise two_factor_required("create keys")
         row = await repo.activate_key(challenge.api_key_id, now)
         if row is None:
             raise _not_found("challengeId")

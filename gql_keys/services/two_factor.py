@@ -83,9 +83,7 @@ def _reused(field: Sequence[str]) -> DomainError:
 async def _enabled_user(user_id: int) -> User:
     user = await users_repo.get_user(user_id)
     if user is None or not user.two_factor_enabled or user.totp_seed_sealed is None:
-        raise DomainError(
-            ErrorCode.TWO_FACTOR_NOT_ENABLED, "Two-factor authentication is not enabled."
-        )
+        raise _not_enabled()
     return user
 
 
@@ -255,12 +253,16 @@ async def regenerate_recovery_codes(
     async with transaction(rt.settings):
         user = await users_repo.lock_user(user_id)
         if user is None or not user.two_factor_enabled:
-            raise DomainError(
-                ErrorCode.TWO_FACTOR_NOT_ENABLED, "Two-factor authentication is not enabled."
-            )
+            raise _not_enabled()
         await codes_repo.replace_codes(user_id, hashes)
         await record(rt, user_id, SecurityEventKind.RECOVERY_CODES_REGENERATED, client)
     return plain_codes
+
+
+def _not_enabled() -> DomainError:
+    return DomainError(
+        ErrorCode.TWO_FACTOR_NOT_ENABLED, "Two-factor authentication is not enabled."
+    )
 
 
 def _keys_exist() -> DomainError:
@@ -287,9 +289,7 @@ async def disable(rt: Runtime, user_id: int, password: str, code: str, client: C
         if await keys_repo.count_live_keys(user_id, rt.clock.now()):
             raise _keys_exist()
         if not await users_repo.disable_two_factor(user_id):
-            raise DomainError(
-                ErrorCode.TWO_FACTOR_NOT_ENABLED, "Two-factor authentication is not enabled."
-            )
+            raise _not_enabled()
         await codes_repo.delete_codes(user_id)
         await record(rt, user_id, SecurityEventKind.TWO_FACTOR_DISABLED, client)
     disabled = await users_repo.get_user(user_id)
