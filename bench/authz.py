@@ -40,6 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.verify import (
+    EMPTY_SHA512,
     Credentials,
     check_one,
     count_usage_rows,
@@ -53,11 +54,10 @@ from bench.verify import (
     verify_request,
     wait_ready,
 )
-from gql_keys.security.signing import hmac_sha512_hex, signing_payload
+from bench.verify import GATEWAY_PATH as PATH
+from bench.verify import GATEWAY_QUERY as QUERY
+from tests.support.authz import PartnerRequest, check_request
 
-PATH = "/api/v4/spot/orders"
-QUERY = "currency_pair=BTC_USDT&status=open"
-EMPTY_SHA512 = hashlib.sha512(b"").hexdigest()
 FLOOR_PREFIX = "/floor"
 NAMES = ("floor", "authz", "graphql", "peer")
 
@@ -114,17 +114,9 @@ def serve() -> None:
 
 def gateway_headers(creds: Credentials, timestamp: int) -> dict[str, str]:
     """What nginx's auth_request sends (``examples/gateways/nginx``)."""
-    ts = str(timestamp)
-    payload = signing_payload("GET", PATH, QUERY, EMPTY_SHA512, ts)
-    return {
-        "KEY": creds.key,
-        "Timestamp": ts,
-        "SIGN": hmac_sha512_hex(creds.secret, payload),
-        "X-Verifier-Token": creds.token,
-        "X-Original-Method": "GET",
-        "X-Original-URI": f"{PATH}?{QUERY}",
-        "X-Real-IP": "203.0.113.7",
-    }
+    partner = PartnerRequest(creds.key, creds.secret, str(timestamp), path=PATH, query=QUERY)
+    request = check_request("nginx", partner, creds.token)
+    return {**request["headers"], "X-Real-IP": "203.0.113.7"}
 
 
 @dataclass
