@@ -23,14 +23,13 @@ import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import httpx
 from tortoise import Tortoise
 from tortoise.connection import connections
 
+from bench.usage_queries import asyncpg_dsn, pct, timed, with_database
 from gql_keys.db import migrate, tortoise_config
 from gql_keys.http.app import create_app
 from gql_keys.models import ApiKey, User
@@ -46,17 +45,6 @@ query ($days: Int!) {
   apiKeys(unusedForDays: $days, first: 20) { totalCount nodes { id lastUsedAt } }
 }
 """
-
-
-def _dsn(url: str, database: str | None = None) -> str:
-    parts = urlsplit(url)
-    path = f"/{database}" if database else parts.path
-    return urlunsplit(("postgresql", parts.netloc, path, parts.query, ""))
-
-
-def _with_db(url: str, database: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc, f"/{database}", parts.query, ""))
 
 
 def _key(rng: random.Random, user_id: int, now: datetime, deleted: bool = False) -> ApiKey:
@@ -102,29 +90,6 @@ async def seed(url: str, keys: int, now: datetime) -> None:
         await conn.execute_script("ANALYZE")
     finally:
         await Tortoise.close_connections()
-
-
-async def timed(
-    client: httpx.AsyncClient, token: str, days: int, n: int
-) -> tuple[list[float], dict[str, Any]]:
-    headers = {"Authorization": f"Bearer {token}"}
-    payload = {"query": QUERY, "variables": {"days": days}}
-    for _ in range(3):
-        await client.post("/graphql", json=payload, headers=headers)
-    samples: list[float] = []
-    body: dict[str, Any] = {}
-    for _ in range(n):
-        started = time.perf_counter()
-        response = await client.post("/graphql", json=payload, headers=headers)
-        samples.append((time.perf_counter() - started) * 1000)
-        body = response.json()
-        assert "errors" not in body, body
-    return samples, body
-
-
-def pct(samples: list[float], q: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 PLAN_SQL = (
@@ -174,7 +139,7 @@ async def run(url: str, keys: int, n: int, postgres: bool) -> None:
                 ):
                     user = await User.get(email=email)
                     token = await start_session(rt, user.id, LOCAL_CLIENT)
-                    samples, body = await timed(c, token, DAYS, n)
+                    samples, body = await timed(c, QUERY, {"days": DAYS}, token, n)
                     total = body["data"]["apiKeys"]["totalCount"]
                     print(
                         f"apiKeys(unusedForDays: {DAYS}, first: 20) + totalCount, {what}: "
@@ -190,10 +155,10 @@ async def main(args: argparse.Namespace) -> None:
     if not args.postgres:
         return
     name = f"gql_keys_bench_{secrets.token_hex(3)}"
-    admin = await asyncpg.connect(_dsn(args.postgres))
+    admin = await asyncpg.connect(asyncpg_dsn(args.postgres))
     await admin.execute(f'CREATE DATABASE "{name}"')
     try:
-        await run(_with_db(args.postgres, name), args.keys, args.n, postgres=True)
+        await run(with_database(args.postgres, name), args.keys, args.n, postgres=True)
     finally:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()

@@ -61,13 +61,13 @@ query ($id: ID!, $since: DateTime!) {
 """
 
 
-def _dsn(url: str, database: str | None = None) -> str:
+def asyncpg_dsn(url: str, database: str | None = None) -> str:
     parts = urlsplit(url)
     path = f"/{database}" if database else parts.path
     return urlunsplit(("postgresql", parts.netloc, path, parts.query, ""))
 
 
-def _with_db(url: str, database: str) -> str:
+def with_database(url: str, database: str) -> str:
     parts = urlsplit(url)
     return urlunsplit((parts.scheme, parts.netloc, f"/{database}", parts.query, ""))
 
@@ -131,7 +131,7 @@ async def seed(url: str, rows: int, now: datetime) -> list[list[int]]:
             (pk, key, at, allowed, code, ip, "GET", "/api/v4/spot/orders", "SPOT_READ", False)
         )
 
-    conn = await asyncpg.connect(_dsn(url))
+    conn = await asyncpg.connect(asyncpg_dsn(url))
     try:
         await conn.copy_records_to_table(
             "usage_logs",
@@ -203,7 +203,7 @@ async def timed(
 
 
 async def explain(url: str, user_id: int, key_id: int) -> None:
-    conn = await asyncpg.connect(_dsn(url))
+    conn = await asyncpg.connect(asyncpg_dsn(url))
     try:
         plans = {
             "user page": (
@@ -239,10 +239,10 @@ async def explain(url: str, user_id: int, key_id: int) -> None:
 async def main(args: argparse.Namespace) -> None:
     base = args.postgres
     name = args.reuse or f"gql_keys_bench_{secrets.token_hex(3)}"
-    url = _with_db(base, name)
+    url = with_database(base, name)
     now = datetime.now(UTC).replace(microsecond=0)
     if not args.reuse:
-        admin = await asyncpg.connect(_dsn(base))
+        admin = await asyncpg.connect(asyncpg_dsn(base))
         await admin.execute(f'CREATE DATABASE "{name}"')
         await admin.close()
     try:
@@ -320,13 +320,13 @@ async def main(args: argparse.Namespace) -> None:
         if args.keep or args.reuse:
             print(f"\nkept database {name} (reuse with --reuse {name})")
         else:
-            admin = await asyncpg.connect(_dsn(base))
+            admin = await asyncpg.connect(asyncpg_dsn(base))
             await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
             await admin.close()
 
 
 async def existing_keys(url: str) -> list[list[int]]:
-    conn = await asyncpg.connect(_dsn(url))
+    conn = await asyncpg.connect(asyncpg_dsn(url))
     try:
         rows = await conn.fetch("SELECT user_id, id FROM api_keys ORDER BY user_id, id")
     finally:
@@ -338,7 +338,7 @@ async def existing_keys(url: str) -> list[list[int]]:
 
 
 async def _newest(url: str) -> datetime | None:
-    conn = await asyncpg.connect(_dsn(url))
+    conn = await asyncpg.connect(asyncpg_dsn(url))
     try:
         value: datetime | None = await conn.fetchval("SELECT max(occurred_at) FROM usage_logs")
         return value
