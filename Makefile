@@ -1,28 +1,48 @@
 # `make run` serves on the embedded default; `make test` runs lint, types and tests.
+# Both install exactly what uv.lock pins (runtime set for run, runtime + dev for test);
+# `make lock` refreshes the lock within pyproject.toml's ranges.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
+# uv itself comes hash-pinned from tools/uv.txt into a venv of its own, so that syncing
+# .venv exactly to the lock never removes the installer.
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+export UV_PYTHON_DOWNLOADS := never
+UV_SYNC := $(UV) sync --locked --python $(PYTHON) --quiet
 
-.PHONY: run test lint typecheck pytest schema screenshots vendor bench bench-all clean
+.PHONY: run test lock lock-check lint typecheck pytest schema screenshots vendor bench bench-all clean
 
-$(BIN)/python:
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-
-$(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e .
+$(UV): tools/uv.txt
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/python -m pip install --quiet --disable-pip-version-check \
+		--require-hashes --no-deps -r tools/uv.txt
 	touch $@
 
-$(DEV_STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[dev]'
+$(STAMP): pyproject.toml uv.lock | $(UV) lock-check
+	$(UV_SYNC)
+	touch $@
+
+$(DEV_STAMP): pyproject.toml uv.lock | $(UV) lock-check
+	$(UV_SYNC) --extra dev
 	touch $@ $(STAMP)
+
+# One line when pyproject.toml and uv.lock disagree (no network needed to tell).
+lock-check: | $(UV)
+	@$(UV) lock --check --offline --quiet 2>/dev/null || { \
+		echo "uv.lock does not match pyproject.toml: run \`make lock\` and commit uv.lock" >&2; \
+		exit 1; }
+
+lock: | $(UV)
+	$(UV) lock --upgrade
 
 run: $(STAMP)
 	$(BIN)/gql-keys serve
 
-test: $(DEV_STAMP) lint typecheck pytest
+test: lock-check $(DEV_STAMP) lint typecheck pytest
 
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
@@ -63,4 +83,4 @@ bench-all: $(DEV_STAMP)
 	$(BIN)/python -m bench.authz
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .import_linter_cache
+	rm -rf $(VENV) $(TOOLS) .mypy_cache .ruff_cache .pytest_cache .import_linter_cache
