@@ -56,7 +56,7 @@ from bench.verify import (
 )
 from bench.verify import GATEWAY_PATH as PATH
 from bench.verify import GATEWAY_QUERY as QUERY
-from tests.support.authz import PartnerRequest, check_request
+from harness.authz import PartnerRequest, check_request
 
 FLOOR_PREFIX = "/floor"
 NAMES = ("floor", "authz", "graphql", "peer")

@@ -37,8 +37,8 @@ from websockets.typing import Subprotocol
 
 from bench.verify import free_port
 from gql_keys.security.signing import hmac_sha512_hex, signing_payload
-from tests.support.accounts import LOCAL_CLIENT
-from tests.support.keys import create_active_key
+from harness.accounts import LOCAL_CLIENT
+from harness.keys import create_active_key
 
 USERS = 50
 TABS = 20
@@ -206,7 +206,7 @@ def pct(values: list[float], q: float) -> float:
 
 
 async def main(args: argparse.Namespace) -> int:
-    from gql_keys.graphql.node import encode_global_id
+    from gql_keys.global_ids import encode_global_id
 
     with tempfile.TemporaryDirectory() as data:
         port = free_port()

@@ -26,8 +26,8 @@ from typing import Any
 
 import httpx
 
+from gql_keys.app import create_app, runtime_of
 from gql_keys.db import migrate
-from gql_keys.http.app import create_app, runtime_of
 from gql_keys.runtime import Runtime
 from gql_keys.settings import Settings
 

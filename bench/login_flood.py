@@ -31,11 +31,11 @@ from typing import Any
 import httpx
 
 from bench.verify import free_port
+from gql_keys.app import create_app, runtime_of
 from gql_keys.clock import Clock
 from gql_keys.db import migrate
-from gql_keys.http.app import create_app, runtime_of
 from gql_keys.settings import Settings, load_settings
-from tests.support.keys import VERIFY, create_active_key, create_user, verifier_token, verify_input
+from harness.keys import VERIFY, create_active_key, create_user, verifier_token, verify_input
 
 LOGIN = "mutation ($i: LoginInput!) { login(input: $i) { token userErrors { code } } }"
 

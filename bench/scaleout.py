@@ -40,7 +40,7 @@ from bench.verify import (
     run_round,
     wait_ready,
 )
-from tests.support.keys import create_active_key
+from harness.keys import create_active_key
 
 POSTGRES_URL = os.environ.get(
     "GQL_KEYS_BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres"

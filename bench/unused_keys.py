@@ -30,12 +30,12 @@ from tortoise import Tortoise
 from tortoise.connection import connections
 
 from bench.usage_queries import asyncpg_dsn, pct, timed, with_database
+from gql_keys.app import create_app
 from gql_keys.db import migrate, tortoise_config
-from gql_keys.http.app import create_app
 from gql_keys.models import ApiKey, User
 from gql_keys.services.sessions import start_session
 from gql_keys.settings import Settings
-from tests.support.accounts import LOCAL_CLIENT
+from harness.accounts import LOCAL_CLIENT
 
 KEYS_PER_USER = 20
 DAYS = 30

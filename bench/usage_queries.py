@@ -29,16 +29,16 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 import httpx
 
+from gql_keys.app import create_app
 from gql_keys.db import migrate
-from gql_keys.graphql.node import encode_global_id
-from gql_keys.http.app import create_app
+from gql_keys.global_ids import encode_global_id
 from gql_keys.models import ApiKey, User
 from gql_keys.principals import ServiceRole
 from gql_keys.repositories.usage_writes import LOG_COLUMNS
 from gql_keys.services import service_tokens
 from gql_keys.services.sessions import start_session
 from gql_keys.settings import Settings
-from tests.support.accounts import LOCAL_CLIENT
+from harness.accounts import LOCAL_CLIENT
 
 USERS = 50
 KEYS_PER_USER = 20

@@ -49,7 +49,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gql_keys.security.signing import hmac_sha512_hex, signing_payload
-from tests.support.keys import create_active_key
+from harness.keys import create_active_key
 
 VERIFY_QUERY = (
     "mutation V($i: VerifyApiRequestInput!) { verifyApiRequest(input: $i) "

@@ -17,7 +17,6 @@ from gql_keys.broker.memory import InProcessBroker
 from gql_keys.broker.redis import RedisBroker
 from gql_keys.clock import Clock
 from gql_keys.db import connection_label
-from gql_keys.http.websockets import SocketRegistry
 from gql_keys.key_cache import KeyCache, ServiceTokenCache
 from gql_keys.limits.base import RateLimiter, ReplayCache
 from gql_keys.limits.memory import MemoryRateLimiter, MemoryReplayCache
@@ -30,6 +29,7 @@ from gql_keys.security.passwords import PasswordHasher
 from gql_keys.security.secretbox import SecretBox
 from gql_keys.security.totp import RecoveryCodeHasher
 from gql_keys.settings import Settings
+from gql_keys.sockets import SocketRegistry
 from gql_keys.usage.writer import UsageWriter, batch_writer_for
 
 

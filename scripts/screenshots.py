@@ -18,8 +18,9 @@ from playwright.sync_api import Page, expect, sync_playwright
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.dashboard.conftest import CHROMIUM_ARGS, find_chromium  # noqa: E402
-from tests.dashboard.journey import (  # noqa: E402
+from harness.browser import CHROMIUM_ARGS, find_chromium  # noqa: E402
+from harness.databases import migrate_url  # noqa: E402
+from harness.journey import (  # noqa: E402
     PASSWORD,
     create_account,
     create_key,
@@ -27,8 +28,7 @@ from tests.dashboard.journey import (  # noqa: E402
     partner_request,
     verifier_token,
 )
-from tests.dashboard.server import LiveServer, settings_for  # noqa: E402
-from tests.support.databases import migrate_url  # noqa: E402
+from harness.live_server import LiveServer, settings_for  # noqa: E402
 
 OUT = ROOT / "docs" / "screenshots"
 SPOT = "/api/v4/spot/orders"

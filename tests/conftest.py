@@ -18,11 +18,11 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
+from gql_keys.app import create_app, runtime_of
 from gql_keys.clock import Clock
-from gql_keys.http.app import create_app, runtime_of
 from gql_keys.runtime import Runtime
 from gql_keys.settings import Settings
-from tests.support.databases import (
+from harness.databases import (
     TABLES,
     create_postgres_database,
     drop_postgres_database,

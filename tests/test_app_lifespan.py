@@ -8,8 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from gql_keys.app import create_app
 from gql_keys.cli.serve import GC_THRESHOLDS, SWITCH_INTERVAL
-from gql_keys.http.app import create_app
 from gql_keys.settings import Settings
 
 

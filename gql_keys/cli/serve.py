@@ -164,7 +164,7 @@ def serving_app() -> object:
     The tuning is process-wide, so it lives here and not in ``create_app`` (tests build
     many apps in one process). It is never undone: the process ends with the server.
     """
-    from gql_keys.http.app import create_app
+    from gql_keys.app import create_app
 
     app = create_app()
     # Everything built so far (schema, runtime, modules) lives as long as the process:

@@ -9,18 +9,6 @@ None of these change the schema's SDL.
 
 from __future__ import annotations
 
-from graphql import (
-    ASTValidationRule,
-    DocumentNode,
-    FieldNode,
-    FragmentDefinitionNode,
-    FragmentSpreadNode,
-    GraphQLError,
-    InlineFragmentNode,
-    OperationDefinitionNode,
-    OperationType,
-    SelectionSetNode,
-)
 from graphql.language.visitor import SKIP, VisitorAction
 from graphql.validation import (
     MaxIntrospectionDepthRule,
@@ -33,6 +21,18 @@ from strawberry.extensions import (
 )
 
 from gql_keys.settings import Settings
+from graphql import (
+    ASTValidationRule,
+    DocumentNode,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    InlineFragmentNode,
+    OperationDefinitionNode,
+    OperationType,
+    SelectionSetNode,
+)
 
 # Each one hashes or checks a password with argon2: one request must not queue dozens.
 PASSWORD_FIELDS = frozenset(

@@ -7,7 +7,6 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from graphql import ExecutionResult as GraphQLExecutionResult
 from graphql.error import GraphQLError
 from strawberry.extensions import SchemaExtension
 from strawberry.types.execution import ExecutionResult as StrawberryExecutionResult
@@ -19,7 +18,8 @@ from gql_keys.domain_errors import (
     ServiceUnavailable,
     Unauthenticated,
 )
-from gql_keys.graphql.node import InvalidGlobalId
+from gql_keys.global_ids import InvalidGlobalId
+from graphql import ExecutionResult as GraphQLExecutionResult
 
 log = logging.getLogger("gql_keys.graphql")
 

@@ -6,8 +6,6 @@ builds the ``node`` field from that table (:func:`node_query`).
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections.abc import Awaitable, Callable, Mapping
 from types import MappingProxyType
 from typing import Any
@@ -15,30 +13,8 @@ from typing import Any
 import strawberry
 
 from gql_keys.domain_errors import DomainError, ErrorCode
+from gql_keys.global_ids import InvalidGlobalId, decode_global_id
 from gql_keys.graphql.context import Info
-
-
-class InvalidGlobalId(ValueError):
-    """The id is not one this service handed out."""
-
-
-def encode_global_id(type_name: str, pk: int | str) -> str:
-    raw = f"{type_name}:{pk}".encode()
-    return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
-
-
-def decode_global_id(global_id: str) -> tuple[str, str]:
-    if not global_id or len(global_id) > 200:
-        raise InvalidGlobalId(global_id)
-    padded = global_id + "=" * (-len(global_id) % 4)
-    try:
-        raw = base64.urlsafe_b64decode(padded.encode("ascii")).decode("utf-8")
-    except (binascii.Error, UnicodeError, ValueError):
-        raise InvalidGlobalId(global_id) from None
-    type_name, sep, pk = raw.partition(":")
-    if not sep or not type_name or not pk:
-        raise InvalidGlobalId(global_id)
-    return type_name, pk
 
 
 def decode_int_id(global_id: str, expected_type: str) -> int | None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Sequence
 
-from graphql import ASTValidationRule, DocumentNode, GraphQLError, GraphQLSchema, validate
 from strawberry.extensions import (
     AddValidationRules,
     MaxTokensLimiter,
@@ -25,6 +24,7 @@ from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 from gql_keys.graphql.document_limits import validation_rules
 from gql_keys.graphql.error_extension import ErrorCodes
 from gql_keys.settings import Settings
+from graphql import ASTValidationRule, DocumentNode, GraphQLError, GraphQLSchema, validate
 
 CACHE_SIZE = 1024
 

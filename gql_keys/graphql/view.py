@@ -30,9 +30,9 @@ from gql_keys.graphql.activity.transport import (
 )
 from gql_keys.graphql.context import Context
 from gql_keys.graphql.partners import authenticate_partner, has_signature_headers, partner_refusal
-from gql_keys.http.client_ip import client_ip
-from gql_keys.http.middleware import new_request_id
+from gql_keys.request_ids import new_request_id
 from gql_keys.runtime import Runtime
+from gql_keys.security.client_ip import client_ip
 from gql_keys.services.auth import authenticate_token, bearer_token
 
 JSON = "application/json"

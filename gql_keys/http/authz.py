@@ -12,7 +12,7 @@ no key was judged.
 Every refusal also carries its label in ``X-Error-Label``: nginx's ``auth_request``
 drops the check response's body, so its config rebuilds the Gate body from that header.
 
-It is the hot path, so :func:`~gql_keys.http.app.create_app` dispatches to it before
+It is the hot path, so :func:`~gql_keys.app.create_app` dispatches to it before
 Starlette's middleware and routing, and it keeps what those give every request itself:
 the body size limit (413 ``REQUEST_TOO_LARGE``, checked before anything else), the
 request id (``X-Request-Id`` and the log context), ``X-Content-Type-Options``, and 503
@@ -31,9 +31,10 @@ from starlette.types import Message, Receive, Scope, Send
 
 from gql_keys.app_logging import request_id_var
 from gql_keys.domain_errors import ServiceUnavailable
-from gql_keys.graphql.node import encode_global_id
-from gql_keys.http.middleware import REQUEST_ID_HEADER, BodyTooLarge, request_id_for
+from gql_keys.global_ids import encode_global_id
+from gql_keys.http.middleware import BodyTooLarge
 from gql_keys.http.unavailable import is_unavailable
+from gql_keys.request_ids import REQUEST_ID_HEADER, request_id_for
 from gql_keys.runtime import Runtime
 from gql_keys.scopes import Scope as KeyScope
 from gql_keys.scopes import read_scope_of

@@ -6,26 +6,11 @@ routing or body parsing happens.
 
 from __future__ import annotations
 
-import re
-import secrets
-
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gql_keys.app_logging import request_id_var
-
-REQUEST_ID_HEADER = "x-request-id"
-_REQUEST_ID_SHAPE = re.compile(r"[A-Za-z0-9._-]{1,64}")
-
-
-def new_request_id() -> str:
-    return secrets.token_hex(8)
-
-
-def request_id_for(incoming: str | None) -> str:
-    """The caller's id when it is well formed (letters, digits, ``.``, ``_``, ``-``, at
-    most 64), so it can be followed through our logs; a new one otherwise."""
-    return incoming if incoming and _REQUEST_ID_SHAPE.fullmatch(incoming) else new_request_id()
+from gql_keys.request_ids import REQUEST_ID_HEADER, request_id_for
 
 
 class RequestIdMiddleware:

@@ -11,10 +11,10 @@ from gql_keys.broker.events import ActivityEvent
 from gql_keys.broker.hub import Subscriber
 from gql_keys.graphql.node import decode_int_id
 from gql_keys.runtime import Runtime
+from harness.accounts import TestUser
+from harness.graphql import gql
+from harness.keys import VERIFY, verify_input
 from tests.api.test_keys import KEY_FIELDS
-from tests.support.accounts import TestUser
-from tests.support.graphql import gql
-from tests.support.keys import VERIFY, verify_input
 
 CHANGED_KEY_FIELDS = KEY_FIELDS + " previousSecretExpiresAt"
 

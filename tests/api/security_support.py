@@ -6,8 +6,8 @@ from typing import Any
 
 import httpx
 
-from tests.support.accounts import LOGIN
-from tests.support.graphql import gql
+from harness.accounts import LOGIN
+from harness.graphql import gql
 
 USER_AGENT = "Mozilla/5.0 (security-centre tests)"
 BROWSER = {"User-Agent": USER_AGENT}

@@ -9,8 +9,8 @@ import pytest
 from tortoise.connection import connections
 
 from gql_keys.runtime import Runtime
-from tests.support.accounts import REGISTER, signed_up_user
-from tests.support.graphql import gql
+from harness.accounts import REGISTER, signed_up_user
+from harness.graphql import gql
 
 VIEWER = "{ viewer { id email twoFactorEnabled createdAt } }"
 

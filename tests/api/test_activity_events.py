@@ -12,13 +12,13 @@ from tortoise.transactions import in_transaction
 from gql_keys.broker.events import ActivityEvent, ActivityKind, ControlKind
 from gql_keys.broker.hub import Hub, SlowConsumer
 from gql_keys.domain_errors import ServiceUnavailable
-from gql_keys.http.websockets import SocketRegistry
 from gql_keys.models import UsageLog, UsageRollup
 from gql_keys.repositories.usage_writes import LastUse, RollupDelta, write_batch
 from gql_keys.runtime import Runtime
+from gql_keys.sockets import SocketRegistry
 from gql_keys.usage.writer import UsageWriter
+from harness.keys import create_active_key, create_user
 from tests.api.usage_support import entry, record
-from tests.support.keys import create_active_key, create_user
 
 
 class RolledBack(Exception):

@@ -14,26 +14,26 @@ import httpx
 import pytest
 from tortoise.connection import connections
 
+from gql_keys.app import create_app, runtime_of
 from gql_keys.clock import Clock
-from gql_keys.graphql.node import encode_global_id
-from gql_keys.http.app import create_app, runtime_of
+from gql_keys.global_ids import encode_global_id
 from gql_keys.models import ApiKey, UsageLog
 from gql_keys.runtime import Runtime
 from gql_keys.scope_rules import ScopeRulesError
 from gql_keys.security.keymaterial import new_public_key_id
 from gql_keys.settings import Settings
-from tests.support.accounts import signed_up_user
-from tests.support.authz import DIALECTS, PartnerRequest, check, check_request
-from tests.support.databases import truncate_all
-from tests.support.graphql import gql
-from tests.support.keys import (
+from harness.accounts import signed_up_user
+from harness.authz import DIALECTS, PartnerRequest, check, check_request
+from harness.databases import truncate_all
+from harness.graphql import gql
+from harness.keys import (
     VERIFY,
     create_active_key,
     create_user,
     monitor_token,
     verifier_token,
 )
-from tests.support.windows import start_of_window
+from harness.windows import start_of_window
 
 
 def partner(rt: Runtime, row: ApiKey, secret: str, **changes: Any) -> PartnerRequest:

@@ -6,6 +6,7 @@ import httpx
 
 from gql_keys.models import RecoveryCode, User
 from gql_keys.runtime import Runtime
+from harness.accounts import next_code, signed_up_user, totp_code
 from tests.api.security_support import (
     CHANGE_PASSWORD,
     DISABLE,
@@ -17,7 +18,6 @@ from tests.api.security_support import (
     login,
     mutate,
 )
-from tests.support.accounts import next_code, signed_up_user, totp_code
 
 
 def wrong(code: str) -> str:

@@ -19,8 +19,8 @@ from gql_keys.principals import ServiceRole
 from gql_keys.runtime import Runtime
 from gql_keys.security.keymaterial import looks_like_public_key_id, secret_checksum_valid
 from gql_keys.services import service_tokens
-from tests.support.accounts import TestUser, next_code, signed_up_user
-from tests.support.graphql import error_codes, gql
+from harness.accounts import TestUser, next_code, signed_up_user
+from harness.graphql import error_codes, gql
 
 KEY_FIELDS = """
   id key label algorithm scopes ipAllowlist status createdAt expiresAt expiryClamped

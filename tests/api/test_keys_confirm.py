@@ -9,6 +9,8 @@ import httpx
 from gql_keys.broker.events import ActivityKind
 from gql_keys.graphql.node import decode_int_id
 from gql_keys.runtime import Runtime
+from harness.accounts import LOGIN, next_code, signed_up_user, totp_code
+from harness.graphql import error_codes, gql
 from tests.api.key_changes_support import drain
 from tests.api.test_keys import (
     GET,
@@ -21,8 +23,6 @@ from tests.api.test_keys import (
     raw_rows,
     verify,
 )
-from tests.support.accounts import LOGIN, next_code, signed_up_user, totp_code
-from tests.support.graphql import error_codes, gql
 
 
 async def test_verify_two_factor_activates_the_key_and_shows_the_secret_once(

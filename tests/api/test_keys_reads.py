@@ -10,8 +10,11 @@ import httpx
 import pytest
 
 from gql_keys.broker.events import ActivityKind
-from gql_keys.graphql.node import encode_global_id
+from gql_keys.global_ids import encode_global_id
 from gql_keys.runtime import Runtime
+from harness.accounts import TestUser, signed_up_user
+from harness.graphql import error_codes, gql
+from harness.keys import create_active_key, sign_request
 from tests.api.key_changes_support import drain
 from tests.api.test_keys import (
     DELETE,
@@ -24,9 +27,6 @@ from tests.api.test_keys import (
     new_key,
     raw_rows,
 )
-from tests.support.accounts import TestUser, signed_up_user
-from tests.support.graphql import error_codes, gql
-from tests.support.keys import create_active_key, sign_request
 
 
 async def delete(client: httpx.AsyncClient, user: TestUser, key_id: str) -> dict[str, Any]:

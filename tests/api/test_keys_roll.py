@@ -12,11 +12,11 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from gql_keys.broker.events import ActivityKind
 from gql_keys.runtime import Runtime
+from harness.accounts import TestUser, next_code, signed_up_user
+from harness.graphql import gql
+from harness.keys import verifier_token
 from tests.api.key_changes_support import confirm, drain, get_key, pk, roll, verify_code
 from tests.api.test_keys import codes_and_fields, new_key, raw_rows
-from tests.support.accounts import TestUser, next_code, signed_up_user
-from tests.support.graphql import gql
-from tests.support.keys import verifier_token
 
 USAGE = """
 query ($filter: UsageLogFilter) {

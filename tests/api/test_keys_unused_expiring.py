@@ -13,11 +13,11 @@ from gql_keys.principals import ServicePrincipal, ServiceRole, UserPrincipal
 from gql_keys.runtime import Runtime, build_runtime
 from gql_keys.services.activity import activity_filter
 from gql_keys.services.expiry_notices import notify_expiring
+from harness.accounts import TestUser, login_token, next_code, signed_up_user
+from harness.graphql import error_codes, gql
+from harness.keys import verifier_token
 from tests.api.key_changes_support import confirm, drain, pk, update, verify_code
 from tests.api.test_keys import DELETE, new_key, raw_rows
-from tests.support.accounts import TestUser, login_token, next_code, signed_up_user
-from tests.support.graphql import error_codes, gql
-from tests.support.keys import verifier_token
 
 UNUSED = """
 query ($days: Int, $first: Int, $after: String) {

@@ -12,6 +12,9 @@ import pytest
 from gql_keys.broker.events import ActivityKind
 from gql_keys.models import ApiKey
 from gql_keys.runtime import Runtime
+from harness.accounts import TestUser, next_code, signed_up_user
+from harness.graphql import gql
+from harness.keys import verifier_token
 from tests.api.key_changes_support import (
     ROLL,
     UPDATE,
@@ -25,9 +28,6 @@ from tests.api.key_changes_support import (
 )
 from tests.api.test_keys import DELETE, codes_and_fields, new_key, raw_rows
 from tests.api.test_partner import partner_post
-from tests.support.accounts import TestUser, next_code, signed_up_user
-from tests.support.graphql import gql
-from tests.support.keys import verifier_token
 
 ALLOWLISTED = {
     "scopes": ["SPOT_WRITE", "WALLET_READ"],

@@ -13,14 +13,14 @@ from gql_keys.domain_errors import DomainError, ErrorCode
 from gql_keys.models import Session
 from gql_keys.runtime import Runtime
 from gql_keys.services import two_factor
-from tests.support.accounts import (
+from harness.accounts import (
     LOCAL_CLIENT,
     LOGIN,
     next_code,
     signed_up_user,
     totp_code,
 )
-from tests.support.graphql import error_codes, gql
+from harness.graphql import error_codes, gql
 
 VIEWER = "{ viewer { id email } }"
 LOGOUT = "mutation { logout { userErrors { code } } }"

@@ -11,13 +11,13 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
+from gql_keys.app import create_app, runtime_of
 from gql_keys.clock import Clock
-from gql_keys.http.app import create_app, runtime_of
 from gql_keys.models import ApiKey, UsageLog, User
 from gql_keys.runtime import Runtime
 from gql_keys.settings import Settings
-from tests.support.graphql import error_codes
-from tests.support.keys import create_active_key, create_user, sign_request
+from harness.graphql import error_codes
+from harness.keys import create_active_key, create_user, sign_request
 
 CURRENT = "{ currentApiKey { id key scopes } }"
 

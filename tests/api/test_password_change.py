@@ -8,6 +8,8 @@ from gql_keys.models import ThrottleCounter
 from gql_keys.runtime import Runtime
 from gql_keys.security.passwords import MIN_PASSWORD_LENGTH, common_passwords
 from gql_keys.services.accounts import account_subject
+from harness.accounts import next_code, signed_up_user
+from harness.graphql import error_codes, gql
 from tests.api.security_support import (
     CHANGE_PASSWORD,
     DISABLE,
@@ -17,8 +19,6 @@ from tests.api.security_support import (
     login,
     mutate,
 )
-from tests.support.accounts import next_code, signed_up_user
-from tests.support.graphql import error_codes, gql
 
 NEW_PASSWORD = "a brand new passphrase for the desk"
 

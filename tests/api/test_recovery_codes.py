@@ -5,8 +5,8 @@ from __future__ import annotations
 import httpx
 
 from gql_keys.runtime import Runtime
+from harness.accounts import next_code, signed_up_user, totp_code
 from tests.api.security_support import REGENERATE, EventLog, error_codes_of, login, mutate
-from tests.support.accounts import next_code, signed_up_user, totp_code
 
 
 def wrong(code: str) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 
 from gql_keys.scopes import CATALOG, Scope
-from tests.support.graphql import gql
+from harness.graphql import gql
 
 CATALOG_QUERY = "{ scopeCatalog { scope title description area } }"
 

@@ -8,6 +8,15 @@ import httpx
 
 from gql_keys.models import SecurityEvent
 from gql_keys.runtime import Runtime
+from harness.accounts import (
+    BEGIN_SETUP,
+    CONFIRM_SETUP,
+    LOGIN,
+    next_code,
+    signed_up_user,
+    totp_code,
+)
+from harness.graphql import error_codes, gql
 from tests.api.security_support import (
     BROWSER,
     EVENTS,
@@ -22,15 +31,6 @@ from tests.api.security_support import (
     events,
     login,
 )
-from tests.support.accounts import (
-    BEGIN_SETUP,
-    CONFIRM_SETUP,
-    LOGIN,
-    next_code,
-    signed_up_user,
-    totp_code,
-)
-from tests.support.graphql import error_codes, gql
 
 
 def wrong(code: str) -> str:

@@ -6,8 +6,10 @@ from datetime import datetime
 
 import httpx
 
-from gql_keys.graphql.node import encode_global_id
+from gql_keys.global_ids import encode_global_id
 from gql_keys.runtime import Runtime
+from harness.accounts import TestUser, next_code, signed_up_user
+from harness.graphql import error_codes, gql
 from tests.api.security_support import (
     CLIENT_IP,
     LOGOUT,
@@ -21,8 +23,6 @@ from tests.api.security_support import (
     login,
     mutate,
 )
-from tests.support.accounts import TestUser, next_code, signed_up_user
-from tests.support.graphql import error_codes, gql
 
 VIEWER = "{ viewer { id } }"
 

@@ -10,13 +10,13 @@ import httpx
 
 from gql_keys.models import RecoveryCode, User
 from gql_keys.runtime import Runtime
-from tests.support.accounts import (
+from harness.accounts import (
     BEGIN_SETUP,
     CONFIRM_SETUP,
     signed_up_user,
     totp_code,
 )
-from tests.support.graphql import error_codes, gql
+from harness.graphql import error_codes, gql
 
 
 async def begin(client: httpx.AsyncClient, token: str | None, password: str) -> dict[str, Any]:

@@ -11,8 +11,8 @@ from datetime import UTC, datetime, timedelta
 from gql_keys.models import ApiKey
 from gql_keys.repositories.usage_writes import SqliteBatchWriter, write_batch
 from gql_keys.runtime import Runtime
+from harness.keys import create_active_key, create_user
 from tests.api.usage_support import entry, record
-from tests.support.keys import create_active_key, create_user
 
 LATER = datetime(2026, 11, 25, 12, 0, 0, 500000, tzinfo=UTC)
 EARLIER = LATER.replace(microsecond=0)  # a whole second: stored without a fraction

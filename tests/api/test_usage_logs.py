@@ -8,20 +8,20 @@ from typing import Any
 
 import httpx
 
-from gql_keys.graphql.node import encode_global_id
+from gql_keys.global_ids import encode_global_id
 from gql_keys.models import ApiKey
 from gql_keys.runtime import Runtime
 from gql_keys.services.sessions import start_session
-from tests.api.usage_support import entry, record
-from tests.support.accounts import LOCAL_CLIENT
-from tests.support.graphql import error_codes, gql
-from tests.support.keys import (
+from harness.accounts import LOCAL_CLIENT
+from harness.graphql import error_codes, gql
+from harness.keys import (
     create_active_key,
     create_user,
     monitor_token,
     sign_request,
     verifier_token,
 )
+from tests.api.usage_support import entry, record
 
 LOGS = """
 query ($filter: UsageLogFilter, $first: Int, $after: String) {

@@ -7,14 +7,14 @@ from typing import Any
 
 import httpx
 
-from gql_keys.graphql.node import encode_global_id
+from gql_keys.global_ids import encode_global_id
 from gql_keys.models import UsageLog
 from gql_keys.runtime import Runtime
 from gql_keys.services.sessions import start_session
+from harness.accounts import LOCAL_CLIENT
+from harness.graphql import gql
+from harness.keys import create_active_key, create_user, monitor_token
 from tests.api.usage_support import count_queries, entry, record
-from tests.support.accounts import LOCAL_CLIENT
-from tests.support.graphql import gql
-from tests.support.keys import create_active_key, create_user, monitor_token
 
 USAGE = """
 query ($id: ID!, $since: DateTime!, $until: DateTime, $bucket: UsageBucketSize) {

@@ -16,8 +16,8 @@ from tortoise.connection import connections
 
 from gql_keys.models import ApiKey, UsageLog, UsageRollup
 from gql_keys.runtime import Runtime
-from tests.support.graphql import error_codes, gql
-from tests.support.keys import (
+from harness.graphql import error_codes, gql
+from harness.keys import (
     VERIFY,
     create_active_key,
     create_user,
@@ -25,7 +25,7 @@ from tests.support.keys import (
     verifier_token,
     verify_input,
 )
-from tests.support.windows import start_of_window
+from harness.windows import start_of_window
 
 
 async def verify(client: httpx.AsyncClient, token: str, data: dict[str, Any]) -> dict[str, Any]:

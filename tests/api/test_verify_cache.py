@@ -7,7 +7,7 @@ import httpx
 from gql_keys.models import ApiKey
 from gql_keys.runtime import Runtime
 from gql_keys.security.signing import hmac_sha512_hex
-from tests.support.keys import create_active_key, create_user
+from harness.keys import create_active_key, create_user
 
 
 async def test_known_key_is_read_from_the_database_once(

@@ -16,8 +16,8 @@ from gql_keys.models import UsageLog, UsageRollup
 from gql_keys.runtime import Runtime
 from gql_keys.services.usage import parse_age
 from gql_keys.settings import Settings
+from harness.keys import create_active_key, create_user
 from tests.api.usage_support import entry, record
-from tests.support.keys import create_active_key, create_user
 
 GQL_KEYS = str(Path(sys.executable).with_name("gql-keys"))
 

@@ -10,9 +10,9 @@ from gql_keys.models import SecurityEvent
 from gql_keys.runtime import Runtime
 from gql_keys.services.security_events import SecurityEventKind, record
 from gql_keys.settings import Settings
+from harness.accounts import LOCAL_CLIENT
+from harness.keys import create_user
 from tests.cli.test_logs_prune import GQL_KEYS
-from tests.support.accounts import LOCAL_CLIENT
-from tests.support.keys import create_user
 
 DAY = 86_400
 

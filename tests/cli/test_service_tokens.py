@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from gql_keys.http.app import create_app
+from gql_keys.app import create_app
 from gql_keys.principals import ServicePrincipal, ServiceRole
 from gql_keys.settings import Settings
 

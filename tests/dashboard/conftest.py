@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import os
 import secrets
-import shutil
 from collections.abc import Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -27,35 +25,16 @@ from playwright.sync_api import (
     sync_playwright,
 )
 
+from harness.browser import CHROMIUM_ARGS, find_chromium
+from harness.databases import migrate_url
+from harness.journey import Recorder
+from harness.live_server import LiveServer, settings_for
 from tests.conftest import IN_CI
-from tests.dashboard.journey import Recorder
-from tests.dashboard.server import LiveServer, settings_for
-from tests.support.databases import migrate_url
 
 T = TypeVar("T")
 
 # A busy two-core CI machine can take more than Playwright's default 5 s to show a change.
 expect.set_options(timeout=10_000)
-
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
-
-
-def find_chromium() -> str | None:
-    explicit = os.environ.get("GQL_KEYS_TEST_CHROMIUM")
-    if explicit:
-        return explicit
-    for name in ("chromium", "chromium-browser", "google-chrome"):
-        found = shutil.which(name)
-        if found:
-            return found
-    return None
-
 
 # Every CSP or Trusted Types refusal fires this event; echo it to the console we record.
 REPORT_VIOLATIONS = """

@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from playwright.sync_api import Page, expect
 
-from tests.dashboard.journey import (
+from harness.journey import (
     PASSWORD,
     SPOT_PATH,
     Recorder,
@@ -26,7 +26,7 @@ from tests.dashboard.journey import (
     verifier_token,
     walk_the_whole_journey,
 )
-from tests.dashboard.server import LOGIN_FAILURES_BEFORE_LOCK, LiveServer
+from harness.live_server import LOGIN_FAILURES_BEFORE_LOCK, LiveServer
 
 pytestmark = pytest.mark.browser
 

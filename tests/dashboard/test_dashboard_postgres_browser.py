@@ -9,11 +9,11 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Page
 
+from harness.databases import create_postgres_database, drop_postgres_database
+from harness.journey import Recorder, walk_the_whole_journey
+from harness.live_server import LiveServer
 from tests.conftest import POSTGRES_URL, require_service
 from tests.dashboard.conftest import in_thread, live_server
-from tests.dashboard.journey import Recorder, walk_the_whole_journey
-from tests.dashboard.server import LiveServer
-from tests.support.databases import create_postgres_database, drop_postgres_database
 
 pytestmark = [pytest.mark.browser, pytest.mark.postgres]
 

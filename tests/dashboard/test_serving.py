@@ -12,8 +12,8 @@ from pathlib import Path
 import httpx
 from starlette.applications import Starlette
 
+from gql_keys.app import create_app
 from gql_keys.dashboard import STATIC_DIR
-from gql_keys.http.app import create_app
 from gql_keys.settings import Settings, load_settings
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -13,10 +13,10 @@ from hypothesis import strategies as st
 from gql_keys.models import ApiKey, KeyChallenge, User
 from gql_keys.runtime import Runtime
 from gql_keys.services.accounts import normalise_email
+from harness.accounts import TestUser, signed_up_user
+from harness.graphql import gql
+from harness.keys import verifier_token
 from tests.fuzz import strategies as s
-from tests.support.accounts import TestUser, signed_up_user
-from tests.support.graphql import gql
-from tests.support.keys import verifier_token
 
 API = settings(
     max_examples=40,

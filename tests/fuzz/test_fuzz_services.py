@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 
 from gql_keys.app_logging import REDACTED, redact_text
 from gql_keys.domain_errors import DomainError, InvalidInput
-from gql_keys.graphql.node import InvalidGlobalId, decode_global_id, decode_int_id
+from gql_keys.global_ids import InvalidGlobalId, decode_global_id
+from gql_keys.graphql.node import decode_int_id
 from gql_keys.graphql.pagination import decode_cursor, page_size
 from gql_keys.scopes import Scope
 from gql_keys.security.signing import parse_ed25519_public_key, parse_timestamp

@@ -26,10 +26,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from harness.authz import PartnerRequest
+from harness.windows import clear_of_window_end
 from tests.conftest import IN_CI
 from tests.scaleout.cluster import Key, Server, cli, free_port, new_key
-from tests.support.authz import PartnerRequest
-from tests.support.windows import clear_of_window_end
 
 pytestmark = pytest.mark.slow
 

@@ -27,9 +27,9 @@ import httpx
 from gql_keys.clock import Clock
 from gql_keys.runtime import Runtime
 from gql_keys.security.signing import hmac_sha512_hex, signing_payload
-from tests.support.accounts import TestUser, signed_up_user, totp_code
-from tests.support.databases import create_postgres_database, drop_postgres_database
-from tests.support.graphql import gql
+from harness.accounts import TestUser, signed_up_user, totp_code
+from harness.databases import create_postgres_database, drop_postgres_database
+from harness.graphql import gql
 
 BIN = Path(sys.executable).parent / "gql-keys"
 # How long a worker answers from a cached key record (the default of

@@ -10,9 +10,9 @@ import asyncpg
 import httpx
 import pytest
 
+from harness.authz import PartnerRequest, check
+from harness.databases import _asyncpg_dsn
 from tests.scaleout.cluster import Cluster, Key, delete_key, new_key
-from tests.support.authz import PartnerRequest, check
-from tests.support.databases import _asyncpg_dsn
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.redis]
 

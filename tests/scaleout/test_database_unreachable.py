@@ -10,7 +10,7 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 import pytest
 
-from gql_keys.http.app import create_app
+from gql_keys.app import create_app
 from gql_keys.principals import ServiceRole
 from gql_keys.services import service_tokens
 from gql_keys.settings import Settings

@@ -15,6 +15,8 @@ from typing import Any
 import pytest
 from httpx_ws import AsyncWebSocketSession
 
+from harness.accounts import totp_code
+from harness.graphql import gql
 from tests.conftest import POSTGRES_URL, REDIS_URL, require_service
 from tests.scaleout.cluster import (
     Cluster,
@@ -28,8 +30,6 @@ from tests.scaleout.cluster import (
     verify,
 )
 from tests.scaleout.test_two_workers import subscribe_ws, ws_init
-from tests.support.accounts import totp_code
-from tests.support.graphql import gql
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.redis]
 

@@ -18,9 +18,9 @@ import asyncpg
 import httpx
 import pytest
 
+from harness.databases import _asyncpg_dsn
 from tests.scaleout.cluster import Cluster, delete_key, new_key, signed_input, verify
 from tests.scaleout.test_two_workers import SUBSCRIBE, run_load, subscribe_ws, ws_init
-from tests.support.databases import _asyncpg_dsn
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.redis]
 

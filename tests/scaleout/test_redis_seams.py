@@ -14,10 +14,10 @@ import httpx
 import pytest
 from redis.asyncio import Redis
 
+from gql_keys.app import create_app, runtime_of
 from gql_keys.broker.events import ActivityEvent, ActivityKind
 from gql_keys.broker.invalidation import RedisKeyInvalidator
 from gql_keys.broker.redis import RedisBroker
-from gql_keys.http.app import create_app, runtime_of
 from gql_keys.limits.redis import RedisRateLimiter, RedisReplayCache
 from gql_keys.redisconn import RedisAvailability, connect
 from gql_keys.settings import Settings

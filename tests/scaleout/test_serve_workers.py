@@ -17,6 +17,8 @@ import httpx
 import pytest
 from prometheus_client.multiprocess import MultiProcessCollector
 
+from harness.accounts import signed_up_user
+from harness.databases import create_postgres_database, drop_postgres_database
 from tests.conftest import POSTGRES_URL, REDIS_URL, require_service
 from tests.scaleout.cluster import (
     BIN,
@@ -28,8 +30,6 @@ from tests.scaleout.cluster import (
     signed_input,
     verify,
 )
-from tests.support.accounts import signed_up_user
-from tests.support.databases import create_postgres_database, drop_postgres_database
 
 
 def children_of(pid: int) -> list[int]:

@@ -8,10 +8,10 @@ from contextlib import AbstractAsyncContextManager
 import pytest
 from httpx_ws import AsyncWebSocketSession, WebSocketDisconnect, aconnect_ws
 
+from harness.accounts import login_token, signed_up_user, totp_code
+from harness.graphql import error_codes, gql
 from tests.api.security_support import REVOKE_SESSION, SESSIONS
 from tests.scaleout.cluster import Cluster, real_clock
-from tests.support.accounts import login_token, signed_up_user, totp_code
-from tests.support.graphql import error_codes, gql
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.redis]
 

@@ -15,6 +15,7 @@ import httpx
 import pytest
 from httpx_ws import AsyncWebSocketSession, WebSocketDisconnect, aconnect_ws
 
+from harness.databases import _asyncpg_dsn
 from tests.scaleout.cluster import (
     Cluster,
     delete_key,
@@ -23,7 +24,6 @@ from tests.scaleout.cluster import (
     signed_input,
     verify,
 )
-from tests.support.databases import _asyncpg_dsn
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.redis]
 

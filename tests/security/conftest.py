@@ -15,12 +15,12 @@ import pytest
 import uvicorn
 from starlette.applications import Starlette
 
+from gql_keys.app import create_app, runtime_of
 from gql_keys.app_logging import JsonFormatter, RedactingFilter
 from gql_keys.clock import Clock
-from gql_keys.http.app import create_app, runtime_of
 from gql_keys.runtime import Runtime
 from gql_keys.settings import Settings
-from tests.support.databases import truncate_all
+from harness.databases import truncate_all
 
 ClientFactory = Callable[..., AbstractAsyncContextManager[httpx.AsyncClient]]
 

@@ -17,8 +17,8 @@ from gql_keys.domain_errors import InvalidInput
 from gql_keys.runtime import Runtime
 from gql_keys.services.key_policy import validate_allowlist
 from gql_keys.settings import Settings
+from harness.accounts import signed_up_user
 from tests.api.test_keys import create, raw_rows
-from tests.support.accounts import signed_up_user
 
 NOW = datetime(2026, 12, 1, tzinfo=UTC)
 

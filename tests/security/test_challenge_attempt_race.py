@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import asyncio
 
-from gql_keys.http.app import runtime_of
+from gql_keys.app import runtime_of
+from harness.accounts import signed_up_user, totp_code
 from tests.api.test_keys import create, raw_rows, verify
 from tests.security.conftest import AppFactory
-from tests.support.accounts import signed_up_user, totp_code
 
 
 async def test_concurrent_wrong_codes_get_at_most_the_challenge_limit_judged(

@@ -9,9 +9,9 @@ import pytest
 
 from gql_keys.runtime import Runtime
 from gql_keys.services import accounts as accounts_service
+from harness.accounts import signed_up_user
+from harness.graphql import error_codes, gql
 from tests.security.conftest import ClientFactory, LogCapture
-from tests.support.accounts import signed_up_user
-from tests.support.graphql import error_codes, gql
 
 
 def _messages(body: dict[str, object]) -> str:

@@ -9,10 +9,10 @@ from __future__ import annotations
 import asyncio
 
 import httpx
-from graphql import parse
 
 from gql_keys.graphql.document_limits import expanded_fields
-from tests.support.graphql import gql
+from graphql import parse
+from harness.graphql import gql
 
 
 def doubling(levels: int) -> str:

@@ -16,11 +16,11 @@ from gql_keys.security.addresses import throttle_address
 from gql_keys.services import accounts, sessions
 from gql_keys.services.security_events import ClientInfo
 from gql_keys.services.verification import SignedRequest, VerificationCode, verify
+from harness.accounts import DEFAULT_PASSWORD
+from harness.authz import check
+from harness.keys import create_active_key, create_user, verifier_token
 from tests.api.test_authz import partner, rows
 from tests.security.test_key_id_flooding import start_of_a_minute
-from tests.support.accounts import DEFAULT_PASSWORD
-from tests.support.authz import check
-from tests.support.keys import create_active_key, create_user, verifier_token
 
 
 def rotating(count: int, network: str = "2001:db8:1:2") -> list[str]:

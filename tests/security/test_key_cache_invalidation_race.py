@@ -14,8 +14,8 @@ from gql_keys import key_cache
 from gql_keys.repositories.keys import key_by_public_id
 from gql_keys.runtime import Runtime
 from gql_keys.services.keys import delete_key
-from tests.support.accounts import LOCAL_CLIENT
-from tests.support.keys import create_active_key, create_user
+from harness.accounts import LOCAL_CLIENT
+from harness.keys import create_active_key, create_user
 
 
 async def test_a_lookup_after_a_delete_does_not_join_the_load_from_before_it(

@@ -18,10 +18,9 @@ from gql_keys.runtime import Runtime, build_runtime
 from gql_keys.scopes import Scope
 from gql_keys.services.verification import SignedRequest, VerificationCode, verify
 from gql_keys.settings import Settings
-from tests.conftest import REDIS_URL, require_service
-from tests.support.authz import PartnerRequest, check
-from tests.support.graphql import gql
-from tests.support.keys import (
+from harness.authz import PartnerRequest, check
+from harness.graphql import gql
+from harness.keys import (
     VERIFY,
     create_active_key,
     create_user,
@@ -29,6 +28,7 @@ from tests.support.keys import (
     verifier_token,
     verify_input,
 )
+from tests.conftest import REDIS_URL, require_service
 
 FLOODER = "198.51.100.9"
 

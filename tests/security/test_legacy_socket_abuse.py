@@ -17,9 +17,9 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 
 from gql_keys.services.sessions import start_session
+from harness.accounts import LOCAL_CLIENT
+from harness.keys import create_user
 from tests.security.conftest import ServerFactory
-from tests.support.accounts import LOCAL_CLIENT
-from tests.support.keys import create_user
 from tests.ws.support import LEGACY_WS, TRANSPORT_WS, open_socket
 
 

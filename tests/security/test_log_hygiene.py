@@ -11,8 +11,7 @@ import httpx
 
 from gql_keys.runtime import Runtime
 from gql_keys.security.keymaterial import new_secret
-from tests.security.conftest import LogCapture
-from tests.support.accounts import (
+from harness.accounts import (
     BEGIN_SETUP,
     CONFIRM_SETUP,
     LOGIN,
@@ -20,8 +19,9 @@ from tests.support.accounts import (
     next_code,
     previous_step_code,
 )
-from tests.support.graphql import gql as send
-from tests.support.keys import VERIFY, verifier_token, verify_input
+from harness.graphql import gql as send
+from harness.keys import VERIFY, verifier_token, verify_input
+from tests.security.conftest import LogCapture
 
 PASSWORD = "Tr0ub4dor & 3 hygiene passphrase"
 CREATE_KEY = """

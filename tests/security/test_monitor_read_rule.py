@@ -9,13 +9,13 @@ from typing import Any
 
 import httpx
 
-from gql_keys.graphql.node import encode_global_id
+from gql_keys.global_ids import encode_global_id
 from gql_keys.runtime import Runtime
 from gql_keys.services.sessions import start_session
+from harness.accounts import LOCAL_CLIENT
+from harness.graphql import error_codes, gql
+from harness.keys import create_active_key, create_user, monitor_token
 from tests.api.usage_support import entry, record
-from tests.support.accounts import LOCAL_CLIENT
-from tests.support.graphql import error_codes, gql
-from tests.support.keys import create_active_key, create_user, monitor_token
 
 FIELDS = "id key label scopes ipAllowlist"
 THROUGH_LOGS = f"{{ usageLogs(first: 10) {{ nodes {{ apiKey {{ {FIELDS} }} }} }} }}"

@@ -10,9 +10,9 @@ import httpx
 import pytest
 
 from gql_keys.runtime import Runtime
+from harness.accounts import DEFAULT_PASSWORD, signed_up_user
+from harness.graphql import gql
 from tests.api.test_keys import raw_rows
-from tests.support.accounts import DEFAULT_PASSWORD, signed_up_user
-from tests.support.graphql import gql
 
 
 def refused(body: dict[str, object]) -> bool:

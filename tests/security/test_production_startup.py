@@ -13,9 +13,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from harness.keys import monitor_token, verifier_token
 from tests.scaleout.cluster import BIN, free_port
 from tests.security.conftest import ClientFactory
-from tests.support.keys import monitor_token, verifier_token
 
 
 def test_production_without_a_master_key_refuses_to_start_with_one_line(tmp_path: Path) -> None:

@@ -9,10 +9,10 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from harness.accounts import DEFAULT_PASSWORD, REGISTER
+from harness.graphql import gql
 from tests.api.test_keys import raw_rows
 from tests.security.conftest import ClientFactory
-from tests.support.accounts import DEFAULT_PASSWORD, REGISTER
-from tests.support.graphql import gql
 
 
 def aliased(field: str, count: int) -> str:

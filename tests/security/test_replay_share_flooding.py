@@ -28,8 +28,8 @@ from gql_keys.services.verification import (
     verify,
 )
 from gql_keys.settings import Settings
+from harness.keys import create_active_key, create_user, sign
 from tests.conftest import REDIS_URL, require_service
-from tests.support.keys import create_active_key, create_user, sign
 
 SHARE = 5
 PATH = "/api/v4/spot/orders"

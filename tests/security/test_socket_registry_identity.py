@@ -6,7 +6,7 @@ socket's context, and a second registration under one key is refused."""
 
 from __future__ import annotations
 
-from gql_keys.http.websockets import SocketRegistry
+from gql_keys.sockets import SocketRegistry
 
 
 async def _never_closed(code: int, reason: str) -> None:

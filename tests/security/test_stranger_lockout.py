@@ -12,13 +12,13 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
+from gql_keys.app import create_app, runtime_of
 from gql_keys.clock import Clock
-from gql_keys.http.app import create_app, runtime_of
 from gql_keys.runtime import Runtime
 from gql_keys.settings import Settings
+from harness.accounts import signed_up_user
+from harness.databases import truncate_all
 from tests.api.test_login import codes, login
-from tests.support.accounts import signed_up_user
-from tests.support.databases import truncate_all
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from gql_keys.models import ThrottleCounter, User
 from gql_keys.runtime import Runtime
 from gql_keys.services import sessions, throttle, two_factor
 from gql_keys.services.security_events import ClientInfo
-from tests.support.accounts import LOCAL_CLIENT, next_code, signed_up_user, totp_code
+from harness.accounts import LOCAL_CLIENT, next_code, signed_up_user, totp_code
 
 
 def wrong(code: str) -> str:

@@ -9,7 +9,7 @@ from gql_keys.clock import Clock
 from gql_keys.models import ApiKey
 from gql_keys.runtime import Runtime
 from gql_keys.services.key_changes import apply_update
-from tests.support.keys import create_active_key, create_user
+from harness.keys import create_active_key, create_user
 
 
 async def test_a_change_applied_at_now_moving_expiry_past_the_window_rearms_the_notice(

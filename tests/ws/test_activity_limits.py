@@ -12,8 +12,8 @@ from gql_keys.broker.events import ActivityEvent, ActivityKind
 from gql_keys.runtime import Runtime
 from gql_keys.services.sessions import start_session
 from gql_keys.settings import Settings
-from tests.support.accounts import LOCAL_CLIENT
-from tests.support.keys import create_active_key, create_user, monitor_token
+from harness.accounts import LOCAL_CLIENT
+from harness.keys import create_active_key, create_user, monitor_token
 from tests.ws.support import open_socket
 
 
@@ -102,7 +102,7 @@ async def test_slow_consumer_is_closed_without_holding_back_others(
 
 
 def _gid(pk: int) -> str:
-    from gql_keys.graphql.node import encode_global_id
+    from gql_keys.global_ids import encode_global_id
 
     return encode_global_id("ApiKey", pk)
 

@@ -12,8 +12,8 @@ from gql_keys.runtime import Runtime
 from gql_keys.services import service_tokens
 from gql_keys.services.sessions import start_session
 from gql_keys.settings import Settings
-from tests.support.accounts import LOCAL_CLIENT
-from tests.support.keys import create_user, monitor_token
+from harness.accounts import LOCAL_CLIENT
+from harness.keys import create_user, monitor_token
 from tests.ws.support import open_socket
 
 

@@ -10,14 +10,13 @@ import pytest
 from websockets.exceptions import InvalidStatus
 
 from gql_keys.broker.events import ActivityEvent, ActivityKind, new_event_id
-from gql_keys.graphql.node import encode_global_id
+from gql_keys.global_ids import encode_global_id
 from gql_keys.models import ApiKey
 from gql_keys.runtime import Runtime
 from gql_keys.services.sessions import start_session
-from tests.api.usage_support import entry, record
-from tests.support.accounts import LOCAL_CLIENT
-from tests.support.graphql import gql
-from tests.support.keys import (
+from harness.accounts import LOCAL_CLIENT
+from harness.graphql import gql
+from harness.keys import (
     VERIFY,
     create_active_key,
     create_user,
@@ -25,6 +24,7 @@ from tests.support.keys import (
     verifier_token,
     verify_input,
 )
+from tests.api.usage_support import entry, record
 from tests.ws.support import LEGACY_WS, TRANSPORT_WS, open_socket
 
 PROTOCOLS = [TRANSPORT_WS, LEGACY_WS]

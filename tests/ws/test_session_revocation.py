@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import httpx
 
-from gql_keys.graphql.node import encode_global_id
+from gql_keys.global_ids import encode_global_id
 from gql_keys.models import Session
 from gql_keys.runtime import Runtime
 from gql_keys.services.sessions import start_session
+from harness.accounts import LOCAL_CLIENT
+from harness.graphql import gql
+from harness.keys import create_user
 from tests.api.security_support import REVOKE_SESSION
-from tests.support.accounts import LOCAL_CLIENT
-from tests.support.graphql import gql
-from tests.support.keys import create_user
 from tests.ws.support import LEGACY_WS, open_socket
 
 

@@ -6,7 +6,8 @@ from datetime import datetime
 
 import strawberry
 
-from gql_keys.graphql.node import Node, encode_global_id
+from gql_keys.global_ids import encode_global_id
+from gql_keys.graphql.node import Node
 from gql_keys.models import User as UserRow
 
 

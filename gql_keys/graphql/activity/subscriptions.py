@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator
 
 import strawberry
-from graphql import GraphQLError
 from starlette.websockets import WebSocket
 
 from gql_keys.broker.hub import EventFilter, SlowConsumer
@@ -15,8 +14,9 @@ from gql_keys.graphql.activity.types import KeyActivityEventType
 from gql_keys.graphql.context import Info
 from gql_keys.graphql.enums import ActivityKind
 from gql_keys.graphql.node import decode_int_id
-from gql_keys.http.websockets import CLOSE_SLOW_CONSUMER
 from gql_keys.services.activity import activity_filter
+from gql_keys.sockets import CLOSE_SLOW_CONSUMER
+from graphql import GraphQLError
 
 MAX_KEY_IDS = 100
 

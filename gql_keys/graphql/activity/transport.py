@@ -1,6 +1,6 @@
 """Authenticating a WebSocket in ``connection_init`` and tracking it for logout and caps.
 
-Close codes (see :mod:`gql_keys.http.websockets`): 4401 when ``connection_init`` carries no
+Close codes (see :mod:`gql_keys.sockets`): 4401 when ``connection_init`` carries no
 valid ``{"authorization": "Bearer …"}`` (or the session later logs out), 4403 for a
 principal that may not subscribe (verifier token), 4429 when the principal already has
 ``ws_max_connections_per_principal`` sockets open, 4008 for a slow consumer. No
@@ -27,17 +27,17 @@ from strawberry.subscriptions.protocols.graphql_ws.types import ConnectionInitMe
 from strawberry.types.unset import UNSET, UnsetType
 
 from gql_keys.graphql.context import Context
-from gql_keys.http.websockets import (
+from gql_keys.principals import UserPrincipal
+from gql_keys.runtime import Runtime
+from gql_keys.services.activity import may_subscribe, principal_key
+from gql_keys.services.auth import authenticate_token, bearer_token
+from gql_keys.sockets import (
     CLOSE_FORBIDDEN,
     CLOSE_INIT_TIMEOUT,
     CLOSE_TOO_MANY_CONNECTIONS,
     CLOSE_TOO_MANY_INITS,
     CLOSE_UNAUTHORIZED,
 )
-from gql_keys.principals import UserPrincipal
-from gql_keys.runtime import Runtime
-from gql_keys.services.activity import may_subscribe, principal_key
-from gql_keys.services.auth import authenticate_token, bearer_token
 
 
 async def close_socket(ws: WebSocket, code: int, reason: str) -> None:

@@ -7,10 +7,11 @@ from datetime import datetime
 import strawberry
 
 from gql_keys.domain_errors import DomainError, InvalidInput
+from gql_keys.global_ids import encode_global_id
 from gql_keys.graphql.context import Info, no_store
 from gql_keys.graphql.enums import KeyAlgorithm, Scope
 from gql_keys.graphql.keys.types import ApiKeyType, TwoFactorChallenge
-from gql_keys.graphql.node import encode_global_id, require_int_id
+from gql_keys.graphql.node import require_int_id
 from gql_keys.graphql.permissions import require_user
 from gql_keys.graphql.user_errors import UserError, user_errors
 from gql_keys.services import keys as service

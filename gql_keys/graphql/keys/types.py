@@ -6,9 +6,10 @@ from datetime import datetime
 
 import strawberry
 
+from gql_keys.global_ids import encode_global_id
 from gql_keys.graphql.context import Info
 from gql_keys.graphql.enums import ChallengePurpose, KeyAlgorithm, KeyStatus, Scope
-from gql_keys.graphql.node import Node, encode_global_id
+from gql_keys.graphql.node import Node
 from gql_keys.graphql.usage.buckets import usage_field
 from gql_keys.models import ApiKey as ApiKeyRow
 from gql_keys.services.key_challenges import Challenge

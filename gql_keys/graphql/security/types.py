@@ -7,10 +7,11 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
+from gql_keys.global_ids import encode_global_id
 from gql_keys.graphql.context import Info
 from gql_keys.graphql.enums import SecurityEventKind
 from gql_keys.graphql.loaders import api_key_loader
-from gql_keys.graphql.node import Node, encode_global_id
+from gql_keys.graphql.node import Node
 from gql_keys.models import SecurityEvent as SecurityEventRow
 from gql_keys.models import Session as SessionRow
 

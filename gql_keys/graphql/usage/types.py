@@ -7,10 +7,11 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
+from gql_keys.global_ids import encode_global_id
 from gql_keys.graphql.context import Info
 from gql_keys.graphql.enums import Scope, VerificationCode
 from gql_keys.graphql.loaders import api_key_loader
-from gql_keys.graphql.node import Node, encode_global_id
+from gql_keys.graphql.node import Node
 from gql_keys.models import UsageLog as UsageLogRow
 from gql_keys.services.keys import may_read_key
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import httpx
 import uvicorn
 
+from gql_keys.app import create_app
 from gql_keys.clock import Clock
-from gql_keys.http.app import create_app
 from gql_keys.settings import Settings
 
 START_TIMEOUT_SECONDS = 20.0

@@ -19,7 +19,7 @@ import httpx
 import pyotp
 from playwright.sync_api import Page, expect
 
-from tests.dashboard.server import LiveServer
+from harness.live_server import LiveServer
 
 PASSWORD = "correct horse battery staple 42"
 STEP_SECONDS = 30

@@ -17,8 +17,8 @@ import pyotp
 from gql_keys.runtime import Runtime
 from gql_keys.security.totp import DIGITS, STEP_SECONDS
 from gql_keys.services.security_events import ClientInfo
-from tests.support.graphql import gql
-from tests.support.windows import clear_of_window_end
+from harness.graphql import gql
+from harness.windows import clear_of_window_end
 
 DEFAULT_PASSWORD = "correct horse battery staple 42"
 # Where service calls made directly by tests (not over HTTP) say they come from.

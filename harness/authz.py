@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 
-from tests.support.keys import sign
+from harness.keys import sign
 
 DIALECTS = ("envoy", "nginx", "traefik")
 
