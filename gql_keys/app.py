@@ -33,7 +33,7 @@ from gql_keys.http.middleware import (
 )
 from gql_keys.http.unavailable import unavailable_handlers
 from gql_keys.runtime import Runtime, build_runtime
-from gql_keys.services import expiry_notices
+from gql_keys.services import expiry_notices, servers
 from gql_keys.settings import Settings, load_settings
 
 
@@ -50,13 +50,18 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with RegisterTortoise(app, config=tortoise_config(settings)):
             await rt.start()
-            expiry_sweep = asyncio.create_task(expiry_notices.run(rt), name="expiry-notices")
+            tasks = [
+                asyncio.create_task(expiry_notices.run(rt), name="expiry-notices"),
+                asyncio.create_task(servers.run(), name="server-heartbeat"),
+            ]
             try:
                 yield
             finally:
-                expiry_sweep.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await expiry_sweep
+                for task in tasks:
+                    task.cancel()
+                for task in tasks:
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
                 await rt.close()
 
     app = GqlKeysApp(

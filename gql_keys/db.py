@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from tortoise import Tortoise
+from tortoise.connection import connections
 from tortoise.migrations.api import migrate as tortoise_migrate
+from tortoise.migrations.executor import MigrationExecutor
 from tortoise.transactions import in_transaction
 
 from gql_keys.settings import Settings
@@ -58,3 +60,15 @@ async def migrate(settings: Settings) -> None:
         await tortoise_migrate(config=tortoise_config(settings))
     finally:
         await Tortoise.close_connections()
+
+
+async def pending_migrations(settings: Settings) -> tuple[list[str], int]:
+    """The migrations not yet applied to the (connected) database, and how many exist.
+
+    All of them pending means ``gql-keys migrate`` (or ``serve``) never set it up.
+    """
+    label = connection_label(settings.effective_database_url)
+    executor = MigrationExecutor(connections.get(label), tortoise_config(settings)["apps"])
+    steps = await executor.plan()
+    total = len(executor.loader.graph.nodes)
+    return [step.migration.name for step in steps if not step.backward], total

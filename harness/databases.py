@@ -21,6 +21,7 @@ TABLES = [
     "sessions",
     "service_tokens",
     "throttle_counters",
+    "server_heartbeats",
     "users",
 ]
 

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
 
 from tortoise import Tortoise
 from tortoise.exceptions import OperationalError
 
-from gql_keys.db import migrate, tortoise_config
+from gql_keys.db import migrate, pending_migrations, tortoise_config
+from gql_keys.services import servers
 from gql_keys.settings import Settings
 
 T = TypeVar("T")
@@ -47,7 +50,11 @@ def _missing_schema(exc: OperationalError) -> bool:
 
 
 def run_with_database(settings: Settings, work: Callable[[], Awaitable[T]]) -> T:
-    """Run ``work`` with the ORM connected to an existing, migrated database."""
+    """Run ``work`` with the ORM connected to an existing database at the current schema.
+
+    Says on standard error which database it uses, and warns there when no server has
+    used that database lately: standard output stays the command's own answer.
+    """
     url = safe_url(settings.effective_database_url)
     path = sqlite_path(settings)
     if path is not None and not path.is_file():
@@ -59,12 +66,42 @@ def run_with_database(settings: Settings, work: Callable[[], Awaitable[T]]) -> T
     async def run() -> T:
         await Tortoise.init(config=tortoise_config(settings))
         try:
+            await _check_schema(settings, url)
+            note(f"database {url}")
+            last = await servers.last_seen()
+            if not servers.served_lately(last, datetime.now(UTC)):
+                minutes = int(servers.SERVED_WITHIN.total_seconds() // 60)
+                when = "never" if last is None else f"last at {last:%Y-%m-%d %H:%M} UTC"
+                note(
+                    f"warning: no `gql-keys serve` has used this database in the last "
+                    f"{minutes} minutes ({when}); if a server is running, it reads another "
+                    f"one: give this command {SHARE_HINT}"
+                )
             return await work()
         finally:
             await Tortoise.close_connections()
 
     with _explained(url):
         return asyncio.run(run())
+
+
+def note(text: str) -> None:
+    """One line for the person at the terminal, on standard error."""
+    print(f"gql-keys: {text}", file=sys.stderr)
+
+
+async def _check_schema(settings: Settings, url: str) -> None:
+    pending, total = await pending_migrations(settings)
+    if pending and len(pending) == total:
+        raise DatabaseUnavailable(
+            f"the database {url} was never set up by gql-keys: use {SHARE_HINT}, "
+            "or set it up with `gql-keys migrate`"
+        )
+    if pending:
+        raise DatabaseUnavailable(
+            f"the database {url} is {len(pending)} migration(s) behind this gql-keys: "
+            "run `gql-keys migrate` first"
+        )
 
 
 def migrate_database(settings: Settings) -> None:

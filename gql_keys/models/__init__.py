@@ -3,6 +3,7 @@
 from gql_keys.models.accounts import RecoveryCode, ServiceToken, Session, User
 from gql_keys.models.keys import ApiKey, KeyChallenge
 from gql_keys.models.security import SecurityEvent
+from gql_keys.models.servers import ServerHeartbeat
 from gql_keys.models.throttle import ThrottleCounter
 from gql_keys.models.usage import UsageLog, UsageRollup
 
@@ -11,6 +12,7 @@ __all__ = [
     "KeyChallenge",
     "RecoveryCode",
     "SecurityEvent",
+    "ServerHeartbeat",
     "ServiceToken",
     "Session",
     "ThrottleCounter",
