@@ -23,6 +23,7 @@ from gql_keys.graphql.view import GraphQLView
 from gql_keys.http.authz import PREFIX as AUTHZ_PREFIX
 from gql_keys.http.authz import ForwardAuth
 from gql_keys.http.dashboard import dashboard_routes
+from gql_keys.http.graphiql import graphiql_routes
 from gql_keys.http.health import healthz, readyz
 from gql_keys.http.metrics import metrics_endpoint
 from gql_keys.http.metrics_access import monitor_only_in_production
@@ -76,6 +77,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             Route("/readyz", readyz, methods=["GET"]),
             Route("/metrics", monitor_only_in_production(metrics_endpoint), methods=["GET"]),
             *(dashboard_routes() if settings.dashboard else ()),
+            *(() if settings.production else graphiql_routes()),
         ],
         middleware=middleware(settings),
         lifespan=lifespan,

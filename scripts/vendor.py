@@ -1,13 +1,16 @@
-"""Fetch the dashboard's browser libraries at pinned versions from the npm registry.
+"""Fetch the browser libraries of the dashboard and of GraphiQL at pinned versions.
 
-    python scripts/vendor.py           # fetch, verify, copy into gql_keys/dashboard/static/vendor
-    python scripts/vendor.py --check   # only compare the committed files with the record
+    python scripts/vendor.py           # fetch, verify, copy into each package's static/vendor
+    python scripts/vendor.py --check   # only compare the committed files with the records
+
+The dashboard's libraries go to ``gql_keys/dashboard/static/vendor``, GraphiQL's (React,
+ReactDOM and GraphiQL's own bundle) to ``gql_keys/graphiql/static/vendor``.
 
 Each package is fetched with ``npm pack`` (so the registry configured for npm is used),
 its tarball checked against the pinned ``integrity`` (npm's sha512), and the few ES-module
 files the dashboard imports copied out with the package's licence. Bare imports are
 rewritten to relative paths, since browsers resolve nothing else without an import map
-(and an inline import map would need ``'unsafe-inline'``). ``vendor/VERSIONS.json``
+(and an inline import map would need ``'unsafe-inline'``). Each ``vendor/VERSIONS.json``
 records versions, tarball integrity and the sha256 of every copied file.
 """
 
@@ -24,8 +27,10 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-VENDOR = Path(__file__).resolve().parent.parent / "gql_keys" / "dashboard" / "static" / "vendor"
-RECORD = VENDOR / "VERSIONS.json"
+PACKAGE = Path(__file__).resolve().parent.parent / "gql_keys"
+DASHBOARD = PACKAGE / "dashboard" / "static" / "vendor"
+GRAPHIQL = PACKAGE / "graphiql" / "static" / "vendor"
+RECORD = "VERSIONS.json"
 
 
 @dataclass(frozen=True)
@@ -36,6 +41,7 @@ class Package:
     files: dict[str, str]  # path in the tarball -> path under vendor/
     licence: str = "LICENSE"
     rewrites: dict[str, str] = field(default_factory=dict)  # text -> replacement
+    home: Path = DASHBOARD  # the vendor folder it is copied into
 
 
 PACKAGES = (
@@ -68,7 +74,34 @@ PACKAGES = (
         "sha512-KIMVnG68zvu5XXUbC4LQEPnhwOxBuLyW1AHtpm6IKTXImkbLgkMy+jabjLgSLMasNuGGzQm/ep3tOkyTxpiQIw==",
         {"dist/uPlot.esm.js": "uplot/uPlot.esm.js", "dist/uPlot.min.css": "uplot/uPlot.min.css"},
     ),
+    # GraphiQL 3 is the last release with a UMD bundle that runs from plain <script> tags
+    # (React 18 globals); GraphiQL 4+ needs a bundler.
+    Package(
+        "react",
+        "18.3.1",
+        "sha512-wS+hAgJShR0KhEvPJArfuPVN1+Hz1t0Y6n5jLrGQbkb4urgPE/0Rve+1kMB1v/oWgHgm4WIcV+i7F2pTVj+2iQ==",
+        {"umd/react.production.min.js": "react/react.production.min.js"},
+        home=GRAPHIQL,
+    ),
+    Package(
+        "react-dom",
+        "18.3.1",
+        "sha512-5m4nQKp+rZRb09LNH59GM4BxTh9251/ylbKIbpe7TpGxfJ+9kv6BLkLBXIjjspbgbnIBNqlI23tRnTWT0snUIw==",
+        {"umd/react-dom.production.min.js": "react-dom/react-dom.production.min.js"},
+        home=GRAPHIQL,
+    ),
+    Package(
+        "graphiql",
+        "3.8.3",
+        "sha512-cuPDYtXVKV86Pu5PHBX642Odi/uVEE2y1Jxq5rGO/Qy1G2lRp7ZZ7a/T30RzxhuLSWo9zUbzq0P3U49//H0Ugw==",
+        {
+            "graphiql.min.js": "graphiql/graphiql.min.js",
+            "graphiql.min.css": "graphiql/graphiql.min.css",
+        },
+        home=GRAPHIQL,
+    ),
 )
+HOMES = tuple(dict.fromkeys(package.home for package in PACKAGES))
 
 
 def sha256(data: bytes) -> str:
@@ -109,34 +142,35 @@ def extract(package: Package, tarball: Path) -> dict[str, bytes]:
 
 
 def vendor() -> None:
-    record: dict[str, object] = {}
+    records: dict[Path, dict[str, object]] = {home: {} for home in HOMES}
     with tempfile.TemporaryDirectory() as tmp:
         for package in PACKAGES:
             files = extract(package, fetch(package, Path(tmp)))
             for target, data in files.items():
-                path = VENDOR / target
+                path = package.home / target
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_bytes(data)
-            record[package.name] = {
+            records[package.home][package.name] = {
                 "version": package.version,
                 "integrity": package.integrity,
                 "files": {target: sha256(data) for target, data in sorted(files.items())},
             }
-    RECORD.write_text(json.dumps(record, indent=2) + "\n")
-    print(f"vendored {len(PACKAGES)} packages into {VENDOR}")
+    for home, record in records.items():
+        (home / RECORD).write_text(json.dumps(record, indent=2) + "\n")
+        print(f"vendored {len(record)} packages into {home}")
 
 
 def check() -> int:
-    """Compare the committed files with the record; 1 when any differs or is missing."""
-    record = json.loads(RECORD.read_text())
+    """Compare the committed files with the records; 1 when any differs or is missing."""
     bad = [
-        target
-        for entry in record.values()
+        home / target
+        for home in HOMES
+        for entry in json.loads((home / RECORD).read_text()).values()
         for target, digest in entry["files"].items()
-        if not (VENDOR / target).is_file() or sha256((VENDOR / target).read_bytes()) != digest
+        if not (home / target).is_file() or sha256((home / target).read_bytes()) != digest
     ]
-    for target in bad:
-        print(f"vendor/{target}: differs from VERSIONS.json", file=sys.stderr)
+    for path in bad:
+        print(f"{path.relative_to(PACKAGE)}: differs from {RECORD}", file=sys.stderr)
     return 1 if bad else 0
 
 

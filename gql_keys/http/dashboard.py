@@ -8,6 +8,8 @@ endpoint (and GraphiQL in development) is outside these routes and keeps its own
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from starlette.datastructures import MutableHeaders
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.responses import FileResponse
@@ -42,19 +44,20 @@ HEADERS = {
 MIN_GZIP_BYTES = 512
 
 
-class DashboardHeaders:
-    """Add the dashboard's security headers to every response of the wrapped app, and
-    ``Cache-Control: no-cache`` so an upgraded package is picked up at once (static
-    files still answer 304 to a matching ``If-None-Match``)."""
+class PageHeaders:
+    """Add a page's security headers (the dashboard's unless told) to every response of
+    the wrapped app, and ``Cache-Control: no-cache`` so an upgraded package is picked up
+    at once (static files still answer 304 to a matching ``If-None-Match``)."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, headers: Mapping[str, str] = HEADERS) -> None:
         self.app = app
+        self.headers = headers
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
-                for name, value in HEADERS.items():
+                for name, value in self.headers.items():
                     headers[name] = value
                 headers["cache-control"] = "no-cache"
             await send(message)
@@ -73,12 +76,12 @@ def dashboard_routes() -> list[BaseRoute]:
     return [
         Route(
             "/",
-            DashboardHeaders(GZipMiddleware(index, minimum_size=MIN_GZIP_BYTES)),
+            PageHeaders(GZipMiddleware(index, minimum_size=MIN_GZIP_BYTES)),
             methods=["GET", "HEAD"],
         ),
         Mount(
             "/dashboard",
-            app=DashboardHeaders(GZipMiddleware(static, minimum_size=MIN_GZIP_BYTES)),
+            app=PageHeaders(GZipMiddleware(static, minimum_size=MIN_GZIP_BYTES)),
             name="dashboard",
         ),
     ]

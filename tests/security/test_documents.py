@@ -135,6 +135,7 @@ async def test_introspection_and_graphiql_are_off_in_production(
         assert await gql(client, "{ __typename }") == {"data": {"__typename": "Query"}}
         page = await client.get("/graphql", headers={"accept": "text/html"})
         assert page.status_code == 404
+        assert (await client.get("/graphiql/graphiql.js")).status_code == 404
 
 
 async def test_unexpected_errors_are_masked_and_logged_redacted(
