@@ -51,18 +51,16 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with RegisterTortoise(app, config=tortoise_config(settings)):
             await rt.start()
-            tasks = [
-                asyncio.create_task(expiry_notices.run(rt), name="expiry-notices"),
-                asyncio.create_task(servers.run(), name="server-heartbeat"),
-            ]
+            expiry_sweep = asyncio.create_task(expiry_notices.run(rt), name="expiry-notices")
+            heartbeat = servers.Heartbeat()
+            await heartbeat.start()
             try:
                 yield
             finally:
-                for task in tasks:
-                    task.cancel()
-                for task in tasks:
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await task
+                expiry_sweep.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await expiry_sweep
+                await heartbeat.stop()
                 await rt.close()
 
     app = GqlKeysApp(
