@@ -8,7 +8,7 @@ import re
 from typing import Any
 
 import pytest
-from playwright.sync_api import Locator, Page, expect
+from playwright.sync_api import FloatRect, Locator, Page, expect
 
 from harness.journey import (
     PASSWORD,
@@ -42,10 +42,10 @@ def allow_clipboard(page: Page, server: LiveServer) -> None:
     page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=server.url)
 
 
-def box(locator: Locator) -> dict[str, float]:
+def box(locator: Locator) -> FloatRect:
     found = locator.bounding_box()
     assert found is not None
-    return dict(found)
+    return found
 
 
 def test_each_row_has_its_actions_and_one_key_keeps_to_one_line_at_1280_px(
