@@ -82,8 +82,8 @@ function toFilter(keyId, filters) {
   return filter;
 }
 
-/** "Allowed", or "Denied: address not allowed": the outcome and, for a denial, why. */
-const outcome = (log) => (log.allowed ? codeName(log.code) : `Denied: ${codeName(log.code).toLowerCase()}`);
+/** "Allowed", or why not ("Address not allowed"), in the outcome's colour. */
+const outcome = (log) => codeName(log.code);
 
 export const NO_FILTERS = { outcome: "", code: "", period: "", clientIp: "", signedWith: "" };
 
@@ -120,7 +120,7 @@ function UsageLogs({ apiKey, catalog, refresh, filters, setFilters }) {
     ${rows.length === 0 && !busy ? html`<p class="empty">${usedFilter ? "No requests match." : "No requests yet."}</p>` : html`<div class="table-wrap"><table class="logs">
       <caption class="visually-hidden">Usage logs, newest first</caption>
       <thead><tr><th scope="col">Time</th><th scope="col">Outcome</th><th scope="col">Code</th>
-        <th scope="col">Request</th><th scope="col">Permission</th><th scope="col">Client address</th>
+        <th scope="col">Request</th><th scope="col">Permission</th><th scope="col">Address</th>
         ${apiKey.rolledAt && html`<th scope="col">Signed with</th>`}</tr></thead>
       <tbody>${rows.map((r) => html`<tr key=${r.id} class=${r.signedWithPreviousSecret ? "previous-secret" : undefined}>
         <td><${Time} value=${r.occurredAt} only="seconds" /></td>
@@ -216,7 +216,7 @@ export function KeyPage({ params, activityTick }) {
         <dt>Expires</dt><dd><${Time} value=${apiKey.expiresAt} fallback="Never" /></dd>
         ${apiKey.rolledAt && html`<${PreviousSecretUse} apiKey=${apiKey} material=${material}
           refresh=${activityTick} onShow=${showOldSecretRequests} />`}
-        <dt>Last used</dt><dd><${Time} value=${apiKey.lastUsedAt} fallback="Never" />${apiKey.lastUsedIp ? ` from ${apiKey.lastUsedIp}` : ""}</dd>
+        <dt>Last used</dt><dd><${Time} value=${apiKey.lastUsedAt} fallback="Never" seconds />${apiKey.lastUsedIp ? ` from ${apiKey.lastUsedIp}` : ""}</dd>
       </dl>
       <section class="card" aria-labelledby="usage-title">
         <div class="section-head">
