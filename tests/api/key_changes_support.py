@@ -16,7 +16,7 @@ from harness.graphql import gql
 from harness.keys import VERIFY, verify_input
 from tests.api.test_keys import KEY_FIELDS
 
-CHANGED_KEY_FIELDS = KEY_FIELDS + " previousSecretExpiresAt rolledAt"
+CHANGED_KEY_FIELDS = KEY_FIELDS + " previousSecretExpiresAt"
 
 UPDATE = f"""
 mutation ($input: UpdateApiKeyInput!) {{
