@@ -13,7 +13,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Page, ViewportSize, expect, sync_playwright
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -33,7 +33,7 @@ from harness.live_server import LiveServer, settings_for  # noqa: E402
 OUT = ROOT / "docs" / "screenshots"
 SPOT = "/api/v4/spot/orders"
 # The size a first look was taken at: the keys table keeps one key a line at this width.
-VIEWPORT = {"width": 1280, "height": 800}
+VIEWPORT: ViewportSize = {"width": 1280, "height": 800}
 
 
 def shoot(page: Page, name: str, *, full_page: bool = False) -> None:
