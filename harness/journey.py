@@ -171,8 +171,8 @@ def graphql(server: LiveServer, query: str, variables: dict[str, Any], token: st
     return response.json()["data"]
 
 
-def account_with_two_factor(server: LiveServer) -> tuple[str, str, str]:
-    """A new account with 2FA on, made through the API: (email, seed, session token)."""
+def register(server: LiveServer) -> str:
+    """A new account without 2FA, made through the API; its email (the password is PASSWORD)."""
     email = new_email()
     graphql(
         server,
@@ -180,6 +180,12 @@ def account_with_two_factor(server: LiveServer) -> tuple[str, str, str]:
         {"i": {"email": email, "password": PASSWORD}},
         "",
     )
+    return email
+
+
+def account_with_two_factor(server: LiveServer) -> tuple[str, str, str]:
+    """A new account with 2FA on, made through the API: (email, seed, session token)."""
+    email = register(server)
     login = "mutation ($i: LoginInput!) { login(input: $i) { token } }"
     token = graphql(server, login, {"i": {"email": email, "password": PASSWORD}}, "")["login"][
         "token"

@@ -17,11 +17,10 @@ from harness.journey import (
     account_with_two_factor,
     api_key_for,
     delete_key,
-    graphql,
     key_id_of,
-    new_email,
     next_code,
     partner_request,
+    register,
     rename_key,
     roll_key,
     sign_in,
@@ -163,13 +162,7 @@ def test_copy_buttons_copy_the_whole_identifier_and_setup_key(
     assert clipboard(page) == key
 
     page.get_by_role("button", name="Sign out").click()
-    fresh = new_email()
-    graphql(
-        server,
-        "mutation ($i: RegisterInput!) { register(input: $i) { user { id } } }",
-        {"i": {"email": fresh, "password": PASSWORD}},
-        "",
-    )
+    fresh = register(server)
     page.get_by_label("Email").fill(fresh)
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
