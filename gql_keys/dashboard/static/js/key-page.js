@@ -85,7 +85,7 @@ function toFilter(keyId, filters) {
 /** "Allowed", or why not ("Address not allowed"), in the outcome's colour. */
 const outcome = (log) => codeName(log.code);
 
-export const NO_FILTERS = { outcome: "", code: "", period: "", clientIp: "", signedWith: "" };
+const NO_FILTERS = { outcome: "", code: "", period: "", clientIp: "", signedWith: "" };
 
 function UsageLogs({ apiKey, catalog, refresh, filters, setFilters }) {
   const keyId = apiKey.id;

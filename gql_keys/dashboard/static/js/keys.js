@@ -51,13 +51,13 @@ export function keyMarks(apiKey, now = Date.now()) {
 
 const Mark = ({ mark }) => mark && html`<span class=${`badge badge-${mark.kind}`} title=${mark.title}>${mark.text}</span>`;
 
-export const keyHref = (apiKey) => `#/keys/${encodeURIComponent(apiKey.id)}`;
+const keyHref = (apiKey) => `#/keys/${encodeURIComponent(apiKey.id)}`;
 
 /**
  * The first items as chips, the rest counted in a "+N" chip that names them (hover and
  * screen readers); the cell keeps to one line. An item is its text, or { text, className }.
  */
-export function Chips({ items, shown = SHOWN_SCOPES, className = "tags" }) {
+function Chips({ items, shown = SHOWN_SCOPES, className = "tags" }) {
   const all = items.map((item) => (typeof item === "string" ? { text: item } : item));
   const rest = all.slice(shown).map((item) => item.text);
   return html`<ul class=${`${className} one-line`}>
@@ -68,7 +68,7 @@ export function Chips({ items, shown = SHOWN_SCOPES, className = "tags" }) {
 }
 
 /** A key's permissions as chips, riskiest first (Withdraw stands out). */
-export const scopeChips = (catalog, scopes) => headlineScopes(scopes).map((scope) => ({
+const scopeChips = (catalog, scopes) => headlineScopes(scopes).map((scope) => ({
   text: scopeTitle(catalog, scope),
   className: scope === "WITHDRAW" ? "scope-withdraw" : undefined,
 }));

@@ -2,7 +2,7 @@
 // alone. Operators still see the code beside the words where they act on it (logs, feed).
 
 /** "PENDING_CHANGE" -> "Pending change": the fallback for a value this page does not know yet. */
-export const humanize = (value) => {
+const humanize = (value) => {
   const words = String(value).toLowerCase().replaceAll("_", " ");
   return words.charAt(0).toUpperCase() + words.slice(1);
 };

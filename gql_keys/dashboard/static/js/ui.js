@@ -93,7 +93,7 @@ export function reveal(element) {
 // One polite live region for the whole page: copy buttons and other quiet confirmations
 // speak through it instead of each carrying a region of its own.
 let speak = () => {};
-export const announce = (text) => speak(text);
+const announce = (text) => speak(text);
 
 export function Announcer() {
   const [text, setText] = useState("");
