@@ -33,37 +33,95 @@ class ScopeDescription:
     area: str
 
 
-_AREAS = {
-    "SPOT": ("spot", "spot trading"),
-    "MARGIN": ("margin", "margin trading and loans"),
-    "FUTURES": ("futures", "perpetual futures"),
-    "DELIVERY": ("delivery", "delivery futures"),
-    "OPTIONS": ("options", "options trading"),
-    "WALLET": ("wallet", "wallet balances and transfers between accounts"),
-    "ACCOUNT": ("account", "account settings and sub-accounts"),
+# Title, area and what the scope lets a partner do, written per scope: a person ticking
+# the box should know what the key can and cannot do without reading the API reference.
+_CATALOG_TEXT: dict[Scope, tuple[str, str, str]] = {
+    Scope.SPOT_READ: (
+        "Spot: read",
+        "spot",
+        "See spot balances, open orders, trade history and fills. Cannot place or cancel orders.",
+    ),
+    Scope.SPOT_WRITE: (
+        "Spot: trade",
+        "spot",
+        "Place, amend and cancel spot orders. Includes Spot: read.",
+    ),
+    Scope.MARGIN_READ: (
+        "Margin: read",
+        "margin",
+        "See margin balances, loans, interest and margin orders.",
+    ),
+    Scope.MARGIN_WRITE: (
+        "Margin: trade",
+        "margin",
+        "Borrow and repay, move collateral, and place or cancel margin orders. Includes "
+        "Margin: read.",
+    ),
+    Scope.FUTURES_READ: (
+        "Futures: read",
+        "futures",
+        "See perpetual futures positions, orders, funding payments and account history.",
+    ),
+    Scope.FUTURES_WRITE: (
+        "Futures: trade",
+        "futures",
+        "Open and close perpetual futures positions, set leverage, place and cancel orders. "
+        "Includes Futures: read.",
+    ),
+    Scope.DELIVERY_READ: (
+        "Delivery: read",
+        "delivery",
+        "See delivery futures positions, orders and settlement history.",
+    ),
+    Scope.DELIVERY_WRITE: (
+        "Delivery: trade",
+        "delivery",
+        "Open and close delivery futures positions, place and cancel their orders. Includes "
+        "Delivery: read.",
+    ),
+    Scope.OPTIONS_READ: (
+        "Options: read",
+        "options",
+        "See options positions, orders and settlement history.",
+    ),
+    Scope.OPTIONS_WRITE: (
+        "Options: trade",
+        "options",
+        "Buy and sell options contracts, place and cancel their orders. Includes Options: read.",
+    ),
+    Scope.WALLET_READ: (
+        "Wallet: read",
+        "wallet",
+        "See wallet balances, deposit addresses, and the history of deposits, withdrawals "
+        "and transfers.",
+    ),
+    Scope.WALLET_WRITE: (
+        "Wallet: trade",
+        "wallet",
+        "Move funds between your own trading accounts and sub-accounts. Sends nothing out of "
+        "the platform: that is Withdraw. Includes Wallet: read.",
+    ),
+    Scope.ACCOUNT_READ: (
+        "Account: read",
+        "account",
+        "See account details, fee tier, sub-accounts and their settings.",
+    ),
+    Scope.ACCOUNT_WRITE: (
+        "Account: trade",
+        "account",
+        "Change account settings and manage sub-accounts. Includes Account: read.",
+    ),
+    Scope.WITHDRAW: (
+        "Withdraw",
+        "withdraw",
+        "Send funds to external addresses. Requires an IP allowlist.",
+    ),
 }
 
 
 def _describe(scope: Scope) -> ScopeDescription:
-    if scope is Scope.WITHDRAW:
-        return ScopeDescription(
-            scope,
-            "Withdraw",
-            "Withdraw funds to external addresses. Requires an IP allowlist.",
-            "withdraw",
-        )
-    area_key, access = scope.value.rsplit("_", 1)
-    area, what = _AREAS[area_key]
-    if access == "READ":
-        return ScopeDescription(
-            scope, f"{area.capitalize()}: read", f"Read {what}: balances, orders, history.", area
-        )
-    return ScopeDescription(
-        scope,
-        f"{area.capitalize()}: trade",
-        f"Place, change and cancel in {what}. Includes {area.capitalize()}: read.",
-        area,
-    )
+    title, area, description = _CATALOG_TEXT[scope]
+    return ScopeDescription(scope, title, description, area)
 
 
 CATALOG: tuple[ScopeDescription, ...] = tuple(_describe(s) for s in Scope)

@@ -105,8 +105,9 @@ def create_key(
     for title in scopes:
         dialog.get_by_label(title, exact=True).check()
     dialog.get_by_label("IP allowlist").fill(allowlist)
-    dialog.get_by_label("Google Authenticator code").fill(next_code(server, seed))
     dialog.get_by_role("button", name="Next").click()
+    dialog.get_by_label("Google Authenticator code").fill(next_code(server, seed))
+    dialog.get_by_role("button", name="Create key").click()
     secret = dialog.get_by_label("Secret key").inner_text().strip()
     key = dialog.locator("dd code").inner_text().strip()
     return key, secret
@@ -170,8 +171,8 @@ def graphql(server: LiveServer, query: str, variables: dict[str, Any], token: st
     return response.json()["data"]
 
 
-def account_with_two_factor(server: LiveServer) -> tuple[str, str, str]:
-    """A new account with 2FA on, made through the API: (email, seed, session token)."""
+def register(server: LiveServer) -> str:
+    """A new account without 2FA, made through the API; its email (the password is PASSWORD)."""
     email = new_email()
     graphql(
         server,
@@ -179,6 +180,12 @@ def account_with_two_factor(server: LiveServer) -> tuple[str, str, str]:
         {"i": {"email": email, "password": PASSWORD}},
         "",
     )
+    return email
+
+
+def account_with_two_factor(server: LiveServer) -> tuple[str, str, str]:
+    """A new account with 2FA on, made through the API: (email, seed, session token)."""
+    email = register(server)
     login = "mutation ($i: LoginInput!) { login(input: $i) { token } }"
     token = graphql(server, login, {"i": {"email": email, "password": PASSWORD}}, "")["login"][
         "token"
@@ -216,6 +223,39 @@ def api_key_for(
     return done["apiKey"]["key"], done["secret"]
 
 
+def key_id_of(server: LiveServer, token: str, key: str) -> str:
+    """The global id of the key whose identifier is ``key`` (deleted ones included)."""
+    listing = """{ apiKeys(first: 100, includeDeleted: true) { nodes { id key } } }"""
+    nodes = graphql(server, listing, {}, token)["apiKeys"]["nodes"]
+    found: str = next(node["id"] for node in nodes if node["key"] == key)
+    return found
+
+
+def roll_key(server: LiveServer, token: str, seed: str, key_id: str) -> str:
+    """Roll a key through the API (an hour's overlap); returns the new secret."""
+    roll = """mutation ($i: RollApiKeyInput!) { rollApiKey(input: $i) { challenge { id } } }"""
+    challenge = graphql(server, roll, {"i": {"id": key_id, "overlapSeconds": 3600}}, token)[
+        "rollApiKey"
+    ]["challenge"]["id"]
+    confirm = """mutation ($i: VerifyTwoFactorInput!) { verifyTwoFactor(input: $i) { secret } }"""
+    variables = {"i": {"challengeId": challenge, "code": next_code(server, seed)}}
+    secret: str = graphql(server, confirm, variables, token)["verifyTwoFactor"]["secret"]
+    return secret
+
+
+def rename_key(server: LiveServer, token: str, key_id: str, label: str) -> None:
+    """A narrowing change: applies at once, no code."""
+    update = """mutation ($i: UpdateApiKeyInput!) {
+      updateApiKey(input: $i) { apiKey { label } userErrors { message } } }"""
+    done = graphql(server, update, {"i": {"id": key_id, "label": label}}, token)["updateApiKey"]
+    assert done["apiKey"] == {"label": label}, done
+
+
+def delete_key(server: LiveServer, token: str, key_id: str) -> None:
+    delete = """mutation ($i: DeleteApiKeyInput!) { deleteApiKey(input: $i) { deletedApiKeyId } }"""
+    assert graphql(server, delete, {"i": {"id": key_id}}, token)["deleteApiKey"]["deletedApiKeyId"]
+
+
 def tab_to(page: Page, name: str, limit: int = 80) -> None:
     """Press Tab until the focused element is named ``name`` (its label or its text)."""
     for _ in range(limit):
@@ -245,7 +285,7 @@ def edit_and_roll(
     dialog.get_by_role("button", name="Save changes").click()
     expect(page.locator("dialog")).to_have_count(0)  # gone from the DOM, not just closed
     expect(page.get_by_text("Saved.", exact=True)).to_be_visible()
-    expect(page.locator("dl.facts")).not_to_contain_text("WALLET_READ")
+    expect(page.locator("dl.facts")).not_to_contain_text("Wallet: read")
 
     page.get_by_role("button", name="Edit").click()
     dialog.get_by_label("Futures: read").check()
@@ -253,18 +293,18 @@ def edit_and_roll(
     dialog.get_by_label("Google Authenticator code").fill(next_code(server, seed))
     dialog.get_by_role("button", name="Confirm").click()
     expect(page.locator("dialog")).to_have_count(0)  # gone from the DOM, not just closed
-    expect(page.locator("dl.facts")).to_contain_text("FUTURES_READ")
+    expect(page.locator("dl.facts")).to_contain_text("Futures: read")
 
     page.get_by_role("button", name="Roll secret").click()
     dialog.get_by_label("Google Authenticator code").fill(next_code(server, seed))
-    dialog.get_by_role("button", name="Next").click()
+    dialog.get_by_role("button", name="Roll secret").click()
     rolled = dialog.get_by_label("Secret key").inner_text().strip()
     assert rolled
     assert rolled != secret
     dialog.get_by_role("button", name="Done").click()
     expect(page.locator("dialog")).to_have_count(0)
     assert rolled not in page.content()
-    expect(page.locator("dl.facts")).to_contain_text("Previous secret")
+    expect(page.locator("dl.facts")).to_contain_text("the previous secret still verifies until")
     for old_or_new in (secret, rolled):
         decision = partner_request(
             server, verifier, key, old_or_new, client_ip="127.0.0.1", path=SPOT_PATH

@@ -13,7 +13,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Page, ViewportSize, expect, sync_playwright
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -32,11 +32,13 @@ from harness.live_server import LiveServer, settings_for  # noqa: E402
 
 OUT = ROOT / "docs" / "screenshots"
 SPOT = "/api/v4/spot/orders"
+# The size a first look was taken at: the keys table keeps one key a line at this width.
+VIEWPORT: ViewportSize = {"width": 1280, "height": 800}
 
 
-def shoot(page: Page, name: str) -> None:
+def shoot(page: Page, name: str, *, full_page: bool = False) -> None:
     path = OUT / f"{name}.png"
-    page.screenshot(path=str(path), full_page=False)
+    page.screenshot(path=str(path), full_page=full_page)
     print(f"wrote {path.relative_to(ROOT)}")
 
 
@@ -55,9 +57,7 @@ def main() -> int:
         try:
             with sync_playwright() as p:
                 browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
-                page = browser.new_page(
-                    base_url=server.url, viewport={"width": 1400, "height": 900}
-                )
+                page = browser.new_page(base_url=server.url, viewport=VIEWPORT)
                 page.goto("/")
                 expect(page.get_by_role("button", name="Sign in")).to_be_visible()
                 shoot(page, "sign-in")
@@ -76,34 +76,74 @@ def main() -> int:
                     server,
                     seed,
                     "market-maker",
-                    ["Spot: trade", "Wallet: read"],
+                    ["Spot: trade", "Futures: read", "Wallet: read"],
                     "203.0.113.7\n198.51.100.0/24",
                 )
                 shoot(page, "secret-once")
                 page.get_by_role("button", name="Done").click()
-                create_key(page, server, seed, "reporting", ["Futures: read"], "203.0.113.8")
+                create_key(page, server, seed, "tax reporting", ["Wallet: read"], "203.0.113.8")
                 page.get_by_role("button", name="Done").click()
+                create_key(page, server, seed, "treasury", ["Withdraw"], "2001:db8:40::/48")
+                page.get_by_role("button", name="Done").click()
+                dialog = page.get_by_role("dialog")
                 page.get_by_role("button", name="Create New Key").click()
-                page.get_by_role("dialog").get_by_label("Label").fill("tax-export")
-                page.get_by_role("dialog").get_by_label("Wallet: read").check()
-                page.get_by_role("dialog").get_by_label("Spot: trade").check()
-                page.get_by_role("dialog").get_by_label("IP allowlist").fill("203.0.113.9")
-                page.get_by_role("dialog").evaluate("dialog => { dialog.scrollTop = 0; }")
+                dialog.get_by_label("Label").fill("options-desk")
+                dialog.get_by_label("Options: trade").check()
+                dialog.get_by_label("IP allowlist").fill("203.0.113.9")
+                dialog.evaluate("dialog => { dialog.scrollTop = 0; }")
                 shoot(page, "create-key")
+                dialog.get_by_role("button", name="Next").click()
+                expect(dialog.get_by_label("Google Authenticator code")).to_be_focused()
+                shoot(page, "create-key-confirm")
                 page.keyboard.press("Escape")
                 for n in range(24):
                     ip = "203.0.113.7" if n % 5 else "192.0.2.44"
                     partner_request(server, token, key, secret, client_ip=ip, path=SPOT)
                     server.clock.advance(1)
                 expect(page.get_by_role("log").get_by_text("IP_NOT_ALLOWED").first).to_be_visible()
+                used = page.get_by_role("row").filter(has_text="market-maker").locator("time")
+                expect(used.first).to_be_visible()  # Last used, once the feed's refresh ran
+                page.evaluate("() => document.activeElement?.blur()")
                 shoot(page, "api-management")
-                page.get_by_role("link", name="market-maker").click()
+
+                market_maker = page.get_by_role("row").filter(has_text="market-maker")
+                market_maker.get_by_role("button", name="Roll secret").click()
+                dialog.get_by_label("Google Authenticator code").fill(next_code(server, seed))
+                dialog.get_by_role("button", name="Roll secret").click()
+                rolled = dialog.get_by_label("Secret key").inner_text().strip()
+                dialog.get_by_role("button", name="Done").click()
+                for n in range(6):
+                    # One partner has moved to the new secret, one has not yet.
+                    on_old = n % 2 == 0
+                    partner_request(
+                        server,
+                        token,
+                        key,
+                        secret if on_old else rolled,
+                        client_ip="198.51.100.20" if on_old else "203.0.113.7",
+                        path=SPOT,
+                    )
+                    server.clock.advance(1)
+                market_maker.get_by_role("link", name="market-maker").click()
                 expect(page.locator("figure.chart canvas").first).to_be_visible()
+                expect(page.locator(".badge-previous").first).to_be_visible()
                 page.wait_for_timeout(300)
-                shoot(page, "key-usage")
+                shoot(page, "key-usage", full_page=True)
+
+                page.get_by_role("link", name="API Management").click()
+                page.get_by_role("row").filter(has_text="market-maker").get_by_role(
+                    "button", name="Edit"
+                ).click()
+                dialog.get_by_label("Margin: trade").check()
+                dialog.get_by_role("button", name="Save changes").click()
+                expect(dialog.get_by_label("Google Authenticator code")).to_be_focused()
+                shoot(page, "edit-widening")
+                page.keyboard.press("Escape")
+
                 page.get_by_role("link", name="Security").click()
                 expect(page.get_by_role("table", name="Where you are signed in")).to_be_visible()
-                shoot(page, "security")
+                expect(page.locator(".agent-name").first).not_to_be_empty()
+                shoot(page, "security", full_page=True)
                 next_code(server, seed)
                 browser.close()
         finally:

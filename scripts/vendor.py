@@ -74,6 +74,22 @@ PACKAGES = (
         "sha512-KIMVnG68zvu5XXUbC4LQEPnhwOxBuLyW1AHtpm6IKTXImkbLgkMy+jabjLgSLMasNuGGzQm/ep3tOkyTxpiQIw==",
         {"dist/uPlot.esm.js": "uplot/uPlot.esm.js", "dist/uPlot.min.css": "uplot/uPlot.min.css"},
     ),
+    # 1.x is the MIT line (2.x is AGPL). Its build is UMD only: given an ``exports`` object
+    # it fills that instead of a global, and the appended line makes it an ES module.
+    Package(
+        "ua-parser-js",
+        "1.0.41",
+        "sha512-LbBDqdIC5s8iROCUjMbW1f5dJQTEFB1+KO9ogbvlb3nm9n4YHa5p4KTvFPWvh2Hs8gZMBuiB1/8+pdfe/tDPug==",
+        {"dist/ua-parser.min.js": "ua-parser-js/ua-parser.mjs"},
+        licence="license.md",
+        rewrites={
+            "/* UAParser.js v1.0.41": "const exports = {};\n/* UAParser.js v1.0.41",
+            '})(typeof window==="object"?window:this);': (
+                '})(typeof window==="object"?window:this);\n'
+                "export const UAParser = exports.UAParser;"
+            ),
+        },
+    ),
     # GraphiQL 3 is the last release with a UMD bundle that runs from plain <script> tags
     # (React 18 globals); GraphiQL 4+ needs a bundler.
     Package(

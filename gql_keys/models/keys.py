@@ -37,6 +37,8 @@ class ApiKey(Model):
     previous_secret_sealed = fields.CharField(max_length=255, null=True)
     previous_public_key = fields.CharField(max_length=64, null=True)
     previous_secret_expires_at = fields.DatetimeField(null=True)
+    # When the last roll was confirmed; null for a key never rolled.
+    rolled_at = fields.DatetimeField(null=True)
     # Set by the one worker that claimed this key's KEY_EXPIRING notice.
     expiry_notified_at = fields.DatetimeField(null=True)
 

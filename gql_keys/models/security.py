@@ -22,6 +22,9 @@ class SecurityEvent(Model):
     api_key: fields.ForeignKeyNullableRelation[ApiKey] = fields.ForeignKeyField(
         "models.ApiKey", related_name="security_events", null=True, on_delete=fields.SET_NULL
     )
+    # The key's label when the event happened (a later rename does not rewrite history);
+    # null for account events and for rows written before labels were kept.
+    key_label = fields.CharField(max_length=64, null=True)
 
     user_id: int
     api_key_id: int | None

@@ -33,6 +33,9 @@ class UsageLog(Model):
             ("occurred_at", "id"),
             # "What was denied?" reviews: a key's denied rows without reading its allowed ones.
             ("api_key_id", "allowed", "occurred_at", "id"),
+            # Also idx_usage_logs_previous_secret, (api_key_id, occurred_at) WHERE
+            # signed_with_previous_secret = TRUE, made by migration 0008 in SQL (partial): the
+            # requests a rolled-away secret signed, counted without reading the others.
         )
 
 

@@ -16,6 +16,7 @@ async def append(
     client_ip: str | None,
     user_agent: str | None,
     api_key_id: int | None = None,
+    key_label: str | None = None,
 ) -> None:
     await SecurityEvent.create(
         user_id=user_id,
@@ -24,6 +25,7 @@ async def append(
         client_ip=client_ip,
         user_agent=user_agent,
         api_key_id=api_key_id,
+        key_label=key_label,
     )
 
 

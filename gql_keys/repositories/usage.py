@@ -31,6 +31,7 @@ class LogFilter:
     since: datetime | None = None
     until: datetime | None = None
     client_ip: str | None = None
+    signed_with_previous_secret: bool | None = None
 
 
 def _filtered(scope: LogScope, flt: LogFilter) -> Q:
@@ -54,6 +55,8 @@ def _filtered(scope: LogScope, flt: LogFilter) -> Q:
         conditions.append(Q(occurred_at__lt=flt.until))
     if flt.client_ip is not None:
         conditions.append(Q(client_ip=flt.client_ip))
+    if flt.signed_with_previous_secret is not None:
+        conditions.append(Q(signed_with_previous_secret=flt.signed_with_previous_secret))
     return Q(*conditions) if conditions else Q()
 
 

@@ -109,7 +109,7 @@ async def update_key(
         fields = {**planned.fields(), **_expiry_notice_reset(rt, row, planned.spec.expires_at, now)}
         await repo.update_key(row.id, fields)
         _store(row, fields)
-        await record(rt, user_id, SecurityEventKind.KEY_UPDATED, client, api_key_id=row.id)
+        await record(rt, user_id, SecurityEventKind.KEY_UPDATED, client, api_key=row)
     await announce(rt, row, ActivityKind.KEY_UPDATED)
     return UpdateResult(api_key=row)
 
@@ -191,6 +191,7 @@ async def apply_roll(
         "previous_secret_sealed": None,
         "previous_public_key": None,
         "previous_secret_expires_at": None,
+        "rolled_at": now,
     }
     if overlap > 0:
         fields["previous_secret_expires_at"] = now + timedelta(seconds=overlap)

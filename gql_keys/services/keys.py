@@ -198,7 +198,7 @@ async def confirm_key(
         row = await repo.activate_key(challenge.api_key_id, now)
         if row is None:
             raise _not_found("challengeId")
-        await record(rt, user_id, SecurityEventKind.KEY_CREATED, client, api_key_id=row.id)
+        await record(rt, user_id, SecurityEventKind.KEY_CREATED, client, api_key=row)
     secret: str | None = None
     if row.secret_sealed is not None:
         secret = rt.secretbox.open(row.secret_sealed, aad=secret_aad(row.key)).decode()
@@ -238,7 +238,7 @@ async def _confirm_change(
         else:
             secret = await key_changes.apply_roll(rt, row, payload, now)
             kind, security_kind = ActivityKind.KEY_ROLLED, SecurityEventKind.KEY_ROLLED
-        await record(rt, user_id, security_kind, client, api_key_id=row.id)
+        await record(rt, user_id, security_kind, client, api_key=row)
     await key_changes.announce(rt, row, kind)
     return Activation(api_key=row, secret=secret)
 
@@ -317,7 +317,7 @@ async def delete_key(rt: Runtime, user_id: int, api_key_id: int, client: ClientI
             or not await repo.soft_delete(api_key_id, user_id, now)
         ):
             raise DomainError(ErrorCode.NOT_FOUND, "No such key.", ("input", "id"))
-        await record(rt, user_id, SecurityEventKind.KEY_DELETED, client, api_key_id=row.id)
+        await record(rt, user_id, SecurityEventKind.KEY_DELETED, client, api_key=row)
     row.deleted_at = now
     # Forget the key in this worker's verification cache and tell every other worker.
     await rt.key_invalidator.key_changed(row.key)

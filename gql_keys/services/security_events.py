@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from gql_keys.models import SecurityEvent
+from gql_keys.models import ApiKey, SecurityEvent
 from gql_keys.models.accounts import MAX_USER_AGENT_LENGTH
 from gql_keys.repositories import security_events as repo
 from gql_keys.runtime import Runtime
@@ -63,10 +63,19 @@ async def record(
     kind: SecurityEventKind,
     client: ClientInfo,
     *,
-    api_key_id: int | None = None,
+    api_key: ApiKey | None = None,
 ) -> None:
-    """Append one event; call inside the transaction of the change it records."""
-    await repo.append(user_id, kind.value, rt.clock.now(), client.ip, client.user_agent, api_key_id)
+    """Append one event; call inside the transaction of the change it records. A key
+    event keeps the key's label as it stands now (after the change it records)."""
+    await repo.append(
+        user_id,
+        kind.value,
+        rt.clock.now(),
+        client.ip,
+        client.user_agent,
+        api_key.id if api_key is not None else None,
+        api_key.label if api_key is not None else None,
+    )
 
 
 async def page_events(user_id: int, limit: int, after: tuple[datetime, int] | None) -> EventPage:

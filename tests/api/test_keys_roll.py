@@ -199,3 +199,51 @@ async def test_a_confirmed_roll_is_published_as_key_rolled(
     assert [(e.kind, e.api_key_id, e.owner_id) for e in events] == [
         (ActivityKind.KEY_ROLLED, pk(key["id"]), user.user_id)
     ]
+
+
+OLD_SECRET_SINCE_ROLL = """
+query ($filter: UsageLogFilter) { usageLogs(filter: $filter, first: 5) { totalCount nodes { id } } }
+"""
+ROLLED_AT = "query ($id: ID!) { apiKey(id: $id) { rolledAt } }"
+
+
+async def rolled_at_of(client: httpx.AsyncClient, user: TestUser, key_id: str) -> str | None:
+    body = await gql(client, ROLLED_AT, {"id": key_id}, token=user.token)
+    value: str | None = body["data"]["apiKey"]["rolledAt"]
+    return value
+
+
+async def test_requests_on_the_old_secret_since_the_last_roll_are_counted_by_filter(
+    client: httpx.AsyncClient, rt: Runtime
+) -> None:
+    user = await signed_up_user(client, rt)
+    created = await new_key(client, rt, user)
+    key, first = created["apiKey"], created["secret"]
+    assert await rolled_at_of(client, user, key["id"]) is None
+    token = await verifier_token()
+
+    async def old_secret_requests_since_roll() -> int:
+        rolled_at = await rolled_at_of(client, user, key["id"])
+        flt = {"keyId": key["id"], "signedWithPreviousSecret": True, "since": rolled_at}
+        body = await gql(client, OLD_SECRET_SINCE_ROLL, {"filter": flt}, token=user.token)
+        count: int = body["data"]["usageLogs"]["totalCount"]
+        return count
+
+    second = (await rolled(client, rt, user, key["id"]))["secret"]
+    rolled_at = datetime.fromisoformat(str(await rolled_at_of(client, user, key["id"])))
+    assert abs((rolled_at - rt.clock.now()).total_seconds()) < 5
+    for _ in range(2):
+        assert await verify_code(client, rt, token, key["key"], first) == "VALID"
+    assert await verify_code(client, rt, token, key["key"], second) == "VALID"
+    assert await old_secret_requests_since_roll() == 2
+
+    rt.clock.advance(10)
+    third = (await rolled(client, rt, user, key["id"]))["secret"]
+    assert await old_secret_requests_since_roll() == 0  # the earlier roll's requests drop out
+    assert await verify_code(client, rt, token, key["key"], second) == "VALID"
+    assert await verify_code(client, rt, token, key["key"], third) == "VALID"
+    assert await old_secret_requests_since_roll() == 1
+
+    not_flagged = {"keyId": key["id"], "signedWithPreviousSecret": False}
+    body = await gql(client, OLD_SECRET_SINCE_ROLL, {"filter": not_flagged}, token=user.token)
+    assert body["data"]["usageLogs"]["totalCount"] == 2  # one request on each new secret

@@ -54,3 +54,13 @@ async def test_scope_enum_is_exposed_with_every_value(client: httpx.AsyncClient)
     body = await gql(client, '{ __type(name: "Scope") { enumValues { name } } }')
     names = [v["name"] for v in body["data"]["__type"]["enumValues"]]
     assert names == [s.value for s in Scope]
+
+
+async def test_each_scope_is_described_in_its_own_words(client: httpx.AsyncClient) -> None:
+    body = await gql(client, CATALOG_QUERY)
+    descriptions = [entry["description"] for entry in body["data"]["scopeCatalog"]]
+    assert len(set(descriptions)) == len(descriptions)
+    # No sentence shared between scopes beyond "Includes …: read.", as a template would.
+    sentences = [s.strip() for d in descriptions for s in d.split(".") if s.strip()]
+    repeated = {s for s in sentences if sentences.count(s) > 1}
+    assert repeated == set()

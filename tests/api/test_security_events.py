@@ -17,6 +17,7 @@ from harness.accounts import (
     totp_code,
 )
 from harness.graphql import error_codes, gql
+from tests.api.key_changes_support import update
 from tests.api.security_support import (
     BROWSER,
     EVENTS,
@@ -31,6 +32,7 @@ from tests.api.security_support import (
     events,
     login,
 )
+from tests.api.test_keys import new_key
 
 
 def wrong(code: str) -> str:
@@ -178,3 +180,29 @@ async def test_user_agents_are_cut_to_256_characters(
     (latest, *_) = await events(client, user.token)
     assert latest["kind"] == "LOGIN_FAILED"
     assert latest["userAgent"] == "x" * 256
+
+
+LABELLED_EVENTS = "{ securityEvents(first: 20) { nodes { kind keyLabel apiKey { label } } } }"
+
+
+async def test_key_events_keep_the_label_the_key_had_when_they_happened(
+    client: httpx.AsyncClient, rt: Runtime
+) -> None:
+    user = await signed_up_user(client, rt)
+    assert user.seed is not None
+    created = await new_key(client, rt, user, label="desk bot")
+    key_id = created["apiKey"]["id"]
+    renamed = await update(client, user, key_id, label="desk bot spot")
+    assert renamed["userErrors"] == [], renamed
+    assert (await delete_key(client, user.token, key_id))["userErrors"] == []
+
+    nodes = (await call(client, LABELLED_EVENTS, token=user.token))["securityEvents"]["nodes"]
+    key_events = [(n["kind"], n["keyLabel"], n["apiKey"]["label"]) for n in nodes if n["apiKey"]]
+    assert key_events == [
+        ("KEY_DELETED", "desk bot spot", "desk bot spot"),
+        ("KEY_UPDATED", "desk bot spot", "desk bot spot"),
+        ("KEY_CREATED", "desk bot", "desk bot spot"),
+    ]
+    account_events = [n["keyLabel"] for n in nodes if not n["apiKey"]]
+    assert account_events
+    assert set(account_events) == {None}

@@ -37,6 +37,11 @@ class ApiKeyType(Node):
     )
     last_used_at: datetime | None = strawberry.field(description="The last allowed request.")
     last_used_ip: str | None
+    rolled_at: datetime | None = strawberry.field(
+        description="When the secret (or public key) was last rolled; null for a key never "
+        "rolled. Usage logs since then with signedWithPreviousSecret: true are the requests "
+        "still signed with the old one."
+    )
     usage = usage_field
     row: strawberry.Private[ApiKeyRow]
 
@@ -81,6 +86,7 @@ class ApiKeyType(Node):
             expiry_clamped=row.expiry_clamped,
             last_used_at=row.last_used_at,
             last_used_ip=row.last_used_ip,
+            rolled_at=row.rolled_at,
             row=row,
         )
 

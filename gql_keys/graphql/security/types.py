@@ -27,6 +27,11 @@ class SecurityEventType(Node):
     occurred_at: datetime
     ip: str | None = strawberry.field(description="The client address of the request.")
     user_agent: str | None = strawberry.field(description="Cut to 256 characters.")
+    key_label: str | None = strawberry.field(
+        description="For key events: the key's label when the event happened (apiKey.label "
+        "is its label now). Null for account events and events recorded before labels "
+        "were kept."
+    )
     api_key_id: strawberry.Private[int | None]
 
     @strawberry.field(description="The key, for key events.")
@@ -46,6 +51,7 @@ class SecurityEventType(Node):
             occurred_at=row.occurred_at,
             ip=row.client_ip,
             user_agent=row.user_agent,
+            key_label=row.key_label,
             api_key_id=row.api_key_id,
         )
 

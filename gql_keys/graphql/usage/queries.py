@@ -50,6 +50,7 @@ def _log_filter(flt: UsageLogFilter | None) -> LogFilter:
         since=flt.since,
         until=flt.until,
         client_ip=flt.client_ip,
+        signed_with_previous_secret=flt.signed_with_previous_secret,
     )
 
 

@@ -29,6 +29,11 @@ class UsageLogFilter:
     since: datetime | None = strawberry.field(default=None, description="Inclusive.")
     until: datetime | None = strawberry.field(default=None, description="Exclusive.")
     client_ip: str | None = None
+    signed_with_previous_secret: bool | None = strawberry.field(
+        default=None,
+        description="true: only requests signed with a key's previous secret during the "
+        "overlap after a roll; false: only the others.",
+    )
 
 
 @strawberry.type(name="UsageLog", description="One verification decision.")

@@ -1,12 +1,12 @@
-// The dashboard's entry: session, hash routes, the layout and the live activity feed.
+// The dashboard's entry: session, the views by hash (views.js), the layout and the live
+// activity feed.
 import { gql, session, SESSION_EXPIRED, USER_FIELDS } from "./api.js";
-import { LiveActivity, MAX_EVENTS, watchActivity } from "./activity.js";
-import { CreateAccount, SignIn } from "./auth.js";
-import { KeyPage } from "./key-page.js";
-import { KeysPage } from "./keys.js";
+import { LiveActivity, MAX_EVENTS, mergeEvents, recentActivity, watchActivity } from "./activity.js";
+import { Brand, CreateAccount, SignIn } from "./auth.js";
 import { html, render, useEffect, useState } from "./lib.js";
-import { SecurityPage } from "./security.js";
 import { RecoveryCodes, TwoFactorSetup } from "./twofactor.js";
+import { Announcer } from "./ui.js";
+import { VIEWS, viewFor } from "./views.js";
 
 const VIEWER = `query Viewer { viewer { ${USER_FIELDS} } }`;
 const LOGOUT = "mutation Logout { logout { userErrors { message code } } }";
@@ -23,7 +23,10 @@ function useHash() {
   return hash;
 }
 
-/** The live feed and a counter that moves (debounced) when a key changed or was used. */
+/**
+ * The live feed (the last requests from the usage log first, so it is not empty after
+ * signing in) and a counter that moves (debounced) when a key changed or was used.
+ */
 function useActivity(active) {
   const [events, setEvents] = useState([]);
   const [status, setStatus] = useState("connecting");
@@ -31,15 +34,20 @@ function useActivity(active) {
   useEffect(() => {
     if (!active) return undefined;
     let timer = null;
+    let live = true;
     const stop = watchActivity({
       onStatus: setStatus,
       onEvent: (event) => {
-        setEvents((old) => [event, ...old.filter((e) => e.id !== event.id)].slice(0, MAX_EVENTS));
+        setEvents((old) => mergeEvents([event], old));
         clearTimeout(timer);
         timer = setTimeout(() => setTick((n) => n + 1), REFRESH_DEBOUNCE_MS);
       },
     });
+    recentActivity(MAX_EVENTS)
+      .then((past) => live && setEvents((old) => mergeEvents(old, past)))
+      .catch(() => {}); // the feed still fills as requests arrive
     return () => {
+      live = false;
       clearTimeout(timer);
       stop();
       setEvents([]);
@@ -53,8 +61,9 @@ function SignedIn({ user, onUser, onSignOut }) {
   const hash = useHash();
   const [recoveryCodes, setRecoveryCodes] = useState(null);
   const activity = useActivity(true);
-  const keyMatch = /^#\/keys\/(.+)$/.exec(hash);
-  const onSecurity = hash === "#/security";
+  const { entry, params } = viewFor(hash);
+  const section = entry.section ?? entry.name;
+  const View = entry.view;
   const enabled = (nextUser, codes) => {
     onUser(nextUser);
     setRecoveryCodes(codes);
@@ -62,10 +71,10 @@ function SignedIn({ user, onUser, onSignOut }) {
   return html`<div class="shell">
     <a class="skip" href="#main" onClick=${(e) => { e.preventDefault(); document.getElementById("main")?.focus(); }}>Skip to content</a>
     <header class="top">
-      <a class="brand" href="#/">gql-keys</a>
+      <a class="brand" href="#/"><${Brand} /></a>
       <nav aria-label="Account">
-        <a href="#/" aria-current=${keyMatch || onSecurity ? undefined : "page"}>API</a>
-        <a href="#/security" aria-current=${onSecurity ? "page" : undefined}>Security</a>
+        ${VIEWS.filter((v) => v.nav).map((v) => html`<a key=${v.name} href=${v.href}
+          aria-current=${v.name === section ? "page" : undefined}>${v.nav}</a>`)}
       </nav>
       <span class="who">${user.email}</span>
       <button type="button" class="quiet" onClick=${onSignOut}>Sign out</button>
@@ -74,14 +83,12 @@ function SignedIn({ user, onUser, onSignOut }) {
       <main id="main" tabindex="-1">
         ${recoveryCodes && html`<${RecoveryCodes} codes=${recoveryCodes} onDone=${() => setRecoveryCodes(null)} />`}
         ${!user.twoFactorEnabled && html`<${TwoFactorSetup} onEnabled=${enabled} />`}
-        ${onSecurity
-          ? html`<${SecurityPage} user=${user} onUser=${onUser} />`
-          : keyMatch
-            ? html`<${KeyPage} id=${decodeURIComponent(keyMatch[1])} activityTick=${activity.tick} />`
-            : html`<${KeysPage} user=${user} activityTick=${activity.tick} />`}
+        <${View} key=${`${entry.name}:${params.join("/")}`} user=${user} onUser=${onUser}
+          activityTick=${activity.tick} params=${params} />
       </main>
       <aside aria-label="Activity"><${LiveActivity} events=${activity.events} status=${activity.status} /></aside>
     </div>
+    <${Announcer} />
   </div>`;
 }
 

@@ -15,7 +15,22 @@ async function login(email, password, totpCode) {
   return data.login;
 }
 
+/** The product's mark and name, in the top bar and above the sign-in forms. */
+export function Brand() {
+  return html`<span class="brand-mark"><img src="dashboard/favicon.svg" alt="" width="22" height="22" />gql-keys</span>`;
+}
+
+function AuthPage({ title, children }) {
+  return html`<main class="auth" id="main">
+    <p class="product"><${Brand} /><span class="tagline">API keys for your trading integrations</span></p>
+    <h1>${title}</h1>
+    ${children}
+  </main>`;
+}
+
 export function SignIn({ onSignedIn, notice }) {
+  // A notice from before (signed out, session expired) is stale once the person acts.
+  const [showNotice, setShowNotice] = useState(true);
   const [email, setEmail] = useState("");
   const [password, setPassword] = useState("");
   const [code, setCode] = useState("");
@@ -28,6 +43,7 @@ export function SignIn({ onSignedIn, notice }) {
 
   async function submit(event) {
     event.preventDefault();
+    setShowNotice(false);
     setBusy(true);
     setErrors({});
     try {
@@ -53,9 +69,8 @@ export function SignIn({ onSignedIn, notice }) {
     }
   }
 
-  return html`<main class="auth" id="main">
-    <h1>Sign in</h1>
-    <${Alert} kind="info">${notice}<//>
+  return html`<${AuthPage} title="Sign in">
+    <${Alert} kind="info">${showNotice && notice}<//>
     <form onSubmit=${submit}>
       <${Field} id="signin-email" label="Email" type="email" autocomplete="username" required autofocus
         value=${email} onValue=${setEmail} error=${errors.email} />
@@ -68,7 +83,7 @@ export function SignIn({ onSignedIn, notice }) {
       <button type="submit" class="primary" disabled=${busy}>Sign in</button>
     </form>
     <p class="switch">New here? <a href="#/register">Create account</a></p>
-  </main>`;
+  <//>`;
 }
 
 export function CreateAccount({ onSignedIn }) {
@@ -101,8 +116,7 @@ export function CreateAccount({ onSignedIn }) {
     }
   }
 
-  return html`<main class="auth" id="main">
-    <h1>Create account</h1>
+  return html`<${AuthPage} title="Create account">
     <form onSubmit=${submit}>
       <${Field} id="register-email" label="Email" type="email" autocomplete="username" required
         value=${email} onValue=${setEmail} error=${errors.email} />
@@ -113,5 +127,5 @@ export function CreateAccount({ onSignedIn }) {
       <button type="submit" class="primary" disabled=${busy}>Create account</button>
     </form>
     <p class="switch">Already registered? <a href="#/">Back to sign in</a></p>
-  </main>`;
+  <//>`;
 }

@@ -1,8 +1,11 @@
-// The Create New Key dialog: label, scopes by area, restrictions, then the authenticator
-// code and Next; on success the secret, once. Closing the dialog unmounts it, secret and all.
+// The Create New Key dialog in two steps: the key's details (Next asks the server for a
+// challenge, so bad input is reported before any code), then a summary with the
+// authenticator code and Create key; on success the secret, once. Closing the dialog
+// unmounts it, secret and all.
 import { errorsByField, gql, KEY_FIELDS, otherErrors } from "./api.js";
-import { html, useState } from "./lib.js";
-import { Alert, Dialog, Field, FieldError } from "./ui.js";
+import { html, useEffect, useRef, useState } from "./lib.js";
+import { algorithmName, scopeTitle } from "./names.js";
+import { Alert, CopyButton, Dialog, Field, FieldError, reveal, Time } from "./ui.js";
 
 const CREATE = `mutation CreateApiKey($input: CreateApiKeyInput!) {
   createApiKey(input: $input) { challenge { id expiresAt } userErrors { field message code } }
@@ -79,24 +82,7 @@ function buildInput(form) {
   return input;
 }
 
-// Fields whose errors appear next to them; any other error goes under the form.
-const SHOWN = ["label", "scopes", "ipAllowlist", "expiresAt", "rateLimit", "rateLimit.requests",
-  "rateLimit.perSeconds", "publicKey", "code"];
-
 export function SecretView({ apiKey, secret, onClose, title = "Key created" }) {
-  const [copied, setCopied] = useState("");
-  async function copy() {
-    try {
-      await navigator.clipboard.writeText(secret);
-      setCopied("Copied to the clipboard.");
-    } catch {
-      const range = document.createRange();
-      range.selectNodeContents(document.getElementById("secret-key"));
-      getSelection().removeAllRanges();
-      getSelection().addRange(range);
-      setCopied("Selected: press Ctrl+C (⌘C) to copy.");
-    }
-  }
   return html`<div class="secret-view">
     <h2 id="create-key-title">${title}</h2>
     <dl class="facts">
@@ -108,54 +94,70 @@ export function SecretView({ apiKey, secret, onClose, title = "Key created" }) {
           into your secret store now: it cannot be shown again, and if it is lost you will need a new key.</p>
         <p class="secret-line"><label for="secret-key">Secret key</label>
           <output id="secret-key" class="secret" aria-live="off">${secret}</output></p>
-        <div class="actions">
-          <button type="button" onClick=${copy}>Copy</button>
-          <span class="status" role="status">${copied}</span>
-        </div>`
+        <div class="actions"><${CopyButton} text=${secret} selectId="secret-key" what="Secret" /></div>`
       : html`<p>Partners sign with the Ed25519 private key that matches the public key you gave;
           no secret is kept or shown here.</p>`}
     <div class="actions end"><button type="button" class="primary" onClick=${onClose}>Done</button></div>
   </div>`;
 }
 
+/** What the key will be, read back before the code confirms it. */
+function Summary({ form, catalog }) {
+  const input = buildInput(form);
+  const rate = input.rateLimit ? `${input.rateLimit.requests} requests per ${input.rateLimit.perSeconds} s` : "Platform default";
+  return html`<dl class="facts summary">
+    <dt>Label</dt><dd>${input.label}</dd>
+    <dt>Permissions</dt><dd>${input.scopes.map((s) => scopeTitle(catalog, s)).join(", ")}</dd>
+    <dt>IP allowlist</dt><dd>${input.ipAllowlist ? input.ipAllowlist.join(", ") : "Any address (the key expires within 90 days)"}</dd>
+    <dt>Expires</dt><dd><${Time} value=${input.expiresAt} fallback="Not set" only="date" /></dd>
+    <dt>Rate limit</dt><dd>${rate}</dd>
+    <dt>Signature</dt><dd>${algorithmName(input.algorithm)}</dd>
+  </dl>`;
+}
+
+const DETAIL_FIELDS = ["label", "scopes", "ipAllowlist", "expiresAt", "rateLimit", "rateLimit.requests",
+  "rateLimit.perSeconds", "publicKey", "algorithm"];
+
 export function CreateKeyDialog({ catalog, onClose, onCreated }) {
   const [form, setForm] = useState({
     label: "", scopes: new Set(), allowlist: "", expiresOn: "", rateRequests: "", ratePer: "",
-    algorithm: "HMAC_SHA512", publicKey: "", code: "",
+    algorithm: "HMAC_SHA512", publicKey: "",
   });
+  const [step, setStep] = useState("details"); // details -> confirm
+  const [code, setCode] = useState("");
   const [challenge, setChallenge] = useState(null); // { id, expiresAt, input }
   const [errors, setErrors] = useState({});
   const [busy, setBusy] = useState(false);
   const [created, setCreated] = useState(null); // { apiKey, secret }
   const set = (name) => (value) => setForm((f) => ({ ...f, [name]: value }));
+  const codeRef = useRef(null);
+  const labelRef = useRef(null);
+  useEffect(() => {
+    if (step === "confirm") reveal(codeRef.current?.querySelector("input"));
+    else if (challenge) labelRef.current?.querySelector("input")?.focus();
+  }, [step]);
 
-  async function submit(event) {
-    event.preventDefault();
-    if (form.scopes.size === 0) return setErrors({ scopes: "Choose at least one permission." });
+  /** A challenge for the form as it is: the one we hold, or a new one (errors by field). */
+  async function challengeFor() {
+    const input = buildInput(form);
+    const sameInput = JSON.stringify(input);
+    if (challenge && challenge.input === sameInput && new Date(challenge.expiresAt) > new Date()) return challenge;
+    const result = (await gql(CREATE, { input })).createApiKey;
+    if (result.userErrors.length > 0) {
+      setErrors(errorsByField(result.userErrors));
+      setStep("details");
+      return null;
+    }
+    const current = { ...result.challenge, input: sameInput };
+    setChallenge(current);
+    return current;
+  }
+
+  async function run(action) {
     setBusy(true);
     setErrors({});
     try {
-      const input = buildInput(form);
-      const sameInput = JSON.stringify(input);
-      let current = challenge;
-      if (!current || current.input !== sameInput || new Date(current.expiresAt) <= new Date()) {
-        const result = (await gql(CREATE, { input })).createApiKey;
-        if (result.userErrors.length > 0) return setErrors(errorsByField(result.userErrors));
-        current = { ...result.challenge, input: sameInput };
-        setChallenge(current);
-      }
-      const confirmed = (await gql(CONFIRM, { input: { challengeId: current.id, code: form.code } }))
-        .verifyTwoFactor;
-      if (confirmed.userErrors.length > 0) {
-        const byField = errorsByField(confirmed.userErrors);
-        if (confirmed.userErrors.some((e) => e.code === "CHALLENGE_EXPIRED" || e.code === "TOO_MANY_ATTEMPTS")) {
-          setChallenge(null);
-        }
-        setForm((f) => ({ ...f, code: "" }));
-        return setErrors({ code: byField.code ?? byField.challengeId ?? byField[""] });
-      }
-      setCreated({ apiKey: confirmed.apiKey, secret: confirmed.secret });
-      onCreated(confirmed.apiKey);
+      await action();
     } catch (error) {
       setErrors({ "": error.message });
     } finally {
@@ -163,19 +165,71 @@ export function CreateKeyDialog({ catalog, onClose, onCreated }) {
     }
   }
 
+  const next = (event) => {
+    event.preventDefault();
+    if (form.scopes.size === 0) return setErrors({ scopes: "Choose at least one permission." });
+    return run(async () => {
+      if (await challengeFor()) setStep("confirm");
+    });
+  };
+
+  const create = (event) => {
+    event.preventDefault();
+    return run(async () => {
+      const current = await challengeFor();
+      if (!current) return;
+      const confirmed = (await gql(CONFIRM, { input: { challengeId: current.id, code } })).verifyTwoFactor;
+      setCode("");
+      if (confirmed.userErrors.length > 0) {
+        if (confirmed.userErrors.some((e) => e.code === "CHALLENGE_EXPIRED" || e.code === "TOO_MANY_ATTEMPTS")) {
+          setChallenge(null);
+        }
+        const byField = errorsByField(confirmed.userErrors);
+        setErrors({ code: byField.code ?? byField.challengeId ?? byField[""] });
+        reveal(codeRef.current?.querySelector("input"));
+        return;
+      }
+      setCreated({ apiKey: confirmed.apiKey, secret: confirmed.secret });
+      onCreated(confirmed.apiKey);
+    });
+  };
+
   if (created) {
     return html`<${Dialog} labelledBy="create-key-title" onClose=${onClose} className="wide">
       <${SecretView} apiKey=${created.apiKey} secret=${created.secret} onClose=${onClose} />
     <//>`;
   }
+  const head = html`<div class="dialog-head">
+    <h2 id="create-key-title">Create New Key</h2>
+    <button type="button" class="quiet" onClick=${onClose}>Cancel</button>
+  </div>`;
+  if (step === "confirm") {
+    return html`<${Dialog} labelledBy="create-key-title" onClose=${onClose} className="wide">
+      <form onSubmit=${create} class="create-key">
+        ${head}
+        <p class="step">Step 2 of 2: confirm with your authenticator</p>
+        <${Summary} form=${form} catalog=${catalog} />
+        <div class="confirm-step" ref=${codeRef}>
+          <${Field} id="key-code" label="Google Authenticator code" autocomplete="one-time-code"
+            inputmode="numeric" required value=${code} onValue=${setCode} error=${errors.code}
+            hint="The 6-digit code your app shows now: it creates the key." />
+        </div>
+        <${Alert}>${otherErrors(errors, ["code"])}<//>
+        <div class="actions end">
+          <button type="button" onClick=${() => { setErrors({}); setStep("details"); }}>Back</button>
+          <button type="submit" class="primary" disabled=${busy}>Create key</button>
+        </div>
+      </form>
+    <//>`;
+  }
   return html`<${Dialog} labelledBy="create-key-title" onClose=${onClose} className="wide">
-    <form onSubmit=${submit} class="create-key">
-      <div class="dialog-head">
-        <h2 id="create-key-title">Create New Key</h2>
-        <button type="button" class="quiet" onClick=${onClose}>Cancel</button>
+    <form onSubmit=${next} class="create-key">
+      ${head}
+      <p class="step">Step 1 of 2: what the key may do</p>
+      <div ref=${labelRef}>
+        <${Field} id="key-label" label="Label" required maxlength="64" autofocus value=${form.label}
+          onValue=${set("label")} error=${errors.label} hint="What the key is for, e.g. the partner's name." />
       </div>
-      <${Field} id="key-label" label="Label" required maxlength="64" autofocus value=${form.label}
-        onValue=${set("label")} error=${errors.label} hint="What the key is for, e.g. the partner's name." />
       <${ScopePicker} catalog=${catalog} selected=${form.scopes} onChange=${set("scopes")}
         error=${errors.scopes} />
       <${Field} id="key-allowlist" label="IP allowlist" multiline rows="3" value=${form.allowlist}
@@ -200,13 +254,8 @@ export function CreateKeyDialog({ catalog, onClose, onCreated }) {
       ${form.algorithm === "ED25519" && html`<${Field} id="key-public" label="Public key" multiline rows="3"
         required value=${form.publicKey} onValue=${set("publicKey")} error=${errors.publicKey}
         hint="PEM, or base64 of the 32-byte raw Ed25519 public key." />`}
-      <div class="confirm-step">
-        <${Field} id="key-code" label="Google Authenticator code" autocomplete="one-time-code"
-          inputmode="numeric" required value=${form.code} onValue=${set("code")} error=${errors.code}
-          hint="Confirms the new key with your second factor." />
-        <button type="submit" class="primary" disabled=${busy}>Next</button>
-      </div>
-      <${Alert}>${otherErrors(errors, SHOWN)}<//>
+      <${Alert}>${otherErrors(errors, DETAIL_FIELDS)}<//>
+      <div class="actions end"><button type="submit" class="primary" disabled=${busy}>Next</button></div>
     </form>
   <//>`;
 }

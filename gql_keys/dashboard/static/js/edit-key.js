@@ -2,8 +2,8 @@
 // (always confirmed with a code; the previous secret keeps verifying for the overlap).
 import { errorsByField, gql, KEY_FIELDS, otherErrors } from "./api.js";
 import { allowlistOf, endOfDay, ScopePicker, SecretView } from "./create-key.js";
-import { html, useState } from "./lib.js";
-import { Alert, Dialog, Field } from "./ui.js";
+import { html, useEffect, useRef, useState } from "./lib.js";
+import { Alert, Dialog, Field, reveal } from "./ui.js";
 
 const UPDATE = `mutation UpdateApiKey($input: UpdateApiKeyInput!) {
   updateApiKey(input: $input) { apiKey { ${KEY_FIELDS} } challenge { id expiresAt }
@@ -42,13 +42,22 @@ function changes(apiKey, form) {
   return input;
 }
 
-/** The code step shared by edit and roll: `Google Authenticator code` and a button. */
-function CodeStep({ code, setCode, error, busy, button, children }) {
-  return html`<div class="confirm-step">
+/**
+ * The code step shared by edit and roll: `Google Authenticator code` and a button. With
+ * `focusOnShow` the field takes the focus and scrolls into view when the step appears (the
+ * widening prompt comes after a long form, and the Save button that led to it is gone).
+ */
+function CodeStep({ code, setCode, error, busy, button, children, focusOnShow = false, note = null }) {
+  const box = useRef(null);
+  useEffect(() => {
+    if (focusOnShow) reveal(box.current?.querySelector("input"));
+  }, []);
+  return html`<div class="confirm-step" ref=${box}>
     ${children}
     <${Field} id="confirm-code" label="Google Authenticator code" autocomplete="one-time-code"
-      inputmode="numeric" required autofocus value=${code} onValue=${setCode} error=${error} />
-    <button type="submit" class="primary" disabled=${busy}>${button}</button>
+      inputmode="numeric" required autofocus value=${code} onValue=${setCode} error=${error}
+      aria-describedby=${[note, error ? "confirm-code-error" : null].filter(Boolean).join(" ") || undefined}
+      action=${html`<button type="submit" class="primary" disabled=${busy}>${button}</button>`} />
   </div>`;
 }
 
@@ -120,8 +129,8 @@ export function EditKeyDialog({ apiKey, catalog, onClose, onSaved }) {
         </div>
       </fieldset>
       ${challenge
-        ? html`<${CodeStep} code=${code} setCode=${setCode} error=${errors.code} busy=${busy} button="Confirm">
-            <p class="warning" role="alert">This change widens what the key may do: confirm it with your authenticator.</p>
+        ? html`<${CodeStep} code=${code} setCode=${setCode} error=${errors.code} busy=${busy} button="Confirm" focusOnShow note="widening-note">
+            <p class="warning" id="widening-note">This change widens what the key may do: confirm it with your authenticator.</p>
           <//>`
         : html`<div class="actions end"><button type="submit" class="primary" disabled=${busy}>Save changes</button></div>`}
       <${Alert}>${otherErrors(errors, SHOWN)}<//>
@@ -182,7 +191,8 @@ export function RollKeyDialog({ apiKey, onClose, onRolled }) {
         </select></div>
       ${ed25519 && html`<${Field} id="roll-public" label="Public key" multiline rows="3" required
         value=${publicKey} onValue=${setPublicKey} error=${errors.publicKey} />`}
-      <${CodeStep} code=${code} setCode=${setCode} error=${errors.code} busy=${busy} button="Next" />
+      <${CodeStep} code=${code} setCode=${setCode} error=${errors.code} busy=${busy}
+        button=${ed25519 ? "Roll public key" : "Roll secret"} />
       <${Alert}>${otherErrors(errors, SHOWN)}<//>
     </form>
   <//>`;

@@ -1,8 +1,11 @@
-// One key: its facts, a usage chart from ApiKey.usage, and its usage logs with filters.
+// One key: its facts, a usage chart from ApiKey.usage, and its usage logs with filters;
+// after a roll, which requests still came signed with the previous secret.
 import { gql, KEY_FIELDS } from "./api.js";
 import { UsageChart } from "./chart.js";
 import { EditKeyDialog, RollKeyDialog } from "./edit-key.js";
+import { KeyIdentifier } from "./keys.js";
 import { html, useCallback, useEffect, useState } from "./lib.js";
+import { algorithmName, codeName, scopeTitle, statusName, VERIFICATION_CODES } from "./names.js";
 import { Alert, Time } from "./ui.js";
 
 const PERIODS = {
@@ -10,20 +13,22 @@ const PERIODS = {
   day: { label: "Last 24 hours", ms: 24 * 3600e3, bucket: "HOUR" },
   month: { label: "Last 30 days", ms: 30 * 24 * 3600e3, bucket: "DAY" },
 };
-const CODES = ["VALID", "KEY_NOT_FOUND", "KEY_EXPIRED", "KEY_DELETED", "IP_NOT_ALLOWED",
-  "SCOPE_NOT_GRANTED", "INVALID_SIGNATURE", "TIMESTAMP_OUT_OF_WINDOW", "REPLAYED", "RATE_LIMITED"];
 const PAGE = 25;
 
 const KEY = `query Key($id: ID!, $since: DateTime!, $bucket: UsageBucketSize!) {
-  apiKey(id: $id) { ${KEY_FIELDS} previousSecretExpiresAt
+  apiKey(id: $id) { ${KEY_FIELDS} previousSecretExpiresAt rolledAt
     usage(since: $since, bucket: $bucket) { start allowed denied } }
   scopeCatalog { scope title description area }
 }`;
 const LOGS = `query Logs($filter: UsageLogFilter!, $first: Int!, $after: String) {
   usageLogs(filter: $filter, first: $first, after: $after) {
-    edges { cursor node { id occurredAt allowed code clientIp method path requiredScope } }
+    edges { cursor node { id occurredAt allowed code clientIp method path requiredScope
+      signedWithPreviousSecret } }
     pageInfo { hasNextPage endCursor }
   }
+}`;
+const ON_OLD_SECRET = `query OldSecretUse($filter: UsageLogFilter!) {
+  usageLogs(filter: $filter, first: 1) { totalCount }
 }`;
 
 function Chart({ apiKey, period, since }) {
@@ -35,7 +40,7 @@ function Chart({ apiKey, period, since }) {
     caption=${caption} />`;
 }
 
-function Filters({ filters, onApply }) {
+function Filters({ filters, onApply, rolled, material }) {
   const [draft, setDraft] = useState(filters);
   const set = (name) => (e) => setDraft((d) => ({ ...d, [name]: e.currentTarget.value }));
   const submit = (event) => {
@@ -49,8 +54,13 @@ function Filters({ filters, onApply }) {
       </select></div>
     <div class="field"><label for="filter-code">Verification code</label>
       <select id="filter-code" value=${draft.code} onChange=${set("code")}>
-        <option value="">Any</option>${CODES.map((c) => html`<option value=${c} key=${c}>${c}</option>`)}
+        <option value="">Any</option>${VERIFICATION_CODES.map((c) => html`<option value=${c} key=${c}>${codeName(c)} (${c})</option>`)}
       </select></div>
+    ${rolled && html`<div class="field"><label for="filter-signed">Signed with</label>
+      <select id="filter-signed" value=${draft.signedWith} onChange=${set("signedWith")}>
+        <option value="">Any ${material}</option><option value="previous">Previous ${material}</option>
+        <option value="current">Current ${material}</option>
+      </select></div>`}
     <div class="field"><label for="filter-period">Period</label>
       <select id="filter-period" value=${draft.period} onChange=${set("period")}>
         <option value="">All time</option>
@@ -64,6 +74,7 @@ function Filters({ filters, onApply }) {
 
 function toFilter(keyId, filters) {
   const filter = { keyId };
+  if (filters.signedWith) filter.signedWithPreviousSecret = filters.signedWith === "previous";
   if (filters.outcome) filter.allowed = filters.outcome === "allowed";
   if (filters.code) filter.codes = [filters.code];
   if (filters.period) filter.since = new Date(Date.now() - PERIODS[filters.period].ms).toISOString();
@@ -71,8 +82,14 @@ function toFilter(keyId, filters) {
   return filter;
 }
 
-function UsageLogs({ keyId, refresh }) {
-  const [filters, setFilters] = useState({ outcome: "", code: "", period: "", clientIp: "" });
+/** "Allowed", or why not ("Address not allowed"), in the outcome's colour. */
+const outcome = (log) => codeName(log.code);
+
+const NO_FILTERS = { outcome: "", code: "", period: "", clientIp: "", signedWith: "" };
+
+function UsageLogs({ apiKey, catalog, refresh, filters, setFilters }) {
+  const keyId = apiKey.id;
+  const material = apiKey.algorithm === "ED25519" ? "public key" : "secret";
   const [rows, setRows] = useState([]);
   const [page, setPage] = useState({ hasNextPage: false, endCursor: null });
   const [error, setError] = useState("");
@@ -92,30 +109,56 @@ function UsageLogs({ keyId, refresh }) {
       setBusy(false);
     }
   }, [keyId, filters]);
+  const usedFilter = Object.values(filters).some(Boolean);
   useEffect(() => { fetchPage(null); }, [fetchPage, refresh]);
 
   return html`<section class="card" aria-labelledby="logs-title">
     <h2 id="logs-title">Usage logs</h2>
-    <${Filters} filters=${filters} onApply=${setFilters} />
+    <${Filters} key=${JSON.stringify(filters)} filters=${filters} onApply=${setFilters}
+      rolled=${Boolean(apiKey.rolledAt)} material=${material} />
     <${Alert}>${error}<//>
-    ${rows.length === 0 && !busy ? html`<p class="empty">No requests match.</p>` : html`<div class="table-wrap"><table class="logs">
+    ${rows.length === 0 && !busy ? html`<p class="empty">${usedFilter ? "No requests match." : "No requests yet."}</p>` : html`<div class="table-wrap"><table class="logs">
       <caption class="visually-hidden">Usage logs, newest first</caption>
       <thead><tr><th scope="col">Time</th><th scope="col">Outcome</th><th scope="col">Code</th>
-        <th scope="col">Request</th><th scope="col">Scope</th><th scope="col">Client address</th></tr></thead>
-      <tbody>${rows.map((r) => html`<tr key=${r.id}>
-        <td><${Time} value=${r.occurredAt} /></td>
-        <td><span class=${r.allowed ? "status status-active" : "status status-denied"}>${r.allowed ? "Allowed" : "Denied"}</span></td>
+        <th scope="col">Request</th><th scope="col">Permission</th><th scope="col">Address</th>
+        ${apiKey.rolledAt && html`<th scope="col">Signed with</th>`}</tr></thead>
+      <tbody>${rows.map((r) => html`<tr key=${r.id} class=${r.signedWithPreviousSecret ? "previous-secret" : undefined}>
+        <td><${Time} value=${r.occurredAt} only="seconds" /></td>
+        <td><span class=${r.allowed ? "status status-active" : "status status-denied"}>${outcome(r)}</span></td>
         <td><code>${r.code}</code></td>
-        <td><code>${r.method} ${r.path}</code></td>
-        <td>${r.requiredScope ?? "—"}</td>
+        <td><code class="request" title=${`${r.method} ${r.path}`}>${r.method} ${r.path}</code></td>
+        <td>${r.requiredScope ? scopeTitle(catalog, r.requiredScope) : "—"}</td>
         <td><code>${r.clientIp}</code></td>
+        ${apiKey.rolledAt && html`<td>${r.signedWithPreviousSecret
+          ? html`<span class="badge badge-previous">Previous ${material}</span>`
+          : r.allowed && Date.parse(r.occurredAt) >= Date.parse(apiKey.rolledAt) ? html`<span class="muted">New ${material}</span>` : ""}</td>`}
       </tr>`)}</tbody>
     </table></div>`}
     ${page.hasNextPage && html`<button type="button" onClick=${() => fetchPage(page.endCursor)} disabled=${busy}>Load more</button>`}
   </section>`;
 }
 
-export function KeyPage({ id, activityTick }) {
+/** After a roll: how many requests the previous secret signed since, and a way to see them. */
+function PreviousSecretUse({ apiKey, material, refresh, onShow }) {
+  const [count, setCount] = useState(null);
+  useEffect(() => {
+    let live = true;
+    const filter = { keyId: apiKey.id, signedWithPreviousSecret: true, since: apiKey.rolledAt };
+    gql(ON_OLD_SECRET, { filter }).then((d) => live && setCount(d.usageLogs.totalCount), () => {});
+    return () => { live = false; };
+  }, [apiKey.id, apiKey.rolledAt, refresh]);
+  const overlapping = Boolean(apiKey.previousSecretExpiresAt);
+  return html`<dt>Rolled</dt>
+    <dd><${Time} value=${apiKey.rolledAt} />${overlapping
+      ? html`; the previous ${material} still verifies until <${Time} value=${apiKey.previousSecretExpiresAt} />`
+      : html`; the previous ${material} no longer verifies`}</dd>
+    <dt>On the previous ${material}</dt>
+    <dd id="previous-secret-use">${count === null ? "…" : html`${count === 1 ? "1 request" : `${count} requests`} since the roll${
+      count > 0 ? html` (<button type="button" class="link" onClick=${onShow}>show them</button>)` : ""}`}</dd>`;
+}
+
+export function KeyPage({ params, activityTick }) {
+  const id = params[0];
   const [period, setPeriod] = useState("day");
   const [apiKey, setApiKey] = useState(undefined);
   const [since, setSince] = useState(null);
@@ -123,6 +166,7 @@ export function KeyPage({ id, activityTick }) {
   const [dialog, setDialog] = useState(null); // "edit" | "roll"
   const [notice, setNotice] = useState("");
   const [error, setError] = useState("");
+  const [filters, setFilters] = useState(NO_FILTERS);
 
   const load = useCallback(async () => {
     try {
@@ -142,6 +186,11 @@ export function KeyPage({ id, activityTick }) {
     return html`<section><h1>Key not found</h1><p>It was deleted, or it is not yours.</p>
       <p><a href="#/">Back to API Management</a></p></section>`;
   }
+  const material = apiKey?.algorithm === "ED25519" ? "public key" : "secret";
+  const showOldSecretRequests = () => {
+    setFilters({ ...NO_FILTERS, signedWith: "previous" });
+    document.getElementById("logs-title")?.scrollIntoView({ block: "start" });
+  };
   return html`<section aria-labelledby="key-title">
     <p class="crumbs"><a href="#/">API Management</a> ›</p>
     <${Alert}>${error}<//>
@@ -155,16 +204,19 @@ export function KeyPage({ id, activityTick }) {
         </div>`}
       </div>
       <dl class="facts card">
-        <dt>Key</dt><dd><code>${apiKey.key}</code></dd>
-        <dt>Status</dt><dd>${apiKey.status}</dd>
-        <dt>Scopes</dt><dd>${apiKey.scopes.join(", ")}</dd>
-        <dt>IP allowlist</dt><dd>${apiKey.ipAllowlist.join(", ") || "Any address"}</dd>
+        <dt>Key</dt><dd><${KeyIdentifier} value=${apiKey.key} /></dd>
+        <dt>Status</dt><dd><span class=${`status status-${apiKey.status.toLowerCase()}`}>${statusName(apiKey.status)}</span></dd>
+        <dt>Permissions</dt><dd><ul class="tags">${apiKey.scopes.map((s) => html`<li key=${s}>${scopeTitle(catalog, s)}</li>`)}</ul></dd>
+        <dt>IP allowlist</dt><dd>${apiKey.ipAllowlist.length
+          ? html`<ul class="plain">${apiKey.ipAllowlist.map((ip) => html`<li key=${ip}><code>${ip}</code></li>`)}</ul>`
+          : "Any address"}</dd>
         <dt>Rate limit</dt><dd>${apiKey.rateLimit.requests} requests per ${apiKey.rateLimit.perSeconds} s</dd>
+        <dt>Signature</dt><dd>${algorithmName(apiKey.algorithm)}</dd>
         <dt>Created</dt><dd><${Time} value=${apiKey.createdAt} /></dd>
         <dt>Expires</dt><dd><${Time} value=${apiKey.expiresAt} fallback="Never" /></dd>
-        ${apiKey.previousSecretExpiresAt && html`<dt>Previous secret</dt>
-          <dd>still verifies until <${Time} value=${apiKey.previousSecretExpiresAt} /></dd>`}
-        <dt>Last used</dt><dd><${Time} value=${apiKey.lastUsedAt} fallback="Never" />${apiKey.lastUsedIp ? ` from ${apiKey.lastUsedIp}` : ""}</dd>
+        ${apiKey.rolledAt && html`<${PreviousSecretUse} apiKey=${apiKey} material=${material}
+          refresh=${activityTick} onShow=${showOldSecretRequests} />`}
+        <dt>Last used</dt><dd><${Time} value=${apiKey.lastUsedAt} fallback="Never" seconds />${apiKey.lastUsedIp ? ` from ${apiKey.lastUsedIp}` : ""}</dd>
       </dl>
       <section class="card" aria-labelledby="usage-title">
         <div class="section-head">
@@ -176,7 +228,8 @@ export function KeyPage({ id, activityTick }) {
         </div>
         <${Chart} apiKey=${apiKey} period=${period} since=${since} />
       </section>
-      <${UsageLogs} keyId=${apiKey.id} refresh=${activityTick} />
+      <${UsageLogs} apiKey=${apiKey} catalog=${catalog} refresh=${activityTick}
+        filters=${filters} setFilters=${setFilters} />
       ${dialog === "edit" && html`<${EditKeyDialog} apiKey=${apiKey} catalog=${catalog}
         onClose=${() => setDialog(null)}
         onSaved=${(_, message) => { setDialog(null); setNotice(message); load(); }} />`}

@@ -1,51 +1,105 @@
-// API Management: the keys table with its marks, Create New Key, and Delete with confirmation.
+// API Management: the keys table (one key a line, its actions in its row), Create New Key,
+// Edit, Roll secret and Delete with confirmation; and the deleted keys.
 import { errorsByField, gql, KEY_FIELDS } from "./api.js";
 import { CreateKeyDialog } from "./create-key.js";
+import { EditKeyDialog, RollKeyDialog } from "./edit-key.js";
 import { html, useCallback, useEffect, useState } from "./lib.js";
-import { Alert, DAY_MS, Dialog, Time } from "./ui.js";
+import { headlineScopes, scopeTitle, statusName } from "./names.js";
+import { Alert, CopyButton, DAY_MS, Dialog, Time } from "./ui.js";
 
 const KEYS = `query Keys { apiKeys(first: 100) { nodes { ${KEY_FIELDS} } totalCount }
+  everKeys: apiKeys(first: 1, includeDeleted: true) { totalCount }
+  scopeCatalog { scope title description area } }`;
+const DELETED = `query DeletedKeys($after: String) {
+  apiKeys(first: 100, after: $after, includeDeleted: true) {
+    nodes { ${KEY_FIELDS} } pageInfo { hasNextPage endCursor } }
   scopeCatalog { scope title description area } }`;
 const DELETE = `mutation DeleteApiKey($input: DeleteApiKeyInput!) {
   deleteApiKey(input: $input) { deletedApiKeyId userErrors { field message code } }
 }`;
 export const UNUSED_DAYS = 30;
 export const EXPIRING_DAYS = 7;
+const SHOWN_SCOPES = 1;
+const dateOnly = new Intl.DateTimeFormat(undefined, { dateStyle: "medium" });
 
-/** The marks a key earns: unused for 30 days (never used counts from creation), expiring soon. */
+/**
+ * The marks a key earns: unused for 30 days (never used counts from creation), expiring
+ * soon. `text` is the short badge, `title` the sentence on hover.
+ */
 export function keyMarks(apiKey, now = Date.now()) {
   const marks = [];
   const lastActive = new Date(apiKey.lastUsedAt ?? apiKey.createdAt).getTime();
   if (apiKey.status === "ACTIVE" && now - lastActive >= UNUSED_DAYS * DAY_MS) {
-    marks.push({ kind: "unused", text: apiKey.lastUsedAt ? `Unused for ${UNUSED_DAYS}+ days` : `Never used in ${UNUSED_DAYS}+ days` });
+    marks.push({
+      kind: "unused",
+      text: apiKey.lastUsedAt ? `Idle ${UNUSED_DAYS}+ days` : "Never used",
+      title: apiKey.lastUsedAt
+        ? `Last used ${dateOnly.format(new Date(apiKey.lastUsedAt))}: unused for ${UNUSED_DAYS}+ days`
+        : `Never used in the ${UNUSED_DAYS}+ days since it was created`,
+    });
   }
   if (apiKey.status === "ACTIVE" && apiKey.expiresAt) {
     const left = new Date(apiKey.expiresAt).getTime() - now;
     if (left <= EXPIRING_DAYS * DAY_MS) {
       const days = Math.max(0, Math.ceil(left / DAY_MS));
-      marks.push({ kind: "expiring", text: days <= 1 ? "Expires within a day" : `Expires in ${days} days` });
+      const text = days <= 1 ? "Within a day" : `In ${days} days`;
+      marks.push({ kind: "expiring", text, title: `Expires ${dateOnly.format(new Date(apiKey.expiresAt))}` });
     }
   }
   return marks;
 }
 
-export const scopeTitle = (catalog, scope) => catalog.find((s) => s.scope === scope)?.title ?? scope;
+const Mark = ({ mark }) => mark && html`<span class=${`badge badge-${mark.kind}`} title=${mark.title}>${mark.text}</span>`;
 
-function KeyRow({ apiKey, catalog, onDelete }) {
+const keyHref = (apiKey) => `#/keys/${encodeURIComponent(apiKey.id)}`;
+
+/**
+ * The first items as chips, the rest counted in a "+N" chip that names them (hover and
+ * screen readers); the cell keeps to one line. An item is its text, or { text, className }.
+ */
+function Chips({ items, shown = SHOWN_SCOPES, className = "tags" }) {
+  const all = items.map((item) => (typeof item === "string" ? { text: item } : item));
+  const rest = all.slice(shown).map((item) => item.text);
+  return html`<ul class=${`${className} one-line`}>
+    ${all.slice(0, shown).map((item) => html`<li key=${item.text} class=${item.className} title=${item.text}>${item.text}</li>`)}
+    ${rest.length > 0 && html`<li class="more" title=${rest.join(", ")}>
+      <span aria-hidden="true">+${rest.length}</span><span class="visually-hidden">${rest.join(", ")}</span></li>`}
+  </ul>`;
+}
+
+/** A key's permissions as chips, riskiest first (Withdraw stands out). */
+const scopeChips = (catalog, scopes) => headlineScopes(scopes).map((scope) => ({
+  text: scopeTitle(catalog, scope),
+  className: scope === "WITHDRAW" ? "scope-withdraw" : undefined,
+}));
+
+/** The key identifier, cut to fit with the whole on hover, and a button that copies it. */
+export function KeyIdentifier({ value }) {
+  return html`<span class="key-id"><code title=${value}>${value}</code>
+    <${CopyButton} text=${value} label="Copy identifier" what="Identifier" /></span>`;
+}
+
+function KeyRow({ apiKey, catalog, onAction }) {
   const marks = keyMarks(apiKey);
+  const mark = (kind) => marks.find((m) => m.kind === kind);
+  const active = apiKey.status === "ACTIVE";
+  const why = active ? undefined : `${statusName(apiKey.status)} keys cannot be changed: create a new one.`;
   return html`<tr>
-    <th scope="row"><a href=${`#/keys/${encodeURIComponent(apiKey.id)}`}>${apiKey.label}</a></th>
-    <td><code class="key-id">${apiKey.key}</code></td>
-    <td><ul class="tags">${apiKey.scopes.map((s) => html`<li key=${s}>${scopeTitle(catalog, s)}</li>`)}</ul></td>
-    <td>${apiKey.ipAllowlist.length ? html`<ul class="plain">${apiKey.ipAllowlist.map((ip) => html`<li key=${ip}><code>${ip}</code></li>`)}</ul>` : html`<span class="muted">Any address</span>`}</td>
-    <td><${Time} value=${apiKey.createdAt} only="date" /></td>
-    <td><${Time} value=${apiKey.expiresAt} fallback="Never" only="date" /></td>
-    <td><${Time} value=${apiKey.lastUsedAt} fallback="Never" only="date" /></td>
-    <td>
-      <span class=${`status status-${apiKey.status.toLowerCase()}`}>${apiKey.status === "ACTIVE" ? "Active" : "Expired"}</span>
-      ${marks.map((m) => html`<span class=${`badge badge-${m.kind}`} key=${m.kind}>${m.text}</span>`)}
+    <th scope="row" class="key-label"><a href=${keyHref(apiKey)} title=${apiKey.label}>${apiKey.label}</a></th>
+    <td><${KeyIdentifier} value=${apiKey.key} /></td>
+    <td><${Chips} items=${scopeChips(catalog, apiKey.scopes)} /></td>
+    <td>${apiKey.ipAllowlist.length
+      ? html`<${Chips} items=${apiKey.ipAllowlist} shown=${1} className="plain addresses" />`
+      : html`<span class="muted">Any address</span>`}</td>
+    <td>${mark("unused") ? html`<${Mark} mark=${mark("unused")} />` : html`<${Time} value=${apiKey.lastUsedAt} fallback="Never" only="date" />`}</td>
+    <td>${!active ? html`<span class=${`status status-${apiKey.status.toLowerCase()}`}>${statusName(apiKey.status)}</span>`
+      : mark("expiring") ? html`<${Mark} mark=${mark("expiring")} />`
+        : html`<${Time} value=${apiKey.expiresAt} fallback="Never" only="date" />`}</td>
+    <td class="row-actions">
+      <button type="button" class="small" disabled=${!active} title=${why} onClick=${() => onAction("edit", apiKey)}>Edit</button>
+      <button type="button" class="small" disabled=${!active} title=${why} onClick=${() => onAction("roll", apiKey)}>Roll secret</button>
+      <button type="button" class="small danger-quiet" onClick=${() => onAction("delete", apiKey)}>Delete</button>
     </td>
-    <td class="row-actions"><button type="button" class="danger small" onClick=${() => onDelete(apiKey)}>Delete</button></td>
   </tr>`;
 }
 
@@ -75,18 +129,29 @@ function DeleteDialog({ apiKey, onClose, onDeleted }) {
   <//>`;
 }
 
+function EmptyState({ everHadKeys }) {
+  if (!everHadKeys) {
+    return html`<p class="empty card">No keys yet. Create one for each partner or program that calls the API.</p>`;
+  }
+  return html`<p class="empty card">No live keys. <a href="#/keys/deleted">See deleted keys</a> for their
+    history and usage logs.</p>`;
+}
+
 export function KeysPage({ user, activityTick }) {
   const [data, setData] = useState(null);
   const [error, setError] = useState("");
-  const [creating, setCreating] = useState(false);
-  const [deleting, setDeleting] = useState(null);
+  const [dialog, setDialog] = useState(null); // { kind: "create" | "edit" | "roll" | "delete", apiKey }
   const [notice, setNotice] = useState("");
   const [onlyUnused, setOnlyUnused] = useState(false);
 
   const load = useCallback(async () => {
     try {
       const result = await gql(KEYS);
-      setData({ keys: result.apiKeys.nodes, catalog: result.scopeCatalog });
+      setData({
+        keys: result.apiKeys.nodes,
+        deleted: result.everKeys.totalCount - result.apiKeys.totalCount,
+        catalog: result.scopeCatalog,
+      });
       setError("");
     } catch (e) {
       setError(e.message);
@@ -94,12 +159,19 @@ export function KeysPage({ user, activityTick }) {
   }, []);
   useEffect(() => { load(); }, [load, activityTick]);
 
+  const open = (kind, apiKey = null) => {
+    setNotice("");
+    setDialog({ kind, apiKey });
+  };
+  const close = () => setDialog(null);
+  const shown = data ? data.keys.filter((k) => !onlyUnused || keyMarks(k).some((m) => m.kind === "unused")) : [];
+
   return html`<section aria-labelledby="keys-title">
     <div class="section-head">
       <h1 id="keys-title">API Management</h1>
       <button type="button" class="primary" disabled=${!user.twoFactorEnabled || !data}
         aria-describedby=${user.twoFactorEnabled ? undefined : "needs-2fa"}
-        onClick=${() => { setNotice(""); setCreating(true); }}>Create New Key</button>
+        onClick=${() => open("create")}>Create New Key</button>
     </div>
     ${!user.twoFactorEnabled && html`<p class="hint" id="needs-2fa">Turn on two-factor authentication to create keys.</p>`}
     <${Alert} kind="info">${notice}<//>
@@ -110,19 +182,66 @@ export function KeysPage({ user, activityTick }) {
       <label for="only-unused">Show only keys unused for ${UNUSED_DAYS} days</label>
     </div>`}
     ${data && (data.keys.length === 0
-      ? html`<p class="empty">No keys yet. Create one for each partner or program that calls the API.</p>`
+      ? html`<${EmptyState} everHadKeys=${data.deleted > 0} />`
       : html`<div class="table-wrap"><table class="keys">
           <caption class="visually-hidden">Your API keys</caption>
           <thead><tr>
-            <th scope="col">Label</th><th scope="col">Key</th><th scope="col">Scopes</th>
-            <th scope="col">IP allowlist</th><th scope="col">Created</th><th scope="col">Expires</th>
-            <th scope="col">Last used</th><th scope="col">Status</th><th scope="col"><span class="visually-hidden">Actions</span></th>
+            <th scope="col">Label</th><th scope="col">Key</th><th scope="col">Permissions</th>
+            <th scope="col">IP allowlist</th><th scope="col">Last used</th><th scope="col">Expires</th>
+            <th scope="col"><span class="visually-hidden">Actions</span></th>
           </tr></thead>
-          <tbody>${data.keys.filter((k) => !onlyUnused || keyMarks(k).some((m) => m.kind === "unused")).map((k) => html`<${KeyRow} key=${k.id} apiKey=${k} catalog=${data.catalog} onDelete=${setDeleting} />`)}</tbody>
+          <tbody>${shown.map((k) => html`<${KeyRow} key=${k.id} apiKey=${k} catalog=${data.catalog} onAction=${open} />`)}</tbody>
         </table></div>`)}
-    ${creating && html`<${CreateKeyDialog} catalog=${data.catalog}
-      onCreated=${load} onClose=${() => setCreating(false)} />`}
-    ${deleting && html`<${DeleteDialog} apiKey=${deleting} onClose=${() => setDeleting(null)}
-      onDeleted=${() => { setNotice(`Deleted “${deleting.label}”.`); setDeleting(null); load(); }} />`}
+    ${data && data.keys.length > 0 && data.deleted > 0 && html`<p class="table-foot">
+      <a href="#/keys/deleted">Deleted keys (${data.deleted})</a></p>`}
+    ${dialog?.kind === "create" && html`<${CreateKeyDialog} catalog=${data.catalog}
+      onCreated=${load} onClose=${close} />`}
+    ${dialog?.kind === "edit" && html`<${EditKeyDialog} apiKey=${dialog.apiKey} catalog=${data.catalog}
+      onClose=${close} onSaved=${(saved, message) => { close(); setNotice(`“${saved.label}”: ${message}`); load(); }} />`}
+    ${dialog?.kind === "roll" && html`<${RollKeyDialog} apiKey=${dialog.apiKey}
+      onClose=${() => { close(); load(); }} onRolled=${() => setNotice(`Rolled the secret of “${dialog.apiKey.label}”.`)} />`}
+    ${dialog?.kind === "delete" && html`<${DeleteDialog} apiKey=${dialog.apiKey} onClose=${close}
+      onDeleted=${() => { setNotice(`Deleted “${dialog.apiKey.label}”.`); close(); load(); }} />`}
+  </section>`;
+}
+
+/** Keys deleted from this account: what they could do, and a way to their usage logs. */
+export function DeletedKeysPage() {
+  const [rows, setRows] = useState(null);
+  const [catalog, setCatalog] = useState([]);
+  const [page, setPage] = useState({ hasNextPage: false, endCursor: null });
+  const [error, setError] = useState("");
+  const fetchPage = useCallback(async (after) => {
+    try {
+      const data = await gql(DELETED, { after });
+      const deleted = data.apiKeys.nodes.filter((k) => k.status === "DELETED");
+      setRows((old) => (after ? [...(old ?? []), ...deleted] : deleted));
+      setCatalog(data.scopeCatalog);
+      setPage(data.apiKeys.pageInfo);
+      setError("");
+    } catch (e) {
+      setError(e.message);
+    }
+  }, []);
+  useEffect(() => { fetchPage(null); }, [fetchPage]);
+  return html`<section aria-labelledby="deleted-title">
+    <p class="crumbs"><a href="#/">API Management</a> ›</p>
+    <h1 id="deleted-title">Deleted keys</h1>
+    <p class="muted">A deleted key verifies nothing. Its usage logs stay until they are pruned.</p>
+    <${Alert}>${error}<//>
+    ${rows && rows.length === 0 && html`<p class="empty card">No deleted keys.</p>`}
+    ${rows && rows.length > 0 && html`<div class="table-wrap"><table class="keys">
+      <caption class="visually-hidden">Deleted keys</caption>
+      <thead><tr><th scope="col">Label</th><th scope="col">Key</th><th scope="col">Permissions</th>
+        <th scope="col">Created</th><th scope="col">Last used</th></tr></thead>
+      <tbody>${rows.map((k) => html`<tr key=${k.id}>
+        <th scope="row" class="key-label"><a href=${keyHref(k)} title=${k.label}>${k.label}</a></th>
+        <td><${KeyIdentifier} value=${k.key} /></td>
+        <td><${Chips} items=${scopeChips(catalog, k.scopes)} /></td>
+        <td><${Time} value=${k.createdAt} only="date" /></td>
+        <td><${Time} value=${k.lastUsedAt} fallback="Never" only="date" /></td>
+      </tr>`)}</tbody>
+    </table></div>`}
+    ${page.hasNextPage && html`<button type="button" onClick=${() => fetchPage(page.endCursor)}>Load more</button>`}
   </section>`;
 }

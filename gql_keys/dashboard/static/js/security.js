@@ -1,14 +1,16 @@
 // Security: live sessions (revoke), the account's security events, change password,
-// regenerate recovery codes, turn two-factor off.
+// regenerate recovery codes, turn two-factor off (not while live keys exist).
+import { Agent, useAgentParser } from "./agents.js";
 import { errorsByField, gql, otherErrors, USER_FIELDS } from "./api.js";
 import { html, useCallback, useEffect, useState } from "./lib.js";
+import { securityEventName } from "./names.js";
 import { RecoveryCodes } from "./twofactor.js";
 import { Alert, Field, Time } from "./ui.js";
 
 const SESSIONS = "query Sessions { sessions { id createdAt lastSeenAt ip userAgent current } }";
 const EVENTS = `query SecurityEvents($after: String) {
   securityEvents(first: 20, after: $after) {
-    nodes { id kind occurredAt ip userAgent apiKey { label } }
+    nodes { id kind occurredAt ip userAgent keyLabel apiKey { id label } }
     pageInfo { hasNextPage endCursor }
   }
 }`;
@@ -21,18 +23,11 @@ const CHANGE_PASSWORD = `mutation ChangePassword($input: ChangePasswordInput!) {
 const REGENERATE = `mutation RegenerateRecoveryCodes($input: RegenerateRecoveryCodesInput!) {
   regenerateRecoveryCodes(input: $input) { recoveryCodes userErrors { field message code } }
 }`;
+// Live keys (active, not expired) are what keeps two-factor on.
+const LIVE_KEYS = "query LiveKeys { apiKeys(first: 100) { nodes { status } } }";
 const DISABLE = `mutation DisableTwoFactor($input: DisableTwoFactorInput!) {
   disableTwoFactor(input: $input) { user { ${USER_FIELDS} } userErrors { field message code } }
 }`;
-
-const KIND_TEXT = {
-  LOGIN_SUCCEEDED: "Signed in", LOGIN_FAILED: "Failed sign-in", LOGOUT: "Signed out",
-  PASSWORD_CHANGED: "Password changed", SESSION_REVOKED: "Session revoked",
-  TWO_FACTOR_ENABLED: "Two-factor turned on", TWO_FACTOR_DISABLED: "Two-factor turned off",
-  TWO_FACTOR_FAILED: "Wrong authenticator code", RECOVERY_CODE_USED: "Recovery code used",
-  RECOVERY_CODES_REGENERATED: "Recovery codes regenerated", KEY_CREATED: "Key created",
-  KEY_UPDATED: "Key changed", KEY_ROLLED: "Key secret rolled", KEY_DELETED: "Key deleted",
-};
 
 /** Run a mutation-backed form: busy flag, errors by field, the result when it worked. */
 function useAction() {
@@ -59,6 +54,7 @@ function useAction() {
 }
 
 function Sessions() {
+  const parser = useAgentParser();
   const [sessions, setSessions] = useState(null);
   const [error, setError] = useState("");
   const load = useCallback(() => gql(SESSIONS).then((d) => setSessions(d.sessions), (e) => setError(e.message)), []);
@@ -81,15 +77,22 @@ function Sessions() {
         <th scope="col">Browser</th><th scope="col"><span class="visually-hidden">Actions</span></th></tr></thead>
       <tbody>${sessions.map((s) => html`<tr key=${s.id}>
         <td><${Time} value=${s.createdAt} /></td><td><${Time} value=${s.lastSeenAt} /></td>
-        <td><code>${s.ip ?? "—"}</code></td><td class="agent">${s.userAgent ?? "—"}</td>
-        <td>${s.current ? html`<span class="badge">This browser</span>`
+        <td><code>${s.ip ?? "—"}</code></td><td><${Agent} agent=${s.userAgent} parser=${parser} /></td>
+        <td class="session-action">${s.current ? html`<span class="badge badge-current">This browser</span>`
           : html`<button type="button" class="small" onClick=${() => revoke(s.id)}>Revoke</button>`}</td>
       </tr>`)}</tbody>
     </table></div>`}
   </section>`;
 }
 
+/** "Key created: desk bot" with the label the key had then (its label now if not recorded). */
+function eventText(event) {
+  const label = event.keyLabel ?? event.apiKey?.label;
+  return label ? `${securityEventName(event.kind)}: ${label}` : securityEventName(event.kind);
+}
+
 function SecurityEvents() {
+  const parser = useAgentParser();
   const [events, setEvents] = useState([]);
   const [page, setPage] = useState({ hasNextPage: false, endCursor: null });
   const [error, setError] = useState("");
@@ -108,10 +111,11 @@ function SecurityEvents() {
     <${Alert}>${error}<//>
     <div class="table-wrap"><table>
       <caption class="visually-hidden">Security events, newest first</caption>
-      <thead><tr><th scope="col">Time</th><th scope="col">Event</th><th scope="col">Address</th><th scope="col">Browser or key</th></tr></thead>
+      <thead><tr><th scope="col">Time</th><th scope="col">Event</th><th scope="col">Address</th><th scope="col">Browser</th></tr></thead>
       <tbody>${events.map((e) => html`<tr key=${e.id}>
-        <td><${Time} value=${e.occurredAt} /></td><td>${KIND_TEXT[e.kind] ?? e.kind}</td>
-        <td><code>${e.ip ?? "—"}</code></td><td class="agent">${e.apiKey?.label ?? e.userAgent ?? "—"}</td>
+        <td class="nowrap"><${Time} value=${e.occurredAt} only="seconds" /></td>
+        <td>${e.apiKey ? html`<a href=${`#/keys/${encodeURIComponent(e.apiKey.id)}`}>${eventText(e)}</a>` : eventText(e)}</td>
+        <td><code>${e.ip ?? "—"}</code></td><td><${Agent} agent=${e.userAgent} parser=${parser} /></td>
       </tr>`)}</tbody>
     </table></div>
     ${page.hasNextPage && html`<button type="button" onClick=${() => fetchPage(page.endCursor)}>Load more</button>`}
@@ -148,7 +152,23 @@ function ChangePassword() {
   </section>`;
 }
 
+/** How many live keys the account has (null while asking). */
+function useLiveKeyCount() {
+  const [count, setCount] = useState(null);
+  useEffect(() => {
+    let live = true;
+    gql(LIVE_KEYS).then(
+      (d) => live && setCount(d.apiKeys.nodes.filter((k) => k.status === "ACTIVE").length),
+      () => live && setCount(0), // unknown: the server still refuses with KEYS_EXIST
+    );
+    return () => { live = false; };
+  }, []);
+  return count;
+}
+
 function TwoFactorSettings({ onUser }) {
+  const liveKeys = useLiveKeyCount();
+  const blocked = liveKeys === null || liveKeys > 0;
   const [regenCode, setRegenCode] = useState("");
   const [codes, setCodes] = useState(null);
   const [password, setPassword] = useState("");
@@ -176,15 +196,17 @@ function TwoFactorSettings({ onUser }) {
       <p>New codes replace the old ones at once.</p>
       <form onSubmit=${regenerate} class="inline-form">
         <${Field} id="regen-code" label="Authentication code" autocomplete="one-time-code" inputmode="numeric"
-          required value=${regenCode} onValue=${setRegenCode} error=${regen.errors.code} />
-        <button type="submit" disabled=${regen.busy}>Regenerate recovery codes</button>
+          required value=${regenCode} onValue=${setRegenCode} error=${regen.errors.code}
+          action=${html`<button type="submit" disabled=${regen.busy}>Regenerate recovery codes</button>`} />
       </form>
       <${Alert}>${otherErrors(regen.errors, ["code"])}<//>
     </section>
     <section class="card" aria-labelledby="disable-title">
       <h2 id="disable-title">Turn off two-factor authentication</h2>
-      <p>Only possible while the account has no live keys: delete them first.</p>
+      <p>Keys are created and changed only with a code, so two-factor stays on while the account
+        has live keys.</p>
       <form onSubmit=${turnOff}>
+        <fieldset class="plain" disabled=${blocked}>
         <div class="row">
           <${Field} id="disable-password" label="Password" type="password" autocomplete="current-password"
             required value=${password} onValue=${setPassword} error=${disable.errors.password} />
@@ -192,7 +214,13 @@ function TwoFactorSettings({ onUser }) {
             required value=${disableCode} onValue=${setDisableCode} error=${disable.errors.code} />
         </div>
         <${Alert}>${otherErrors(disable.errors, ["password", "code"])}<//>
-        <button type="submit" class="danger" disabled=${disable.busy}>Turn off two-factor</button>
+        <div class="actions">
+          <button type="submit" class="danger" disabled=${disable.busy || blocked}
+            aria-describedby=${blocked ? "disable-reason" : undefined}>Turn off two-factor</button>
+          ${liveKeys > 0 && html`<p class="hint" id="disable-reason">Not possible while ${liveKeys === 1 ? "1 live key exists" : `${liveKeys} live keys exist`}:
+            delete ${liveKeys === 1 ? "it" : "them"} first on <a href="#/">API Management</a>.</p>`}
+        </div>
+        </fieldset>
       </form>
     </section>`;
 }

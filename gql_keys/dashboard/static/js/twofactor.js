@@ -1,7 +1,7 @@
 // Two-factor setup: password -> QR code and Setup key -> Authentication code -> recovery codes.
 import { errorsByField, gql, USER_FIELDS } from "./api.js";
 import { html, useEffect, useState } from "./lib.js";
-import { Alert, downloadText, Field } from "./ui.js";
+import { Alert, CopyButton, downloadText, Field } from "./ui.js";
 
 const BEGIN = `mutation BeginTwoFactorSetup($input: BeginTwoFactorSetupInput!) {
   beginTwoFactorSetup(input: $input) { secret qrSvg userErrors { field message code } }
@@ -21,6 +21,22 @@ function QrImage({ svg }) {
     return () => URL.revokeObjectURL(objectUrl);
   }, [svg]);
   return url ? html`<img class="qr" src=${url} alt="QR code" width="200" height="200" />` : null;
+}
+
+/**
+ * The base32 setup key in groups of four, as authenticator apps show it. The groups are
+ * spaced by CSS, not by characters: the element's text, a selection and Copy all give the
+ * key itself.
+ */
+export function SetupKey({ secret }) {
+  const groups = secret.match(/.{1,4}/g) ?? [];
+  return html`<div class="setup-key">
+    <label for="setup-key">Setup key</label>
+    <div class="control-row">
+      <output id="setup-key" class="secret grouped" aria-live="off">${groups.map((g, i) => html`<span key=${i}>${g}</span>`)}</output>
+      <${CopyButton} text=${secret} what="Setup key" selectId="setup-key" />
+    </div>
+  </div>`;
 }
 
 export function TwoFactorSetup({ onEnabled }) {
@@ -72,20 +88,19 @@ export function TwoFactorSetup({ onEnabled }) {
     ${!setup && html`<form onSubmit=${begin} class="inline-form">
       <${Field} id="twofactor-password" label="Password" type="password" autocomplete="current-password"
         required value=${password} onValue=${setPassword} error=${errors.password}
-        hint="Confirm it is you before a new authenticator is linked." />
-      <button type="submit" class="primary" disabled=${busy}>Set up authenticator</button>
+        hint="Confirm it is you before a new authenticator is linked."
+        action=${html`<button type="submit" class="primary" disabled=${busy}>Set up authenticator</button>`} />
     </form>`}
     ${setup && html`<div class="twofactor-setup">
       <${QrImage} svg=${setup.qrSvg} />
       <div>
         <p>Scan the QR code with your authenticator app, or type the setup key into it.</p>
-        <p class="setup-key"><label for="setup-key">Setup key</label>
-          <output id="setup-key" class="secret" aria-live="off">${setup.secret}</output></p>
+        <${SetupKey} secret=${setup.secret} />
         <form onSubmit=${confirm} class="inline-form">
           <${Field} id="twofactor-code" label="Authentication code" autocomplete="one-time-code"
             inputmode="numeric" required value=${code} onValue=${setCode} error=${errors.code}
-            hint="The 6-digit code the app shows now." />
-          <button type="submit" class="primary" disabled=${busy}>Enable</button>
+            hint="The 6-digit code the app shows now."
+            action=${html`<button type="submit" class="primary" disabled=${busy}>Enable</button>`} />
         </form>
       </div>
     </div>`}

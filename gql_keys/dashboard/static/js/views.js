@@ -1,0 +1,31 @@
+// The signed-in views, one module each. A new view (sub-accounts, notifications, …) adds its
+// module and one entry here: `match` picks it from the location hash (its groups become
+// `params`), `nav` gives it a link in the top bar, `section` names the link a sub-view lives
+// under. Every view gets the same props: { user, onUser, activityTick, params }.
+import { KeyPage } from "./key-page.js";
+import { DeletedKeysPage, KeysPage } from "./keys.js";
+import { SecurityPage } from "./security.js";
+
+export const VIEWS = [
+  { name: "keys", nav: "API keys", href: "#/", match: /^(?:#\/?)?$/, view: KeysPage },
+  { name: "deleted-keys", section: "keys", match: /^#\/keys\/deleted$/, view: DeletedKeysPage },
+  { name: "key", section: "keys", match: /^#\/keys\/([^/]+)$/, view: KeyPage },
+  { name: "security", nav: "Security", href: "#/security", match: /^#\/security$/, view: SecurityPage },
+];
+
+const decoded = (part) => {
+  try {
+    return decodeURIComponent(part);
+  } catch {
+    return part; // a malformed escape names nothing: the view says "not found"
+  }
+};
+
+/** The view for `hash` and its params; API keys for anything unknown. */
+export function viewFor(hash) {
+  for (const entry of VIEWS) {
+    const found = entry.match.exec(hash);
+    if (found) return { entry, params: found.slice(1).map(decoded) };
+  }
+  return { entry: VIEWS[0], params: [] };
+}
