@@ -1,7 +1,7 @@
 // Two-factor setup: password -> QR code and Setup key -> Authentication code -> recovery codes.
 import { errorsByField, gql, USER_FIELDS } from "./api.js";
 import { html, useEffect, useState } from "./lib.js";
-import { Alert, downloadText, Field } from "./ui.js";
+import { Alert, downloadText, Field, SignOutOthers } from "./ui.js";
 
 const BEGIN = `mutation BeginTwoFactorSetup($input: BeginTwoFactorSetupInput!) {
   beginTwoFactorSetup(input: $input) { secret qrSvg userErrors { field message code } }
@@ -27,6 +27,7 @@ export function TwoFactorSetup({ onEnabled }) {
   const [password, setPassword] = useState("");
   const [setup, setSetup] = useState(null); // { secret, qrSvg }
   const [code, setCode] = useState("");
+  const [signOut, setSignOut] = useState(true);
   const [errors, setErrors] = useState({});
   const [busy, setBusy] = useState(false);
 
@@ -55,7 +56,8 @@ export function TwoFactorSetup({ onEnabled }) {
   const confirm = (event) => {
     event.preventDefault();
     return run(async () => {
-      const result = (await gql(CONFIRM, { input: { code } })).confirmTwoFactorSetup;
+      const input = { code, signOutOtherSessions: signOut };
+      const result = (await gql(CONFIRM, { input })).confirmTwoFactorSetup;
       if (result.userErrors.length > 0) {
         setCode("");
         return setErrors(errorsByField(result.userErrors));
@@ -85,6 +87,7 @@ export function TwoFactorSetup({ onEnabled }) {
           <${Field} id="twofactor-code" label="Authentication code" autocomplete="one-time-code"
             inputmode="numeric" required value=${code} onValue=${setCode} error=${errors.code}
             hint="The 6-digit code the app shows now." />
+          <${SignOutOthers} id="twofactor-sign-out" checked=${signOut} onChange=${setSignOut} />
           <button type="submit" class="primary" disabled=${busy}>Enable</button>
         </form>
       </div>
