@@ -9,26 +9,24 @@ that replaces them::
     prefix = "/api/v4/spot/"       # or: glob = "/api/v4/*/orders" (fnmatch, * crosses /)
     scope = "SPOT_READ"
 
-Paths with dot segments (``/./``, ``/../``, also percent-encoded) or encoded slashes are
-never matched: an upstream that normalises them would serve another path than the one a
-rule looked at.
+Rules are matched against a path in its one plain spelling: the caller refuses every
+other first (:func:`~gql_keys.security.request_target.is_plain_path`), since an upstream
+that normalises ``..;``, ``%252e`` or a full-width dot would serve another path than the
+one a rule looked at.
 """
 
 from __future__ import annotations
 
 import fnmatch
-import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
 from gql_keys.scopes import Scope
+from gql_keys.security.request_target import READ_METHODS, method_token
 from gql_keys.settings import SettingsError
 
-READ_METHODS = frozenset({"GET", "HEAD"})
 _AREAS = ("spot", "margin", "futures", "delivery", "options", "wallet", "account")
-_METHOD = re.compile(r"[A-Z]{1,20}")
-_UNSAFE_PATH = re.compile(r"%2e|%2f|%5c|\\", re.IGNORECASE)
 _RULE_KEYS = frozenset({"methods", "prefix", "glob", "scope"})
 
 
@@ -56,20 +54,13 @@ class ScopeRules:
     rules: tuple[ScopeRule, ...]
 
     def required_scope(self, method: str, path: str) -> Scope | None:
-        """The scope the first matching rule names; None when no rule covers the path."""
-        if not _is_plain_path(path):
-            return None
-        method = method.upper()
+        """The scope the first matching rule names; None when no rule covers the path.
+
+        ``method`` is upper-case and ``path`` plain (see the module's docstring)."""
         for rule in self.rules:
             if rule.matches(method, path):
                 return rule.scope
         return None
-
-
-def _is_plain_path(path: str) -> bool:
-    if not path.startswith("/") or _UNSAFE_PATH.search(path):
-        return False
-    return not any(segment in (".", "..") for segment in path.split("/"))
 
 
 def _builtin() -> ScopeRules:
@@ -160,10 +151,12 @@ def _methods(value: object) -> frozenset[str] | None:
         return None
     if not isinstance(value, list) or not value:
         raise _BadRule("methods", "methods must be a non-empty list of method names")
-    names = [m.upper() if isinstance(m, str) else m for m in value]
-    for name in names:
-        if not isinstance(name, str) or not _METHOD.fullmatch(name):
-            raise _BadRule("methods", f"{name!r} is not an HTTP method")
+    names: list[str] = []
+    for given in value:
+        name = method_token(given) if isinstance(given, str) else None
+        if name is None:
+            raise _BadRule("methods", f"{given!r} is not an HTTP method")
+        names.append(name)
     return frozenset(names)
 
 

@@ -3,11 +3,18 @@ Traefik ForwardAuth, answering with the same decision as ``verifyApiRequest``.
 
 A plain ASGI endpoint (every method, no GraphQL): it reads what the gateway saw of the
 partner's request from the check request, asks the verification service, and answers in
-Gate's error format. The order: verifier token (401 ``INVALID_VERIFIER``), signature
-headers (401 ``MISSING_REQUIRED_HEADER``), required scope (403 ``FORBIDDEN`` when no rule
-covers the path), then the decision, answered only once its usage row is durable (503
-``SERVER_ERROR`` when it cannot be). The refusals before the decision write no row:
-no key was judged.
+Gate's error format. The order: verifier token (401 ``INVALID_VERIFIER``), a trusted
+header given twice (400 ``INVALID_REQUEST``), signature headers (401
+``MISSING_REQUIRED_HEADER``), the method (400 ``INVALID_REQUEST`` when it is not a token
+of letters, or the two dialects name different ones) and path (400 ``INVALID_PATH``
+outside :mod:`~gql_keys.security.request_target`'s grammar, whoever names the scope),
+required scope (403 ``FORBIDDEN`` when no rule covers the path), client address (400
+``INVALID_REQUEST`` when ``X-Real-IP`` and ``X-Forwarded-For`` disagree), a body that
+does not hash to ``X-Body-Sha512`` (400 ``INVALID_REQUEST``), then the decision, answered
+only once its usage row is durable (503 ``SERVER_ERROR`` when it cannot be). The
+refusals before the decision write no row: no key was judged. An ambiguous check
+request is refused, never guessed at: a gateway that forwards a partner's own copies of
+these headers would otherwise let the partner choose what is verified.
 
 Every refusal also carries its label in ``X-Error-Label``: nginx's ``auth_request``
 drops the check response's body, so its config rebuilds the Gate body from that header.
@@ -39,6 +46,7 @@ from gql_keys.runtime import Runtime
 from gql_keys.scopes import Scope as KeyScope
 from gql_keys.scopes import read_scope_of
 from gql_keys.security.addresses import canonical_address
+from gql_keys.security.request_target import is_plain_path, method_token
 from gql_keys.services.auth import authenticate_verifier
 from gql_keys.services.verification import (
     Decision,
@@ -81,6 +89,43 @@ _BAD_ADDRESS = (
     "X-Real-IP or the last X-Forwarded-For entry is not an IP address.",
 )
 _TOO_LARGE = (413, "REQUEST_TOO_LARGE", "The request body is larger than the server accepts.")
+_INVALID_PATH = (
+    400,
+    "INVALID_PATH",
+    "The path is not in its plain spelling (no ';', '\\', whitespace, control or non-ASCII "
+    "characters, double or %u encoding, '.' or '..' segments).",
+)
+_REPEATED = (400, "INVALID_REQUEST", "A header the gateway vouches for appears more than once.")
+_TWO_METHODS = (
+    400,
+    "INVALID_REQUEST",
+    "X-Original-Method and X-Forwarded-Method name different methods.",
+)
+_TWO_URIS = (400, "INVALID_REQUEST", "X-Original-URI and X-Forwarded-Uri name different URIs.")
+_BAD_METHOD = (400, "INVALID_REQUEST", "The method is not an HTTP method of 1 to 16 letters.")
+_TWO_ADDRESSES = (
+    400,
+    "INVALID_REQUEST",
+    "X-Real-IP is not the last X-Forwarded-For address.",
+)
+_BODY_MISMATCH = (400, "INVALID_REQUEST", "The body does not hash to X-Body-Sha512.")
+
+# Headers the verifier token makes trusted: each may appear once (X-Forwarded-For is a
+# list, and may be split over lines).
+_ONCE = frozenset(
+    {
+        b"x-original-method",
+        b"x-forwarded-method",
+        b"x-original-uri",
+        b"x-forwarded-uri",
+        b"x-real-ip",
+        b"x-body-sha512",
+        b"x-required-scope",
+        b"key",
+        b"timestamp",
+        b"sign",
+    }
+)
 
 _JSON = (b"content-type", b"application/json")
 _NOSNIFF = (b"x-content-type-options", b"nosniff")
@@ -97,17 +142,31 @@ def _body(label: str, message: str) -> bytes:
     return body
 
 
-def _headers(scope: Scope) -> dict[bytes, bytes]:
-    """Request headers by (lower-case) name; repeated lines joined with commas."""
+class _Refused(Exception):
+    """A check request refused before any decision, with its answer."""
+
+    def __init__(self, answer: tuple[int, str, str]) -> None:
+        super().__init__(answer[1])
+        self.answer = answer
+
+
+def _headers(scope: Scope) -> tuple[dict[bytes, bytes], bool]:
+    """Request headers by (lower-case) name, repeated lines joined with commas; and
+    whether a header of :data:`_ONCE` was repeated."""
     raw = scope["headers"]
     headers: dict[bytes, bytes] = dict(raw)
     if len(headers) == len(raw):  # no name repeated: the common case, built in C
-        return headers
+        return headers, False
     headers = {}
+    repeated = False
     for name, value in raw:
         previous = headers.get(name)
-        headers[name] = value if previous is None else previous + b"," + value
-    return headers
+        if previous is None:
+            headers[name] = value
+        else:
+            headers[name] = previous + b"," + value
+            repeated = repeated or name in _ONCE
+    return headers, repeated
 
 
 @functools.lru_cache(maxsize=4096)
@@ -120,33 +179,54 @@ def client_address(headers: Mapping[bytes, bytes], peer: str | None) -> str | No
     and written like the GraphQL path's (IPv4-mapped IPv6 as IPv4, no brackets), so rows
     and throttles match between doors. None when the header the gateway set is not an
     address: that gateway is misconfigured, and guessing would judge the wrong client.
+    :class:`_Refused` when both headers are sent and name different clients.
 
     Trusted here because only a gateway holding a verifier token gets this far."""
     real_ip = headers.get(b"x-real-ip", b"").strip()
+    forwarded = headers.get(b"x-forwarded-for")
+    last = b""
+    if forwarded is not None:
+        last = forwarded.rstrip(b", \t").rsplit(b",", 1)[-1].strip()
     if real_ip:
-        text = real_ip.decode("latin-1")
-    else:
-        forwarded = headers.get(b"x-forwarded-for", b"")
-        hops = [hop.strip() for hop in forwarded.split(b",") if hop.strip()]
-        if not hops:
-            written = canonical_address(peer) if peer else None
-            return written if written is not None else (peer or "unknown")
-        text = hops[-1].decode("latin-1")
-    return canonical_address(text)
+        address = canonical_address(real_ip.decode("latin-1"))
+        if last and address is not None and canonical_address(last.decode("latin-1")) != address:
+            raise _Refused(_TWO_ADDRESSES)
+        return address
+    if last:
+        return canonical_address(last.decode("latin-1"))
+    written = canonical_address(peer) if peer else None
+    return written if written is not None else (peer or "unknown")
 
 
 def _target(scope: Scope, headers: Mapping[bytes, bytes]) -> tuple[str, str, str]:
-    """The partner's method, path and raw query string, per dialect."""
-    method = (
-        headers.get(b"x-original-method") or headers.get(b"x-forwarded-method") or b""
-    ).decode("latin-1") or scope["method"]
-    uri = headers.get(b"x-original-uri") or headers.get(b"x-forwarded-uri")
+    """The partner's method (upper-cased), path and raw query string, per dialect;
+    :class:`_Refused` when they are ambiguous or outside the grammar."""
+    named = headers.get(b"x-original-method")
+    other = headers.get(b"x-forwarded-method")
+    if named is None:
+        named = other
+    elif other is not None and other.upper() != named.upper():
+        raise _Refused(_TWO_METHODS)
+    method = method_token(named.decode("latin-1") if named is not None else scope["method"])
+    if method is None:
+        raise _Refused(_BAD_METHOD)
+    uri = headers.get(b"x-original-uri")
+    other = headers.get(b"x-forwarded-uri")
+    if uri is None:
+        uri = other
+    elif other is not None and other != uri:
+        raise _Refused(_TWO_URIS)
     if uri is not None:
-        path, _, query = uri.decode("utf-8", "replace").partition("?")
-        return method, path, query
-    raw_path: bytes = scope.get("raw_path") or scope["path"].encode("utf-8")
-    path = raw_path[len(_PREFIX_BYTES) :].decode("utf-8", "replace")
-    return method, path, scope.get("query_string", b"").decode("latin-1")
+        # A byte over 0x7E in the path fails the grammar however it is decoded.
+        raw, _, raw_query = uri.partition(b"?")
+        path, query = raw.decode("latin-1"), raw_query.decode("utf-8", "replace")
+    else:
+        raw_path: bytes = scope.get("raw_path") or scope["path"].encode("utf-8")
+        path = raw_path[len(_PREFIX_BYTES) :].decode("latin-1")
+        query = scope.get("query_string", b"").decode("latin-1")
+    if not is_plain_path(path):
+        raise _Refused(_INVALID_PATH)
+    return method, path, query
 
 
 def _declared_too_large(headers: Mapping[bytes, bytes], max_bytes: int) -> bool:
@@ -186,7 +266,7 @@ class ForwardAuth:
         self.max_body_bytes = rt.settings.max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        headers = _headers(scope)
+        headers, repeated = _headers(scope)
         incoming = headers.get(_REQUEST_ID)
         request_id = request_id_for(incoming.decode("latin-1") if incoming is not None else None)
         scope.setdefault("state", {})["request_id"] = request_id
@@ -194,7 +274,9 @@ class ForwardAuth:
         sender = _Sender(send, common)
         context = request_id_var.set(request_id)
         try:
-            await self._check(scope, headers, receive, sender)
+            await self._check(scope, headers, repeated, receive, sender)
+        except _Refused as refused:
+            await self._refuse(sender, refused.answer)
         except BodyTooLarge:
             if sender.started:
                 raise
@@ -208,48 +290,45 @@ class ForwardAuth:
             request_id_var.reset(context)
 
     async def _check(
-        self, scope: Scope, headers: Mapping[bytes, bytes], receive: Receive, send: _Sender
+        self,
+        scope: Scope,
+        headers: Mapping[bytes, bytes],
+        repeated: bool,
+        receive: Receive,
+        send: _Sender,
     ) -> None:
+        """Decide on the check request and answer; :class:`_Refused` for one refused
+        before any decision."""
         rt = self.rt
         if _declared_too_large(headers, self.max_body_bytes):
             raise BodyTooLarge
         token = headers.get(b"x-verifier-token")
         if await authenticate_verifier(rt, token.decode("latin-1") if token else None) is None:
-            await self._refuse(send, _INVALID_VERIFIER)
-            return
+            raise _Refused(_INVALID_VERIFIER)
+        if repeated:
+            raise _Refused(_REPEATED)
         key, timestamp, signature = (
             headers.get(b"key"),
             headers.get(b"timestamp"),
             headers.get(b"sign"),
         )
         if key is None or timestamp is None or signature is None:
-            await self._refuse(send, _MISSING_HEADER)
-            return
+            raise _Refused(_MISSING_HEADER)
         method, path, query = _target(scope, headers)
         named = headers.get(b"x-required-scope")
         if named is not None:
             required = KeyScope.__members__.get(named.decode("latin-1").strip())
             if required is None:
-                await self._refuse(send, _UNKNOWN_SCOPE)
-                return
+                raise _Refused(_UNKNOWN_SCOPE)
         else:
             required = rt.scope_rules.required_scope(method, path)
             if required is None:
-                await self._refuse(send, _NO_RULE)
-                return
+                raise _Refused(_NO_RULE)
         client = scope.get("client")
         client_ip = client_address(headers, client[0] if client else None)
         if client_ip is None:
-            await self._refuse(send, _BAD_ADDRESS)
-            return
-        body_hash = headers.get(b"x-body-sha512")
-        if body_hash is not None:
-            body_sha512 = body_hash.decode("latin-1").strip()
-        elif b"content-length" in headers or b"transfer-encoding" in headers:
-            body = await _read_body(receive, self.max_body_bytes)
-            body_sha512 = hashlib.sha512(body).hexdigest()
-        else:
-            body_sha512 = _EMPTY_SHA512
+            raise _Refused(_BAD_ADDRESS)
+        body_sha512 = await self._body_sha512(headers, receive)
         request = SignedRequest(
             key=key.decode("latin-1"),
             signature=signature.decode("latin-1"),
@@ -264,9 +343,23 @@ class ForwardAuth:
         try:
             decision = await verify(rt, request)
         except ServiceUnavailable:
-            await self._refuse(send, _SERVER_ERROR)
-            return
+            raise _Refused(_SERVER_ERROR) from None
         await self._answer(send, decision, required)
+
+    async def _body_sha512(self, headers: Mapping[bytes, bytes], receive: Receive) -> str:
+        """``X-Body-Sha512``, else the hash of the body (absent: the empty body's).
+        :class:`_Refused` when a body is sent that the header's hash does not match."""
+        claimed = headers.get(b"x-body-sha512")
+        if b"content-length" not in headers and b"transfer-encoding" not in headers:
+            return _EMPTY_SHA512 if claimed is None else claimed.decode("latin-1").strip()
+        body = await _read_body(receive, self.max_body_bytes)
+        actual = hashlib.sha512(body).hexdigest()
+        if claimed is None:
+            return actual
+        claim = claimed.decode("latin-1").strip()
+        if body and claim.lower() != actual:
+            raise _Refused(_BODY_MISMATCH)
+        return claim
 
     async def _refuse(self, send: _Sender, answer: tuple[int, str, str]) -> None:
         status, label, message = answer

@@ -17,7 +17,7 @@ BACKFILL_ROLLED_AT = (
 
 
 class Migration(migrations.Migration):
-    dependencies = [("models", "0006_server_heartbeats")]
+    dependencies = [("models", "0007_key_revision")]
 
     initial = False
 

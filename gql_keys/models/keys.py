@@ -41,6 +41,9 @@ class ApiKey(Model):
     rolled_at = fields.DatetimeField(null=True)
     # Set by the one worker that claimed this key's KEY_EXPIRING notice.
     expiry_notified_at = fields.DatetimeField(null=True)
+    # Counts the owner's changes (update, roll, ...): a challenge to change or roll the key
+    # confirms only the revision it was opened on (see repositories.keys.change_key).
+    revision = fields.IntField(default=0, db_default=0)
 
     user_id: int
 
@@ -75,6 +78,8 @@ class KeyChallenge(Model):
     consumed_at = fields.DatetimeField(null=True)
     purpose = fields.CharField(max_length=16, db_default="CREATE_KEY")
     payload: fields.Field[dict[str, object] | None] = fields.JSONField(null=True)
+    # UPDATE_KEY / ROLL_KEY: the key's revision when the challenge was opened.
+    key_revision = fields.IntField(null=True)
 
     user_id: int
     api_key_id: int

@@ -32,6 +32,7 @@ async def create_challenge(
     *,
     purpose: str = "CREATE_KEY",
     payload: dict[str, Any] | None = None,
+    key_revision: int | None = None,
 ) -> KeyChallenge:
     return await KeyChallenge.create(
         public_id=public_id,
@@ -41,6 +42,7 @@ async def create_challenge(
         expires_at=expires_at,
         purpose=purpose,
         payload=payload,
+        key_revision=key_revision,
     )
 
 
@@ -128,8 +130,12 @@ async def lock_live_key(api_key_id: int, user_id: int) -> ApiKey | None:
     )
 
 
-async def update_key(api_key_id: int, fields: dict[str, Any]) -> None:
-    await ApiKey.filter(id=api_key_id).update(**fields)
+async def change_key(api_key_id: int, fields: dict[str, Any]) -> None:
+    """Store a change of what the key is or grants and bump its revision, in one UPDATE.
+
+    Every such change goes through here, so a challenge opened on an older revision
+    confirms nothing (bookkeeping such as ``last_used_at`` does not: it changes no terms)."""
+    await ApiKey.filter(id=api_key_id).update(revision=F("revision") + 1, **fields)
 
 
 async def soft_delete(api_key_id: int, user_id: int, now: datetime) -> bool:

@@ -23,8 +23,14 @@ def bearer_token(authorization: str | None) -> str | None:
     return token or None
 
 
-async def authenticate_token(rt: Runtime, token: str) -> Principal | None:
-    """The principal a token stands for; None when it is unknown, expired or revoked."""
+async def authenticate_token(rt: Runtime, token: str, *, in_use: bool = True) -> Principal | None:
+    """The principal a token stands for; None when it is unknown, expired, revoked or (a
+    session) idle for ``session_idle_seconds``.
+
+    ``in_use``: the token comes with an HTTP request, which keeps its session alive. A
+    WebSocket's credential checks pass False: an open socket (the dashboard always holds
+    one) must not keep an unattended session signed in, so its sockets close (4401) at
+    the first check after the session went idle."""
     if len(token) > MAX_TOKEN_LENGTH:
         return None
     digest = token_digest(token)
@@ -40,7 +46,7 @@ async def authenticate_token(rt: Runtime, token: str) -> Principal | None:
         if session.last_seen_at + idle <= now:
             return None
         # Refresh the idle timer at most once a minute per session.
-        if now - session.last_seen_at > timedelta(seconds=60):
+        if in_use and now - session.last_seen_at > timedelta(seconds=60):
             await repo.touch_session(session.id, now)
         return UserPrincipal(user_id=session.user_id, session_id=session.id)
     return None

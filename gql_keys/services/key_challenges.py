@@ -15,7 +15,7 @@ from typing import Any
 
 from gql_keys.broker.events import ActivityEvent, ActivityKind, new_event_id
 from gql_keys.domain_errors import DomainError, ErrorCode
-from gql_keys.models import ApiKey
+from gql_keys.models import ApiKey, KeyChallenge
 from gql_keys.repositories import keys as repo
 from gql_keys.repositories import users as users_repo
 from gql_keys.runtime import Runtime
@@ -60,6 +60,18 @@ async def require_two_factor(user_id: int, action: str) -> None:
         raise two_factor_required(action)
 
 
+def check_revision(challenge: KeyChallenge, row: ApiKey) -> None:
+    """A change or roll challenge confirms only the key as it was when it was opened:
+    once the key changed (another update, a roll, a quarantine), it is CHALLENGE_EXPIRED,
+    so an older request cannot undo a later narrowing."""
+    if challenge.key_revision is None or challenge.key_revision != row.revision:
+        raise DomainError(
+            ErrorCode.CHALLENGE_EXPIRED,
+            "The key changed after this challenge was opened: start again.",
+            ("input", "challengeId"),
+        )
+
+
 async def check_open_challenges(rt: Runtime, user_id: int, now: datetime) -> None:
     if await repo.count_open_challenges(user_id, now) >= rt.settings.max_live_keys:
         raise DomainError(ErrorCode.LIMIT_REACHED, "Too many operations are waiting for a code.")
@@ -72,11 +84,20 @@ async def open_challenge(
     purpose: ChallengePurpose,
     now: datetime,
     payload: dict[str, Any] | None = None,
+    key_revision: int | None = None,
 ) -> Challenge:
-    """Store a challenge for ``purpose`` on the key (inside the caller's transaction)."""
+    """Store a challenge for ``purpose`` on the key (inside the caller's transaction); a
+    change or roll names the ``key_revision`` it is for (see :func:`check_revision`)."""
     expires_at = now + timedelta(seconds=rt.settings.challenge_ttl_seconds)
     public_id = CHALLENGE_ID_PREFIX + secrets.token_urlsafe(32)
     await repo.create_challenge(
-        public_id, user_id, api_key_id, now, expires_at, purpose=purpose.value, payload=payload
+        public_id,
+        user_id,
+        api_key_id,
+        now,
+        expires_at,
+        purpose=purpose.value,
+        payload=payload,
+        key_revision=key_revision,
     )
     return Challenge(public_id=public_id, expires_at=expires_at, purpose=purpose)

@@ -5,7 +5,9 @@ stored with an UPDATE_KEY challenge and applied by :func:`apply_update` when the
 owner confirms it with a code, after planning it again against the key as it is then
 (creation's policy re-checked, the expiry cap counted from the confirmation).
 ``roll_key`` always opens a ROLL_KEY challenge; :func:`apply_roll` swaps the key
-material and keeps the old one verifying for the requested overlap. Either way a
+material and keeps the old one verifying for the requested overlap. Every change goes
+through :func:`change_key`, which bumps the key's revision: a challenge confirms only the
+revision it was opened on, so an older request never undoes a later change. Either way a
 ``KEY_UPDATED`` / ``KEY_ROLLED`` security event is written in the change's transaction;
 after commit every worker forgets its cached copy of the key
 (:meth:`KeyInvalidator.key_changed`, as a delete does) and the activity event of that
@@ -77,9 +79,15 @@ async def announce(rt: Runtime, row: ApiKey, kind: ActivityKind) -> None:
     await rt.broker.publish([key_event(rt, kind, row)])
 
 
-def _store(row: ApiKey, fields: Mapping[str, Any]) -> None:
+async def change_key(row: ApiKey, fields: dict[str, Any]) -> None:
+    """Change the locked ``row``'s stored terms and bump its revision: the one step every
+    change of a key goes through (an update, a roll, anything later), so that a challenge
+    opened before it is CHALLENGE_EXPIRED. Call inside the change's transaction, then
+    :func:`announce` after commit."""
+    await repo.change_key(row.id, fields)
     for name, value in fields.items():
         setattr(row, name, value)
+    row.revision += 1
 
 
 async def update_key(
@@ -102,13 +110,13 @@ async def update_key(
                 ChallengePurpose.UPDATE_KEY,
                 now,
                 update_payload(request, planned),
+                key_revision=row.revision,
             )
             return UpdateResult(challenge=challenge)
         if not planned.changed:
             return UpdateResult(api_key=row)
         fields = {**planned.fields(), **_expiry_notice_reset(rt, row, planned.spec.expires_at, now)}
-        await repo.update_key(row.id, fields)
-        _store(row, fields)
+        await change_key(row, fields)
         await record(rt, user_id, SecurityEventKind.KEY_UPDATED, client, api_key=row)
     await announce(rt, row, ActivityKind.KEY_UPDATED)
     return UpdateResult(api_key=row)
@@ -131,8 +139,7 @@ async def apply_update(rt: Runtime, row: ApiKey, payload: Mapping[str, Any], now
     """Apply a confirmed UPDATE_KEY change to the locked ``row`` (policy checked again)."""
     planned = plan_update(terms_of(row), request_from_payload(payload), rt.settings, now)
     fields = {**planned.fields(), **_expiry_notice_reset(rt, row, planned.spec.expires_at, now)}
-    await repo.update_key(row.id, fields)
-    _store(row, fields)
+    await change_key(row, fields)
 
 
 def _new_public_key(row: ApiKey, public_key: str | None) -> str | None:
@@ -174,6 +181,7 @@ async def roll_key(
             ChallengePurpose.ROLL_KEY,
             now,
             {"overlap_seconds": overlap, "public_key": new_public},
+            key_revision=row.revision,
         )
 
 
@@ -204,6 +212,5 @@ async def apply_roll(
         fields["secret_sealed"] = rt.secretbox.seal(secret.encode(), aad=secret_aad(row.key))
         if overlap > 0:
             fields["previous_secret_sealed"] = row.secret_sealed
-    await repo.update_key(row.id, fields)
-    _store(row, fields)
+    await change_key(row, fields)
     return secret

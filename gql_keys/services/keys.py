@@ -36,6 +36,7 @@ from gql_keys.services.key_challenges import (
     Challenge,
     ChallengePurpose,
     check_open_challenges,
+    check_revision,
     key_event,
     open_challenge,
     require_two_factor,
@@ -169,6 +170,8 @@ async def confirm_key(
         target = await repo.get_user_key(challenge.api_key_id, user_id)
     if target is None or target.deleted_at is not None:
         raise _not_found("challengeId")
+    if purpose is not ChallengePurpose.CREATE_KEY:
+        check_revision(challenge, target)  # before a code is spent on it
 
     if not await repo.take_attempt(challenge.id, settings.challenge_max_attempts):
         raise _too_many_attempts("challengeId")
@@ -232,6 +235,7 @@ async def _confirm_change(
     async with transaction(rt.settings):
         await _consume(rt, challenge, now)
         row = await key_changes.lock_changeable(user_id, challenge.api_key_id, now, "challengeId")
+        check_revision(challenge, row)  # again under the lock: a change may have just won
         if purpose is ChallengePurpose.UPDATE_KEY:
             await key_changes.apply_update(rt, row, payload, now)
             kind, security_kind = ActivityKind.KEY_UPDATED, SecurityEventKind.KEY_UPDATED

@@ -21,10 +21,11 @@ from gql_keys.domain_errors import DomainError, ErrorCode
 from gql_keys.models import User
 from gql_keys.repositories import keys as keys_repo
 from gql_keys.repositories import recovery_codes as codes_repo
+from gql_keys.repositories import sessions as sessions_repo
 from gql_keys.repositories import users as users_repo
 from gql_keys.runtime import Runtime
 from gql_keys.security import totp
-from gql_keys.services import accounts, throttle
+from gql_keys.services import accounts, activity, throttle
 from gql_keys.services.security_events import ClientInfo, SecurityEventKind, record
 
 CODE_FIELD: tuple[str, ...] = ("input", "code")
@@ -204,8 +205,10 @@ async def confirm_setup(
     client: ClientInfo,
     *,
     field: Sequence[str] = CODE_FIELD,
+    keep_session: int | None = None,
 ) -> SetupConfirmed:
-    """Activate the pending seed with a valid code; return ten fresh recovery codes."""
+    """Activate the pending seed with a valid code; return ten fresh recovery codes.
+    With ``keep_session`` (the caller's), every other session of the account ends."""
     user = await _user_without_two_factor(user_id)
     pending = user.totp_pending_seed_sealed
     if pending is None:
@@ -222,11 +225,14 @@ async def confirm_setup(
         raise await _rejected(rt, user_id, client, _reused(field))
     plain_codes, hashes = await _new_recovery_codes(rt)
     enabled_now = False
+    ended: list[int] = []
     async with transaction(rt.settings):
         if await users_repo.enable_two_factor(user_id, pending, step):
             await codes_repo.replace_codes(user_id, hashes)
+            ended = await _end_other_sessions(rt, user_id, keep_session)
             await record(rt, user_id, SecurityEventKind.TWO_FACTOR_ENABLED, client)
             enabled_now = True
+    await _close_sockets(rt, ended)
     if not enabled_now:
         # A concurrent confirmation with a right code won: not a guess, so not counted.
         await throttle.release([reservation])
@@ -237,6 +243,20 @@ async def confirm_setup(
     return SetupConfirmed(user=enabled, recovery_codes=plain_codes)
 
 
+async def _end_other_sessions(rt: Runtime, user_id: int, keep_session: int | None) -> list[int]:
+    """Inside the factor change's transaction: end every session but ``keep_session``
+    (none when it is None, the caller's choice); the ids ended."""
+    if keep_session is None:
+        return []
+    return await sessions_repo.revoke_other_sessions(user_id, keep_session, rt.clock.now())
+
+
+async def _close_sockets(rt: Runtime, session_ids: list[int]) -> None:
+    """After commit: the ended sessions' sockets close on every worker."""
+    for session_id in session_ids:
+        await activity.end_session(rt, session_id)
+
+
 async def _new_recovery_codes(rt: Runtime) -> tuple[list[str], list[str]]:
     """Fresh recovery codes and their hashes (hashed off the event loop)."""
     plain_codes = totp.new_recovery_codes(RECOVERY_CODE_COUNT)
@@ -245,9 +265,10 @@ async def _new_recovery_codes(rt: Runtime) -> tuple[list[str], list[str]]:
 
 
 async def regenerate_recovery_codes(
-    rt: Runtime, user_id: int, code: str, client: ClientInfo
+    rt: Runtime, user_id: int, code: str, client: ClientInfo, *, keep_session: int | None = None
 ) -> list[str]:
-    """Replace every recovery code, given a current TOTP code; return the new ones once."""
+    """Replace every recovery code, given a current TOTP code; return the new ones once.
+    With ``keep_session`` (the caller's), every other session of the account ends."""
     await check_code(rt, user_id, code, client)
     plain_codes, hashes = await _new_recovery_codes(rt)
     async with transaction(rt.settings):
@@ -255,7 +276,9 @@ async def regenerate_recovery_codes(
         if user is None or not user.two_factor_enabled:
             raise _not_enabled()
         await codes_repo.replace_codes(user_id, hashes)
+        ended = await _end_other_sessions(rt, user_id, keep_session)
         await record(rt, user_id, SecurityEventKind.RECOVERY_CODES_REGENERATED, client)
+    await _close_sockets(rt, ended)
     return plain_codes
 
 
@@ -272,8 +295,17 @@ def _keys_exist() -> DomainError:
     )
 
 
-async def disable(rt: Runtime, user_id: int, password: str, code: str, client: ClientInfo) -> User:
+async def disable(
+    rt: Runtime,
+    user_id: int,
+    password: str,
+    code: str,
+    client: ClientInfo,
+    *,
+    keep_session: int | None = None,
+) -> User:
     """Turn 2FA off (password and a current TOTP code) on an account without live keys.
+    With ``keep_session`` (the caller's), every other session of the account ends.
 
     The seed and the recovery codes are deleted, not flagged. A key confirmed at the
     same moment either wins (and this is refused) or finds 2FA off: both lock the account.
@@ -291,7 +323,9 @@ async def disable(rt: Runtime, user_id: int, password: str, code: str, client: C
         if not await users_repo.disable_two_factor(user_id):
             raise _not_enabled()
         await codes_repo.delete_codes(user_id)
+        ended = await _end_other_sessions(rt, user_id, keep_session)
         await record(rt, user_id, SecurityEventKind.TWO_FACTOR_DISABLED, client)
+    await _close_sockets(rt, ended)
     disabled = await users_repo.get_user(user_id)
     assert disabled is not None
     return disabled

@@ -19,13 +19,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from gql_keys.domain_errors import ServiceUnavailable
+from gql_keys.domain_errors import DomainError, ErrorCode, ServiceUnavailable
 from gql_keys.key_cache import KeyRecord
 from gql_keys.limits.base import RateDecision, ReplayShare, ReplayShareFull
 from gql_keys.principals import ApiKeyPrincipal
 from gql_keys.runtime import Runtime
 from gql_keys.scopes import Scope
 from gql_keys.security.addresses import throttle_address
+from gql_keys.security.request_target import changes_state, is_plain_path, method_token
 from gql_keys.security.signing import (
     DUMMY_SECRET,
     is_sha512_hex,
@@ -39,7 +40,6 @@ from gql_keys.security.signing import (
 from gql_keys.settings import Settings
 from gql_keys.usage.writer import UsageEntry
 
-STATE_CHANGING_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 PARTNER_GRAPHQL_PATH = "/graphql"
 
 
@@ -71,6 +71,10 @@ class SignedRequest:
     body_sha512: str
     client_ip: str
     required_scope: Scope | None
+    # False when the method or path is outside the request-line grammar (see
+    # request_line_problem): decided like a scope no key holds. /authz refuses such a
+    # request before any decision instead.
+    plain: bool = True
 
 
 # Slots, not frozen: built on every verification, where a frozen dataclass pays an
@@ -82,6 +86,28 @@ class Decision:
     record: KeyRecord | None
     rate: RateDecision | None  # only when the key's own quota was counted
     retry_at: float | None = None  # RATE_LIMITED: when to try again (key quota or throttle)
+
+
+def request_line_problem(method: str, path: str) -> DomainError | None:
+    """Why a reported method or path is outside the request-line grammar
+    (:mod:`gql_keys.security.request_target`), as an ``INVALID_INPUT`` naming the field;
+    None when both are plain. An upstream could serve such a request as another one than
+    the gateway chose the scope for, so no key is granted it (``SCOPE_NOT_GRANTED``)."""
+    if method_token(method) is None:
+        return DomainError(
+            ErrorCode.INVALID_INPUT,
+            "method must be an HTTP method of 1 to 16 letters; no key is granted this request.",
+            ("input", "method"),
+        )
+    if not is_plain_path(path):
+        return DomainError(
+            ErrorCode.INVALID_INPUT,
+            "path must be a plain request path (no ';', '\\', whitespace, control or "
+            "non-ASCII characters, double or %u encoding, '.' or '..' segments); no key is "
+            "granted this request.",
+            ("input", "path"),
+        )
+    return None
 
 
 # Gateways report the same few client addresses over and over; parsing one is a pure
@@ -182,11 +208,13 @@ async def decide(
         return VerificationCode.INVALID_SIGNATURE, record, None, False
     if not _address_allowed(record, request.client_ip):
         return VerificationCode.IP_NOT_ALLOWED, record, None, previous
-    if request.required_scope is not None and request.required_scope not in record.scopes:
+    if not request.plain or (
+        request.required_scope is not None and request.required_scope not in record.scopes
+    ):
         return VerificationCode.SCOPE_NOT_GRANTED, record, None, previous
     fingerprint: str | None = None
     share: ReplayShare | None = None
-    if request.method.upper() in STATE_CHANGING_METHODS:
+    if changes_state(request.method.upper()):
         # Remember the request until its timestamp leaves the window on either side.
         ttl = max(1.0, ts + rt.settings.signature_window_seconds - now + 1.0)
         fingerprint = replay_key(record.key, payload)

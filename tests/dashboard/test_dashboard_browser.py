@@ -329,13 +329,22 @@ def test_security_revokes_sessions_regenerates_codes_and_guards_turning_off_two_
     viewer = graphql(server, "{ viewer { id } }", {}, other_session)
     assert viewer is None or viewer["viewer"] is None
 
+    login = "mutation ($i: LoginInput!) { login(input: $i) { token } }"
+    credentials = {"email": email, "password": PASSWORD, "totpCode": next_code(server, seed)}
+    elsewhere = graphql(server, login, {"i": credentials}, "")["login"]["token"]
     recovery = page.get_by_role("region", name="Recovery codes")
+    expect(recovery.get_by_label("Sign out other sessions")).to_be_checked()
     recovery.get_by_label("Authentication code").fill(next_code(server, seed))
     recovery.get_by_role("button", name="Regenerate recovery codes").click()
     expect(
         page.get_by_role("list", name="Recovery codes").get_by_role("listitem")
     ).not_to_have_count(0)
     page.get_by_role("button", name="I have saved them").click()
+    viewer = graphql(server, "{ viewer { id } }", {}, elsewhere)
+    assert viewer is None or viewer["viewer"] is None  # signed out by the new codes
+
+    turn_off = page.get_by_role("region", name="Turn off two-factor authentication")
+    expect(turn_off.get_by_label("Sign out other sessions")).to_be_checked()
 
     events = page.get_by_role("table", name="Security events, newest first")
     page.reload()

@@ -37,11 +37,11 @@ def write(tmp_path: Path, text: str) -> Path:
 
 def test_builtin_rules_need_read_for_get_and_head_and_write_otherwise() -> None:
     assert BUILTIN.required_scope("GET", "/api/v4/spot/orders") is Scope.SPOT_READ
-    assert BUILTIN.required_scope("head", "/api/v4/wallet/x") is Scope.WALLET_READ
+    assert BUILTIN.required_scope("HEAD", "/api/v4/wallet/x") is Scope.WALLET_READ
+    assert BUILTIN.required_scope("OPTIONS", "/api/v4/wallet/x") is Scope.WALLET_WRITE
     assert BUILTIN.required_scope("POST", "/api/v4/spot/orders") is Scope.SPOT_WRITE
     assert BUILTIN.required_scope("GET", "/api/v4/withdrawals") is Scope.WITHDRAW
     assert BUILTIN.required_scope("GET", "/api/v4/futures") is None
-    assert BUILTIN.required_scope("GET", "/api/v4/spot/./orders") is None
 
 
 def test_a_file_replaces_the_builtin_rules_first_match_wins(tmp_path: Path) -> None:

@@ -23,7 +23,13 @@ async function authorize(r) {
         r.internalRedirect('@gql_keys_api');
         return;
     }
-    if (status !== 401 && status !== 403 && status !== 429) {
+    if (status === 400 && !reply.headersOut['X-Error-Label']) {
+        // gql-keys could not even parse the check (e.g. a raw non-ASCII path).
+        r.headersOut['Content-Type'] = 'application/json';
+        r.return(400, '{"label":"INVALID_REQUEST","message":"Refused by the API key check."}');
+        return;
+    }
+    if (status !== 400 && status !== 401 && status !== 403 && status !== 429) {
         r.headersOut['Content-Type'] = 'application/json';
         r.return(503, '{"label":"SERVER_ERROR","message":"The API key check is unavailable."}');
         return;

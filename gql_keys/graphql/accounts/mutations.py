@@ -59,6 +59,10 @@ class BeginTwoFactorSetupPayload:
 @strawberry.input
 class ConfirmTwoFactorSetupInput:
     code: str
+    sign_out_other_sessions: bool = strawberry.field(
+        default=True,
+        description="End every other session of the account (the calling one stays).",
+    )
 
 
 @strawberry.type
@@ -135,7 +139,11 @@ class Mutation:
         no_store(info)
         try:
             confirmed = await two_factor.confirm_setup(
-                info.context.rt, principal.user_id, input.code, info.context.client
+                info.context.rt,
+                principal.user_id,
+                input.code,
+                info.context.client,
+                keep_session=principal.session_id if input.sign_out_other_sessions else None,
             )
         except DomainError as exc:
             return ConfirmTwoFactorSetupPayload(user_errors=user_errors(exc))

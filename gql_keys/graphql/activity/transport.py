@@ -69,7 +69,8 @@ async def accept_socket(rt: Runtime, context: Context) -> UnsetType:
         # One connection_init per socket, whatever the protocol handler let through.
         raise await _refuse(ws, CLOSE_TOO_MANY_INITS, "Too many initialisation requests")
     token = bearer_token(_authorization(context.connection_params))
-    principal = await authenticate_token(rt, token) if token is not None else None
+    # A socket is not use of the session: only HTTP requests keep it alive.
+    principal = await authenticate_token(rt, token, in_use=False) if token is not None else None
     if principal is None:
         raise await _refuse(ws, CLOSE_UNAUTHORIZED, "Unauthorized")
     if not may_subscribe(principal):
@@ -97,11 +98,12 @@ async def credential_still_valid(context: Context) -> bool:
     token = context.socket_token
     if token is None or context.principal is None:
         return False
-    return await authenticate_token(context.rt, token) == context.principal
+    return await authenticate_token(context.rt, token, in_use=False) == context.principal
 
 
 async def _watch_credentials(context: Context, ws: WebSocket) -> None:
-    """Close the socket once its session or service token is revoked or expired."""
+    """Close the socket once its session or service token is revoked, expired or (a
+    session) idle: the checks themselves never refresh the session."""
     every = context.rt.settings.ws_reauth_seconds
     while True:
         await asyncio.sleep(every)

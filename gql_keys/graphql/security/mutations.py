@@ -40,6 +40,10 @@ class RevokeSessionPayload:
 @strawberry.input
 class RegenerateRecoveryCodesInput:
     code: str = strawberry.field(description="A current TOTP code.")
+    sign_out_other_sessions: bool = strawberry.field(
+        default=True,
+        description="End every other session of the account (the calling one stays).",
+    )
 
 
 @strawberry.type
@@ -54,6 +58,10 @@ class RegenerateRecoveryCodesPayload:
 class DisableTwoFactorInput:
     password: str
     code: str = strawberry.field(description="A current TOTP code.")
+    sign_out_other_sessions: bool = strawberry.field(
+        default=True,
+        description="End every other session of the account (the calling one stays).",
+    )
 
 
 @strawberry.type
@@ -110,7 +118,11 @@ class Mutation:
         no_store(info)
         try:
             codes = await two_factor.regenerate_recovery_codes(
-                info.context.rt, principal.user_id, input.code, info.context.client
+                info.context.rt,
+                principal.user_id,
+                input.code,
+                info.context.client,
+                keep_session=principal.session_id if input.sign_out_other_sessions else None,
             )
         except DomainError as exc:
             return RegenerateRecoveryCodesPayload(user_errors=user_errors(exc))
@@ -131,6 +143,7 @@ class Mutation:
                 input.password,
                 input.code,
                 info.context.client,
+                keep_session=principal.session_id if input.sign_out_other_sessions else None,
             )
         except DomainError as exc:
             return DisableTwoFactorPayload(user_errors=user_errors(exc))

@@ -6,11 +6,12 @@ from datetime import UTC, datetime
 
 import strawberry
 
+from gql_keys.domain_errors import DomainError
 from gql_keys.graphql.enums import Scope, VerificationCode
 from gql_keys.graphql.keys.types import ApiKeyType
 from gql_keys.graphql.user_errors import UserError
 from gql_keys.key_cache import KeyRecord
-from gql_keys.services.verification import SignedRequest
+from gql_keys.services.verification import SignedRequest, request_line_problem
 
 
 @strawberry.input(description="What a gateway saw on one partner request.")
@@ -29,8 +30,12 @@ class VerifyApiRequestInput:
     client_ip: str
     required_scope: Scope
 
-    def signed_request(self) -> SignedRequest:
-        """What the verification service decides on."""
+    def problem(self) -> DomainError | None:
+        """Why the method or path is outside the request-line grammar, if it is."""
+        return request_line_problem(self.method, self.path)
+
+    def signed_request(self, problem: DomainError | None) -> SignedRequest:
+        """What the verification service decides on (``problem``: see :meth:`problem`)."""
         return SignedRequest(
             key=self.key,
             signature=self.signature,
@@ -41,6 +46,7 @@ class VerifyApiRequestInput:
             body_sha512=self.body_sha512,
             client_ip=self.client_ip,
             required_scope=self.required_scope,
+            plain=problem is None,
         )
 
 

@@ -5,7 +5,7 @@ import { errorsByField, gql, otherErrors, USER_FIELDS } from "./api.js";
 import { html, useCallback, useEffect, useState } from "./lib.js";
 import { securityEventName } from "./names.js";
 import { RecoveryCodes } from "./twofactor.js";
-import { Alert, Field, Time } from "./ui.js";
+import { Alert, Field, SignOutOthers, Time } from "./ui.js";
 
 const SESSIONS = "query Sessions { sessions { id createdAt lastSeenAt ip userAgent current } }";
 const EVENTS = `query SecurityEvents($after: String) {
@@ -170,20 +170,24 @@ function TwoFactorSettings({ onUser }) {
   const liveKeys = useLiveKeyCount();
   const blocked = liveKeys === null || liveKeys > 0;
   const [regenCode, setRegenCode] = useState("");
+  const [regenSignOut, setRegenSignOut] = useState(true);
   const [codes, setCodes] = useState(null);
   const [password, setPassword] = useState("");
   const [disableCode, setDisableCode] = useState("");
+  const [disableSignOut, setDisableSignOut] = useState(true);
   const regen = useAction();
   const disable = useAction();
   const regenerate = async (event) => {
     event.preventDefault();
-    const ok = await regen.run(async () => (await gql(REGENERATE, { input: { code: regenCode } })).regenerateRecoveryCodes);
+    const input = { code: regenCode, signOutOtherSessions: regenSignOut };
+    const ok = await regen.run(async () => (await gql(REGENERATE, { input })).regenerateRecoveryCodes);
     setRegenCode("");
     if (ok) setCodes(ok.recoveryCodes);
   };
   const turnOff = async (event) => {
     event.preventDefault();
-    const ok = await disable.run(async () => (await gql(DISABLE, { input: { password, code: disableCode } })).disableTwoFactor);
+    const input = { password, code: disableCode, signOutOtherSessions: disableSignOut };
+    const ok = await disable.run(async () => (await gql(DISABLE, { input })).disableTwoFactor);
     setDisableCode("");
     if (ok) {
       setPassword("");
@@ -198,6 +202,7 @@ function TwoFactorSettings({ onUser }) {
         <${Field} id="regen-code" label="Authentication code" autocomplete="one-time-code" inputmode="numeric"
           required value=${regenCode} onValue=${setRegenCode} error=${regen.errors.code}
           action=${html`<button type="submit" disabled=${regen.busy}>Regenerate recovery codes</button>`} />
+        <${SignOutOthers} id="regen-sign-out" checked=${regenSignOut} onChange=${setRegenSignOut} />
       </form>
       <${Alert}>${otherErrors(regen.errors, ["code"])}<//>
     </section>
@@ -213,6 +218,7 @@ function TwoFactorSettings({ onUser }) {
           <${Field} id="disable-code" label="Authentication code" autocomplete="one-time-code" inputmode="numeric"
             required value=${disableCode} onValue=${setDisableCode} error=${disable.errors.code} />
         </div>
+        <${SignOutOthers} id="disable-sign-out" checked=${disableSignOut} onChange=${setDisableSignOut} />
         <${Alert}>${otherErrors(disable.errors, ["password", "code"])}<//>
         <div class="actions">
           <button type="submit" class="danger" disabled=${disable.busy || blocked}

@@ -1,7 +1,7 @@
 // Two-factor setup: password -> QR code and Setup key -> Authentication code -> recovery codes.
 import { errorsByField, gql, USER_FIELDS } from "./api.js";
 import { html, useEffect, useState } from "./lib.js";
-import { Alert, CopyButton, downloadText, Field } from "./ui.js";
+import { Alert, CopyButton, downloadText, Field, SignOutOthers } from "./ui.js";
 
 const BEGIN = `mutation BeginTwoFactorSetup($input: BeginTwoFactorSetupInput!) {
   beginTwoFactorSetup(input: $input) { secret qrSvg userErrors { field message code } }
@@ -43,6 +43,7 @@ export function TwoFactorSetup({ onEnabled }) {
   const [password, setPassword] = useState("");
   const [setup, setSetup] = useState(null); // { secret, qrSvg }
   const [code, setCode] = useState("");
+  const [signOut, setSignOut] = useState(true);
   const [errors, setErrors] = useState({});
   const [busy, setBusy] = useState(false);
 
@@ -71,7 +72,8 @@ export function TwoFactorSetup({ onEnabled }) {
   const confirm = (event) => {
     event.preventDefault();
     return run(async () => {
-      const result = (await gql(CONFIRM, { input: { code } })).confirmTwoFactorSetup;
+      const input = { code, signOutOtherSessions: signOut };
+      const result = (await gql(CONFIRM, { input })).confirmTwoFactorSetup;
       if (result.userErrors.length > 0) {
         setCode("");
         return setErrors(errorsByField(result.userErrors));
@@ -101,6 +103,7 @@ export function TwoFactorSetup({ onEnabled }) {
             inputmode="numeric" required value=${code} onValue=${setCode} error=${errors.code}
             hint="The 6-digit code the app shows now."
             action=${html`<button type="submit" class="primary" disabled=${busy}>Enable</button>`} />
+          <${SignOutOthers} id="twofactor-sign-out" checked=${signOut} onChange=${setSignOut} />
         </form>
       </div>
     </div>`}

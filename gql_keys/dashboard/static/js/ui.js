@@ -32,6 +32,14 @@ export function Field({ id, label, hint, error, value, onValue, multiline = fals
   </div>`;
 }
 
+/** "Sign out other sessions", offered with every change of the second factor; on by default. */
+export function SignOutOthers({ id, checked, onChange }) {
+  return html`<div class="check">
+    <input type="checkbox" id=${id} checked=${checked} onChange=${(e) => onChange(e.currentTarget.checked)} />
+    <label for=${id}>Sign out other sessions</label>
+  </div>`;
+}
+
 export function Alert({ children, kind = "error" }) {
   if (!children) return null;
   return html`<p class=${`alert alert-${kind}`} role=${kind === "error" ? "alert" : "status"}>${children}</p>`;
