@@ -14,7 +14,7 @@ import math
 from collections.abc import Callable
 
 from gql_keys.domain_errors import ServiceUnavailable
-from gql_keys.limits.base import RateDecision, ReplayShare, ReplayShareFull
+from gql_keys.limits.base import Pool, RateDecision, ReplayShare, ReplayShareFull, tighter
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +52,47 @@ class MemoryRateLimiter:
         if self._hits % _SWEEP_EVERY == 0:
             self._sweep(now)
         return RateDecision(True, limit, limit - count, reset_at)
+
+    async def hit_pooled(
+        self, bucket: str, limit: int, per_seconds: int, pool: Pool, now: float
+    ) -> RateDecision:
+        return self.hit_pooled_now(bucket, limit, per_seconds, pool, now)
+
+    def hit_pooled_now(
+        self, bucket: str, limit: int, per_seconds: int, pool: Pool, now: float
+    ) -> RateDecision:
+        """Synchronous :meth:`hit_pooled`."""
+        windows = self._windows
+        period = max(1, per_seconds)
+        start = math.floor(now / period) * period
+        window = windows.get(bucket)
+        count = window[1] if window is not None and window[0] == start else 0
+        pool_period = max(1, pool.per_seconds)
+        pool_start = math.floor(now / pool_period) * pool_period
+        pool_window = windows.get(pool.bucket)
+        pool_count = (
+            pool_window[1] if pool_window is not None and pool_window[0] == pool_start else 0
+        )
+        allowed = count < limit and pool_count < pool.limit
+        if allowed:
+            count += 1
+            pool_count += 1
+            windows[bucket] = (start, count)
+            windows[pool.bucket] = (pool_start, pool_count)
+            self._hits += 1
+            if self._hits % _SWEEP_EVERY == 0:
+                self._sweep(now)
+        return tighter(
+            RateDecision(
+                allowed or count < limit, limit, max(0, limit - count), float(start + period)
+            ),
+            RateDecision(
+                allowed or pool_count < pool.limit,
+                pool.limit,
+                max(0, pool.limit - pool_count),
+                float(pool_start + pool_period),
+            ),
+        )
 
     def _sweep(self, now: float) -> None:
         # A window of this bucket is stale when its start is older than any period we

@@ -16,6 +16,8 @@ async def append(
     client_ip: str | None,
     user_agent: str | None,
     api_key_id: int | None = None,
+    *,
+    sub_account_id: int | None = None,
 ) -> None:
     await SecurityEvent.create(
         user_id=user_id,
@@ -24,6 +26,7 @@ async def append(
         client_ip=client_ip,
         user_agent=user_agent,
         api_key_id=api_key_id,
+        sub_account_id=sub_account_id,
     )
 
 

@@ -35,6 +35,10 @@ class SecurityEventKind(StrEnum):
     KEY_UPDATED = "KEY_UPDATED"
     KEY_ROLLED = "KEY_ROLLED"
     KEY_DELETED = "KEY_DELETED"
+    SUB_ACCOUNT_CREATED = "SUB_ACCOUNT_CREATED"
+    SUB_ACCOUNT_LOCKED = "SUB_ACCOUNT_LOCKED"
+    SUB_ACCOUNT_UNLOCKED = "SUB_ACCOUNT_UNLOCKED"
+    SUB_ACCOUNT_DELETED = "SUB_ACCOUNT_DELETED"
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,9 +68,18 @@ async def record(
     client: ClientInfo,
     *,
     api_key_id: int | None = None,
+    sub_account_id: int | None = None,
 ) -> None:
     """Append one event; call inside the transaction of the change it records."""
-    await repo.append(user_id, kind.value, rt.clock.now(), client.ip, client.user_agent, api_key_id)
+    await repo.append(
+        user_id,
+        kind.value,
+        rt.clock.now(),
+        client.ip,
+        client.user_agent,
+        api_key_id,
+        sub_account_id=sub_account_id,
+    )
 
 
 async def page_events(user_id: int, limit: int, after: tuple[datetime, int] | None) -> EventPage:

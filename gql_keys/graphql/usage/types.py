@@ -29,6 +29,9 @@ class UsageLogFilter:
     since: datetime | None = strawberry.field(default=None, description="Inclusive.")
     until: datetime | None = strawberry.field(default=None, description="Exclusive.")
     client_ip: str | None = None
+    sub_account_id: strawberry.ID | None = strawberry.field(
+        default=None, description="Only rows of that sub-account's keys."
+    )
 
 
 @strawberry.type(name="UsageLog", description="One verification decision.")
