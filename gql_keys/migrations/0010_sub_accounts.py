@@ -73,6 +73,11 @@ class Migration(migrations.Migration):
                 on_delete=OnDelete.CASCADE,
             ),
         ),
+        ops.AlterField(
+            model_name="KeyChallenge",
+            name="purpose",
+            field=fields.CharField(db_default="CREATE_KEY", max_length=32),
+        ),
         ops.AddField(
             model_name="SecurityEvent",
             name="sub_account",

@@ -80,7 +80,7 @@ class KeyChallenge(Model):
     expires_at = fields.DatetimeField()
     attempts = fields.IntField(default=0)
     consumed_at = fields.DatetimeField(null=True)
-    purpose = fields.CharField(max_length=16, db_default="CREATE_KEY")
+    purpose = fields.CharField(max_length=32, db_default="CREATE_KEY")
     payload: fields.Field[dict[str, object] | None] = fields.JSONField(null=True)
 
     user_id: int
