@@ -12,15 +12,16 @@ from harness.graphql import gql
 from tests.api.test_keys import KEY_FIELDS, create, verify
 
 SUB_FIELDS = "id label createdAt locked deletedAt"
+SUB_PAYLOAD = f"subAccount {{ {SUB_FIELDS} }} userErrors {{ field code message }}"
 
 CREATE_SUB = f"""
 mutation ($input: CreateSubAccountInput!) {{
-  createSubAccount(input: $input) {{ subAccount {{ {SUB_FIELDS} }} userErrors {{ field code message }} }}
+  createSubAccount(input: $input) {{ {SUB_PAYLOAD} }}
 }}
 """
 LOCK_SUB = f"""
 mutation ($input: LockSubAccountInput!) {{
-  lockSubAccount(input: $input) {{ subAccount {{ {SUB_FIELDS} }} userErrors {{ field code message }} }}
+  lockSubAccount(input: $input) {{ {SUB_PAYLOAD} }}
 }}
 """
 UNLOCK_SUB = """

@@ -141,7 +141,8 @@ async def test_a_locked_sub_account_is_denied_at_once_until_the_master_confirms_
     assert (await authz(client, rt, made["apiKey"], made["secret"])).status_code == 200
 
     locked = await lock(client, master, sub["id"])
-    assert locked["userErrors"] == [] and locked["subAccount"]["locked"] is True
+    assert locked["userErrors"] == []
+    assert locked["subAccount"]["locked"] is True
     denied = await authz(client, rt, made["apiKey"], made["secret"])
     assert denied.status_code == 403
     assert denied.json()["label"] == "ACCOUNT_LOCKED"
@@ -162,7 +163,8 @@ async def test_a_locked_sub_account_is_denied_at_once_until_the_master_confirms_
 
     unlocked = await unlock(client, rt, master, sub["id"])
     assert unlocked["userErrors"] == [], unlocked
-    assert unlocked["apiKey"] is None and unlocked["secret"] is None
+    assert unlocked["apiKey"] is None
+    assert unlocked["secret"] is None
     assert unlocked["subAccount"] == {**sub, "locked": False}
     assert (await authz(client, rt, made["apiKey"], made["secret"])).status_code == 200
     not_locked = await run(client, master, UNLOCK_SUB, input={"id": sub["id"]})
@@ -239,4 +241,5 @@ async def test_deleting_a_sub_account_kills_its_keys_at_once(
         id=made["apiKey"]["id"],
     )
     assert key["status"] == "DELETED"
-    assert key["subAccount"]["id"] == sub["id"] and key["subAccount"]["deletedAt"]
+    assert key["subAccount"]["id"] == sub["id"]
+    assert key["subAccount"]["deletedAt"]
