@@ -489,11 +489,16 @@ async def bench(args: argparse.Namespace) -> int:
         goals["/authz >= 5x peer"] = authz[0] >= 5 * summary["peer"][0]
         print(f"/authz / peer: {authz[0] / summary['peer'][0]:.1f}x")
     if authz and "nopool" in summary:
-        pooled = authz[0] / summary["nopool"][0]
-        per_round = [a.rps / b.rps for a, b in zip(rounds["authz"], rounds["nopool"], strict=True)]
+        # Paired by round (the two runs of a round are back to back), so a load that drifts
+        # over the whole run moves both sides of each ratio alike.
+        pairs = list(zip(rounds["authz"], rounds["nopool"], strict=True))
+        per_round = [a.rps / b.rps for a, b in pairs]
+        pooled = median(per_round)
+        cpu = median([a.cpu_ms / b.cpu_ms for a, b in pairs if b.cpu_ms])
         print(
-            f"/authz with the account pool / without it: {pooled:.3f}x "
-            f"(per round: {', '.join(f'{x:.3f}' for x in per_round)})"
+            f"/authz with the account pool / without it: {pooled:.3f}x req/s, {cpu:.3f}x "
+            f"CPU per request (medians of per-round ratios: "
+            f"{', '.join(f'{x:.3f}' for x in per_round)})"
         )
         goals["/authz with the account pool >= 0.95x without it"] = pooled >= 0.95
     if authz and "graphql" in summary:
