@@ -61,36 +61,36 @@ class MemoryRateLimiter:
     def hit_pooled_now(
         self, bucket: str, limit: int, per_seconds: int, pool: Pool, now: float
     ) -> RateDecision:
-        """Synchronous :meth:`hit_pooled`."""
+        """Synchronous :meth:`hit_pooled` (one decision built: the hot path)."""
         windows = self._windows
-        period = max(1, per_seconds)
-        start = math.floor(now / period) * period
+        period = per_seconds if per_seconds > 1 else 1
+        start = now // period * period
         window = windows.get(bucket)
         count = window[1] if window is not None and window[0] == start else 0
-        pool_period = max(1, pool.per_seconds)
-        pool_start = math.floor(now / pool_period) * pool_period
-        pool_window = windows.get(pool.bucket)
-        pool_count = (
-            pool_window[1] if pool_window is not None and pool_window[0] == pool_start else 0
-        )
-        allowed = count < limit and pool_count < pool.limit
-        if allowed:
+        pool_limit = pool.limit
+        pool_period = pool.per_seconds if pool.per_seconds > 1 else 1
+        pool_start = now // pool_period * pool_period
+        shared = windows.get(pool.bucket)
+        pooled = shared[1] if shared is not None and shared[0] == pool_start else 0
+        if count < limit and pooled < pool_limit:
             count += 1
-            pool_count += 1
+            pooled += 1
             windows[bucket] = (start, count)
-            windows[pool.bucket] = (pool_start, pool_count)
+            windows[pool.bucket] = (pool_start, pooled)
             self._hits += 1
             if self._hits % _SWEEP_EVERY == 0:
                 self._sweep(now)
+            if pool_limit - pooled < limit - count:
+                return RateDecision(True, pool_limit, pool_limit - pooled, pool_start + pool_period)
+            return RateDecision(True, limit, limit - count, start + period)
+        own = RateDecision(count < limit, limit, max(0, limit - count), start + period)
         return tighter(
+            own,
             RateDecision(
-                allowed or count < limit, limit, max(0, limit - count), float(start + period)
-            ),
-            RateDecision(
-                allowed or pool_count < pool.limit,
-                pool.limit,
-                max(0, pool.limit - pool_count),
-                float(pool_start + pool_period),
+                pooled < pool_limit,
+                pool_limit,
+                max(0, pool_limit - pooled),
+                pool_start + pool_period,
             ),
         )
 
