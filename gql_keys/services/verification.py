@@ -5,8 +5,8 @@ not expired, timestamp in window, signature valid, account not locked, address a
 scope granted, not a replay, rate limit (the key's own and its account's pool). The
 signature is computed whatever the outcome (with a per-process dummy secret for unknown
 keys) so an unknown key costs the same as a known one. Hostile input never raises: it is
-a denial with a code. The answer waits until the decision's
-usage-log row is committed; if it cannot be, :class:`ServiceUnavailable` propagates.
+a denial with a code. The answer waits until the decision's usage-log row is committed;
+if it cannot be, :class:`ServiceUnavailable` propagates.
 """
 
 from __future__ import annotations

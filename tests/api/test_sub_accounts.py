@@ -17,6 +17,7 @@ from harness.accounts import next_code, signed_up_user
 from harness.authz import PartnerRequest, check
 from harness.graphql import gql
 from harness.keys import verifier_token
+from tests.api.key_changes_support import confirm, roll, update
 from tests.api.sub_accounts_support import (
     CONFIRM,
     CREATE_SUB,
@@ -243,3 +244,32 @@ async def test_deleting_a_sub_account_kills_its_keys_at_once(
     assert key["status"] == "DELETED"
     assert key["subAccount"]["id"] == sub["id"]
     assert key["subAccount"]["deletedAt"]
+
+
+async def test_the_master_changes_and_rolls_a_sub_account_key_with_its_own_code(
+    client: httpx.AsyncClient, rt: Runtime
+) -> None:
+    master = await signed_up_user(client, rt)
+    stranger = await signed_up_user(client, rt)
+    sub = await new_sub_account(client, master)
+    made = await new_sub_key(client, rt, master, sub["id"], label="desk bot")
+    key_id = made["apiKey"]["id"]
+
+    renamed = await update(client, master, key_id, label="desk bot v2")
+    assert renamed["apiKey"]["label"] == "desk bot v2"
+    rolled = await roll(client, master, key_id, overlapSeconds=0)
+    assert rolled["challenge"]["purpose"] == "ROLL_KEY"
+    assert master.seed is not None
+    confirmed = await confirm(client, master, rolled["challenge"]["id"], next_code(master.seed, rt))
+    assert confirmed["userErrors"] == [], confirmed
+    fresh = await authz(client, rt, made["apiKey"], confirmed["secret"])
+    assert (fresh.status_code, fresh.headers["x-account-id"]) == (200, sub["id"])
+    stale = await authz(client, rt, made["apiKey"], made["secret"])
+    assert stale.headers["x-verification-code"] == "INVALID_SIGNATURE"
+
+    # Another master reaches none of it.
+    for payload in (
+        await update(client, stranger, key_id, label="mine now"),
+        await roll(client, stranger, key_id),
+    ):
+        assert [e["code"] for e in payload["userErrors"]] == ["NOT_FOUND"]

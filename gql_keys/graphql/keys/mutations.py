@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
-from gql_keys.domain_errors import DomainError, ErrorCode, InvalidInput
+from gql_keys.domain_errors import DomainError, InvalidInput
 from gql_keys.global_ids import encode_global_id
 from gql_keys.graphql.context import Info, no_store
 from gql_keys.graphql.enums import KeyAlgorithm, Scope
@@ -16,6 +16,7 @@ from gql_keys.graphql.node import decode_int_id, require_int_id
 from gql_keys.graphql.permissions import require_user
 from gql_keys.graphql.user_errors import UserError, user_errors
 from gql_keys.services import keys as service
+from gql_keys.services import sub_accounts
 from gql_keys.services.key_policy import NewKeyRequest
 
 if TYPE_CHECKING:
@@ -105,7 +106,7 @@ def _sub_account_pk(global_id: strawberry.ID | None) -> int | None:
         return None
     pk = decode_int_id(global_id, "SubAccount")
     if pk is None:
-        raise DomainError(ErrorCode.NOT_FOUND, "No such sub-account.", ("input", "subAccountId"))
+        raise sub_accounts.not_found("input", "subAccountId")
     return pk
 
 
