@@ -8,6 +8,10 @@ route, and runs interleaved rounds, ``wrk`` at 64 connections, of signed GETs:
   headers as ``/authz`` (nginx dialect) and checks the same HMAC-SHA512 with the secret
   held in memory: no key lookup, no limits, no log row. The limit of this stack.
 * authz:   ``/authz`` with nginx's headers: the full decision and a durable usage row.
+* nopool:  the same ``/authz`` on a second, identical worker started with the account-wide
+  pool off (``GQL_KEYS_ACCOUNT_RATE_LIMIT_REQUESTS=0``): what the pool costs. The
+  ``authz`` worker keeps the pool on with a limit no round reaches, so every request
+  counts in it and none is refused.
 * graphql: ``verifyApiRequest`` over ``/graphql`` (graphql-core's executor).
 * peer:    djangorestframework-api-key on Django REST framework, its own uvicorn worker
   and SQLite file (``bench/drf_peer.py``; skipped with a message when not installed).
@@ -17,7 +21,8 @@ Each request is signed afresh before each round (a signed GET may repeat within 
 per request; the ratios against the floor and the peer; and checks that every decision
 answered (``/authz`` and ``verifyApiRequest``) has its ``usage_logs`` row and was allowed.
 ``--profile`` samples the server with py-spy during one extra ``/authz`` run and prints
-where the time goes.
+where the time goes. ``--pin`` runs the servers on core 0 (``taskset``, their threads
+included) and wrk on core 1, as the house compares figures.
 """
 
 from __future__ import annotations
@@ -59,7 +64,9 @@ from bench.verify import GATEWAY_QUERY as QUERY
 from harness.authz import PartnerRequest, check_request
 
 FLOOR_PREFIX = "/floor"
-NAMES = ("floor", "authz", "graphql", "peer")
+NAMES = ("floor", "authz", "nopool", "graphql", "peer")
+# The pooled worker's account pool: counted on every request, never reached in a round.
+BENCH_POOL_REQUESTS = "1000000000"
 
 
 def serve() -> None:
@@ -152,7 +159,7 @@ def target(name: str, port: int, creds: Credentials, peer_key: str, second: int)
     uri = f"{PATH}?{QUERY}"
     if name == "floor":
         return Target(name, port, "GET", FLOOR_PREFIX + uri, gateway_headers(creds, second))
-    if name == "authz":
+    if name in ("authz", "nopool"):
         return Target(name, port, "GET", "/authz" + uri, gateway_headers(creds, second))
     if name == "graphql":
         head, body = verify_request(port, creds, second).split(b"\r\n\r\n", 1)
@@ -164,7 +171,16 @@ def target(name: str, port: int, creds: Credentials, peer_key: str, second: int)
     return Target(name, port, "GET", uri, {"Authorization": f"Api-Key {peer_key}"})
 
 
-EXPECT = {"floor": b"", "authz": b"", "graphql": b'"allowed":true', "peer": b""}
+EXPECT = {
+    "floor": b"",
+    "authz": b"",
+    "nopool": b"",
+    "graphql": b'"allowed":true',
+    "peer": b"",
+}
+# ``--pin``: the load generator's command prefix (the servers get PIN_SERVER).
+PIN_SERVER = ["taskset", "-c", "0"]
+PIN_WRK = ["taskset", "-c", "1"]
 
 
 @dataclass
@@ -179,7 +195,13 @@ class Round:
 
 
 async def wrk_round(
-    t: Target, pid: int, connections: int, warmup: float, duration: float, tmp: str
+    t: Target,
+    pid: int,
+    connections: int,
+    warmup: float,
+    duration: float,
+    tmp: str,
+    prefix: list[str] | None = None,
 ) -> Round:
     await check_one(t.port, t.raw(), EXPECT[t.name])
     script = Path(tmp) / f"{t.name}.lua"
@@ -190,7 +212,8 @@ async def wrk_round(
     for seconds, measure in ((warmup, False), (duration, True)):
         if seconds <= 0:
             continue
-        command = ["wrk", "-t2", f"-c{connections}", f"-d{seconds:g}s", "--latency", "-s"]
+        command = [*(prefix or []), "wrk", "-t2", f"-c{connections}", f"-d{seconds:g}s"]
+        command += ["--latency", "-s"]
         command += [str(script), f"http://127.0.0.1:{t.port}/"]
         before = cpu_seconds(pid)
         proc = await asyncio.to_thread(subprocess.run, command, capture_output=True, text=True)
@@ -362,7 +385,20 @@ async def bench(args: argparse.Namespace) -> int:
         )
         creds = await create_credentials(env)
         env["BENCH_FLOOR_SECRET"] = creds.secret
-        server = start([sys.executable, "-c", "from bench.authz import serve; serve()"], env, port)
+        pin = PIN_SERVER if args.pin else []
+        command = [*pin, sys.executable, "-c", "from bench.authz import serve; serve()"]
+        env["GQL_KEYS_ACCOUNT_RATE_LIMIT_REQUESTS"] = BENCH_POOL_REQUESTS
+        server = start(command, env, port)
+        nopool: subprocess.Popen[bytes] | None = None
+        nopool_port = 0
+        if "nopool" in names:
+            nopool_port = free_port()
+            nopool_env = {
+                **env,
+                "GQL_KEYS_PORT": str(nopool_port),
+                "GQL_KEYS_ACCOUNT_RATE_LIMIT_REQUESTS": "0",
+            }
+            nopool = start(command, nopool_env, nopool_port)
         peer, peer_port, peer_key = (None, 0, "")
         if "peer" in names:
             peer, peer_port, peer_key = start_peer(tmp)
@@ -371,23 +407,29 @@ async def bench(args: argparse.Namespace) -> int:
         rounds: dict[str, list[Round]] = {n: [] for n in names}
         try:
             print(
-                f"gql-keys pid {server.pid} on :{port}; peer pid "
+                f"gql-keys pid {server.pid} on :{port} (pool on); "
+                f"pid {nopool.pid if nopool else '-'} on :{nopool_port} (pool off); peer pid "
                 f"{peer.pid if peer else '-'}; wrk -t2 -c{args.connections}, "
                 f"{args.rounds} rounds x {args.duration:g} s (+{args.warmup:g} s warm-up)"
             )
             for r in range(args.rounds):
                 order = names if r % 2 == 0 else list(reversed(names))
                 for name in order:
-                    t = target(
-                        name,
-                        peer_port if name == "peer" else port,
-                        creds,
-                        peer_key,
-                        int(time.time()),
-                    )
-                    pid = peer.pid if name == "peer" and peer else server.pid
+                    ports = {"peer": peer_port, "nopool": nopool_port}
+                    t = target(name, ports.get(name, port), creds, peer_key, int(time.time()))
+                    pid = server.pid
+                    if name == "peer" and peer:
+                        pid = peer.pid
+                    elif name == "nopool" and nopool:
+                        pid = nopool.pid
                     result = await wrk_round(
-                        t, pid, args.connections, args.warmup, args.duration, tmp
+                        t,
+                        pid,
+                        args.connections,
+                        args.warmup,
+                        args.duration,
+                        tmp,
+                        PIN_WRK if args.pin else None,
                     )
                     rounds[name].append(result)
                     print(
@@ -405,7 +447,7 @@ async def bench(args: argparse.Namespace) -> int:
                     args.connections,
                 )
         finally:
-            for process in (server, peer):
+            for process in (server, nopool, peer):
                 if process is not None:
                     process.terminate()
                     process.wait(timeout=60)
@@ -427,8 +469,10 @@ async def bench(args: argparse.Namespace) -> int:
     for name, (rps, p50, p99, cpu) in summary.items():
         ratio = f"{rps / floor_rps:7.2f}" if floor_rps else "      -"
         print(f"| {name:7s} | {rps:14.0f} | {p50:6.2f} | {p99:6.2f} | {cpu:10.3f} | {ratio} |")
-    decided = sum(x.answered for n in ("authz", "graphql") for x in rounds.get(n, []))
-    errors = sum(x.errors for n in ("floor", "authz", "graphql") for x in rounds.get(n, []))
+    decided = sum(x.answered for n in ("authz", "nopool", "graphql") for x in rounds.get(n, []))
+    errors = sum(
+        x.errors for n in ("floor", "authz", "nopool", "graphql") for x in rounds.get(n, [])
+    )
     peer_errors = sum(x.errors for x in rounds.get("peer", []))
     print(
         f"\ndecisions answered (authz + graphql): {decided}; usage_logs rows: {logged} "
@@ -444,6 +488,19 @@ async def bench(args: argparse.Namespace) -> int:
     if authz and "peer" in summary:
         goals["/authz >= 5x peer"] = authz[0] >= 5 * summary["peer"][0]
         print(f"/authz / peer: {authz[0] / summary['peer'][0]:.1f}x")
+    if authz and "nopool" in summary:
+        # Paired by round (the two runs of a round are back to back), so a load that drifts
+        # over the whole run moves both sides of each ratio alike.
+        pairs = list(zip(rounds["authz"], rounds["nopool"], strict=True))
+        per_round = [a.rps / b.rps for a, b in pairs]
+        pooled = median(per_round)
+        cpu = median([a.cpu_ms / b.cpu_ms for a, b in pairs if b.cpu_ms])
+        print(
+            f"/authz with the account pool / without it: {pooled:.3f}x req/s, {cpu:.3f}x "
+            f"CPU per request (medians of per-round ratios: "
+            f"{', '.join(f'{x:.3f}' for x in per_round)})"
+        )
+        goals["/authz with the account pool >= 0.95x without it"] = pooled >= 0.95
     if authz and "graphql" in summary:
         print(f"verifyApiRequest / /authz: {summary['graphql'][0] / authz[0]:.2f}x")
     for goal, met in goals.items():
@@ -458,6 +515,9 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=1.0, help="seconds before measuring")
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--only", nargs="+", choices=NAMES, help="run only these sides")
+    parser.add_argument(
+        "--pin", action="store_true", help="servers on core 0, wrk on core 1 (taskset)"
+    )
     parser.add_argument(
         "--profile",
         type=float,

@@ -3,8 +3,10 @@
 A known key is answered from memory: no database read per request. Records live for
 ``settings.key_cache_ttl_seconds`` (at most a few seconds) so a key deleted or changed
 by another worker stops verifying within that time; a delete made in this process calls
-:meth:`KeyCache.invalidate` and takes effect at once. Unknown keys are cached too
-(shorter, bounded) so a flood of made-up keys does not reach the database per request.
+:meth:`KeyCache.invalidate` and takes effect at once. A sub-account's lock travels the
+same way: the record carries it, and locking invalidates each of its keys. Unknown keys
+are cached too (shorter, bounded) so a flood of made-up keys does not reach the database
+per request.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from gql_keys.metrics import Metrics
 from gql_keys.principals import ServicePrincipal, ServiceRole
 from gql_keys.repositories.keys import key_by_public_id
 from gql_keys.repositories.service_tokens import live_service_token_by_digest
+from gql_keys.repositories.sub_accounts import locked as sub_account_locked
 from gql_keys.scopes import Scope, implied
 from gql_keys.security.keymaterial import looks_like_public_key_id, secret_aad
 from gql_keys.security.secretbox import SecretBox, SecretBoxError
@@ -55,6 +58,10 @@ class KeyRecord:
     previous_secret: bytes | None = field(default=None, repr=False)
     previous_public_key: bytes | None = None
     previous_until: float | None = None  # Unix seconds
+    # The sub-account the key belongs to (None: the master's own), and whether that
+    # account is locked (its keys answer ACCOUNT_LOCKED).
+    sub_account_id: int | None = None
+    account_locked: bool = False
 
 
 def _key_material(
@@ -74,7 +81,9 @@ def _key_material(
     return None, None
 
 
-def build_record(row: Any, settings: Settings, secretbox: SecretBox) -> KeyRecord | None:
+def build_record(
+    row: Any, settings: Settings, secretbox: SecretBox, *, account_locked: bool = False
+) -> KeyRecord | None:
     """A record from an ApiKey row; None for a pending key or unusable key material."""
     if row.state != "active":
         return None
@@ -115,6 +124,8 @@ def build_record(row: Any, settings: Settings, secretbox: SecretBox) -> KeyRecor
         previous_secret=previous_secret,
         previous_public_key=previous_public_key,
         previous_until=previous_until,
+        sub_account_id=row.sub_account_id,
+        account_locked=account_locked,
     )
 
 
@@ -164,7 +175,12 @@ class KeyCache:
         self._loading[key] = future
         try:
             row = await key_by_public_id(key)
-            record = build_record(row, self.settings, self.secretbox) if row is not None else None
+            record = None
+            if row is not None:
+                locked = row.sub_account_id is not None and await sub_account_locked(
+                    row.sub_account_id
+                )
+                record = build_record(row, self.settings, self.secretbox, account_locked=locked)
         except BaseException as exc:
             future.set_exception(exc)
             future.exception()  # waiters re-raise; do not warn when there are none

@@ -22,6 +22,7 @@ class ApiKeyPrincipal:
     api_key_id: int
     user_id: int
     key: str
+    sub_account_id: int | None = None  # the key's sub-account; None: the master's own key
 
 
 @dataclass(frozen=True, slots=True)

@@ -107,6 +107,11 @@ class Settings(BaseSettings):
     default_rate_limit_requests: int = 1000
     default_rate_limit_per_seconds: int = 10
     max_rate_limit_requests: int = 1_000_000
+    # Sub-accounts per master, and the pool every account (a master's own keys, or one
+    # sub-account's) shares across its keys; 0 requests turns the pool off.
+    max_sub_accounts: int = 100
+    account_rate_limit_requests: int = Field(default=10_000, ge=0)
+    account_rate_limit_per_seconds: int = Field(default=10, ge=1)
     max_rate_limit_per_seconds: int = 86_400
     # KEY_EXPIRING goes out once per key when it enters its last N days; every worker
     # sweeps for such keys this often (0 turns the sweep off).

@@ -17,6 +17,7 @@ TABLES = [
     "usage_logs",
     "key_challenges",
     "api_keys",
+    "sub_accounts",
     "recovery_codes",
     "sessions",
     "service_tokens",

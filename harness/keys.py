@@ -12,7 +12,7 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from gql_keys.models import ApiKey, User
+from gql_keys.models import ApiKey, SubAccount, User
 from gql_keys.principals import ServiceRole
 from gql_keys.runtime import Runtime
 from gql_keys.security.keymaterial import new_public_key_id, new_secret, secret_aad
@@ -28,6 +28,10 @@ async def create_user(email: str | None = None) -> User:
     )
 
 
+async def create_sub_account(rt: Runtime, master_id: int, label: str = "desk") -> SubAccount:
+    return await SubAccount.create(master_id=master_id, label=label, created_at=rt.clock.now())
+
+
 async def create_active_key(
     rt: Runtime,
     user_id: int,
@@ -38,6 +42,7 @@ async def create_active_key(
     ed25519_private: Ed25519PrivateKey | None = None,
     expires_at: datetime | None = None,
     rate_limit: tuple[int, int] | None = None,
+    sub_account_id: int | None = None,
 ) -> tuple[ApiKey, str]:
     """An active key row; returns it with its secret (HMAC) or "" (ED25519)."""
     key = new_public_key_id()
@@ -69,6 +74,7 @@ async def create_active_key(
         expires_at=expires_at,
         rate_limit_requests=rate_limit[0] if rate_limit else None,
         rate_limit_per_seconds=rate_limit[1] if rate_limit else None,
+        sub_account_id=sub_account_id,
     )
     return row, secret
 

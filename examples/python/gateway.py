@@ -35,6 +35,7 @@ REFUSALS = {  # verification code -> (HTTP status, Gate label)
     "REPLAYED": (401, "REQUEST_REPLAYED"),
     "IP_NOT_ALLOWED": (403, "IP_FORBIDDEN"),
     "SCOPE_NOT_GRANTED": (403, "FORBIDDEN"),
+    "ACCOUNT_LOCKED": (403, "ACCOUNT_LOCKED"),
     "RATE_LIMITED": (429, "TOO_MANY_REQUESTS"),
 }
 AREAS = {"spot", "margin", "futures", "delivery", "options", "wallet", "account"}

@@ -47,6 +47,7 @@ class ActivityEvent:
     method: str | None = None
     path: str | None = None
     session_id: int | None = None
+    sub_account_id: int | None = None  # the key's (or the event's) sub-account
 
     def to_json(self) -> str:
         data: dict[str, Any] = asdict(self)

@@ -14,8 +14,9 @@ from datetime import datetime
 from strawberry.dataloader import DataLoader
 
 from gql_keys.graphql.context import Context
-from gql_keys.models import ApiKey
+from gql_keys.models import ApiKey, SubAccount
 from gql_keys.services.keys import keys_by_ids
+from gql_keys.services.sub_accounts import sub_accounts_by_ids
 from gql_keys.services.usage import Bucket, BucketSize, usage_buckets
 
 UsageKey = tuple[int, datetime, datetime | None, BucketSize]
@@ -23,6 +24,11 @@ UsageKey = tuple[int, datetime, datetime | None, BucketSize]
 
 async def _load_keys(ids: Sequence[int]) -> list[ApiKey | None]:
     rows = await keys_by_ids(list(set(ids)))
+    return [rows.get(pk) for pk in ids]
+
+
+async def _load_sub_accounts(ids: Sequence[int]) -> list[SubAccount | None]:
+    rows = await sub_accounts_by_ids(list(set(ids)))
     return [rows.get(pk) for pk in ids]
 
 
@@ -46,6 +52,16 @@ def api_key_loader(context: Context) -> DataLoader[int, ApiKey | None]:
         loader = DataLoader(load_fn=_load_keys)
         context.loaders["api_key_by_id"] = loader
     result: DataLoader[int, ApiKey | None] = loader
+    return result
+
+
+def sub_account_loader(context: Context) -> DataLoader[int, SubAccount | None]:
+    """SubAccount rows by primary key (deleted included); callers decide who may see them."""
+    loader = context.loaders.get("sub_account_by_id")
+    if loader is None:
+        loader = DataLoader(load_fn=_load_sub_accounts)
+        context.loaders["sub_account_by_id"] = loader
+    result: DataLoader[int, SubAccount | None] = loader
     return result
 
 

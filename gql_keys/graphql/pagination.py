@@ -74,6 +74,17 @@ def decode_cursor(cursor: str, arity: int) -> list[str | int]:
     return values
 
 
+def decode_id_cursor(after: str | None) -> int | None:
+    """The id in an ``after`` cursor of a newest-first list keyed on id; None for the
+    first page."""
+    if after is None:
+        return None
+    (value,) = decode_cursor(after, 1)
+    if not isinstance(value, int) or value < 1:
+        raise DomainError(ErrorCode.INVALID_INPUT, "after is not a valid cursor.", ("after",))
+    return value
+
+
 def encode_time_cursor(at: datetime, pk: int) -> str:
     """The cursor of a row in a newest-first list keyed on (time, id)."""
     return encode_cursor([at.isoformat(), pk])

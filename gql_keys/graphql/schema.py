@@ -8,13 +8,22 @@ import strawberry
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 
-from gql_keys.graphql import accounts, activity, keys, security, usage, verification
+from gql_keys.graphql import (
+    accounts,
+    activity,
+    keys,
+    security,
+    sub_accounts,
+    usage,
+    verification,
+)
 from gql_keys.graphql.accounts.queries import load_user_node
 from gql_keys.graphql.error_logging import QuietSchema
 from gql_keys.graphql.keys.queries import load_api_key_node
 from gql_keys.graphql.node import node_query
 from gql_keys.graphql.pipeline import operation_extensions
 from gql_keys.graphql.security.queries import load_security_event_node, load_session_node
+from gql_keys.graphql.sub_accounts.queries import load_sub_account_node
 from gql_keys.graphql.usage.queries import load_usage_log_node
 from gql_keys.settings import Settings
 
@@ -24,12 +33,14 @@ QUERIES: tuple[type[Any], ...] = (
     verification.Query,
     usage.Query,
     security.Query,
+    sub_accounts.Query,
 )
 MUTATIONS: tuple[type[Any], ...] = (
     accounts.Mutation,
     keys.Mutation,
     verification.Mutation,
     security.Mutation,
+    sub_accounts.Mutation,
 )
 SUBSCRIPTIONS: tuple[type[Any], ...] = (activity.Subscription,)
 
@@ -45,6 +56,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
             "UsageLog": load_usage_log_node,
             "SecurityEvent": load_security_event_node,
             "Session": load_session_node,
+            "SubAccount": load_sub_account_node,
         }
     )
     query = merge_types("Query", (nodes, *QUERIES))

@@ -73,6 +73,7 @@ _ANSWERS: Mapping[VerificationCode, tuple[int, str, str]] = {
     VerificationCode.REPLAYED: (401, "REQUEST_REPLAYED", "This signed request was already used."),
     VerificationCode.IP_NOT_ALLOWED: (403, "IP_FORBIDDEN", "Client address is not allowed."),
     VerificationCode.SCOPE_NOT_GRANTED: (403, "FORBIDDEN", "The key lacks the required scope."),
+    VerificationCode.ACCOUNT_LOCKED: (403, "ACCOUNT_LOCKED", "The key's account is locked."),
     VerificationCode.RATE_LIMITED: (429, "TOO_MANY_REQUESTS", "Too many requests."),
 }
 _EMPTY_SHA512 = hashlib.sha512(b"").hexdigest()
@@ -377,7 +378,13 @@ class ForwardAuth:
         response_headers = [(b"x-verification-code", _CODE_BYTES[code])]
         if decision.allowed and record is not None:
             response_headers.append((b"x-api-key-id", _global_id("ApiKey", record.id)))
-            response_headers.append((b"x-account-id", _global_id("User", record.user_id)))
+            if record.sub_account_id is None:
+                response_headers.append((b"x-account-id", _global_id("User", record.user_id)))
+            else:
+                response_headers += [
+                    (b"x-account-id", _global_id("SubAccount", record.sub_account_id)),
+                    (b"x-master-account-id", _global_id("User", record.user_id)),
+                ]
         rate = decision.rate  # only when the key's quota was counted (the contract's rule)
         if rate is not None:
             response_headers += [

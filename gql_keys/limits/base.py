@@ -23,6 +23,30 @@ class RateDecision:
     reset_at: float  # Unix seconds when the current window ends
 
 
+# Slots, not frozen: built on every verification, where a frozen dataclass pays an
+# object.__setattr__ per field.
+@dataclass(slots=True)
+class Pool:
+    """A second quota one request also counts against: the window every key of one
+    account shares, so more keys do not buy more requests."""
+
+    bucket: str
+    limit: int
+    per_seconds: int
+
+
+def tighter(own: RateDecision, pool: RateDecision) -> RateDecision:
+    """What to report of two quotas: a refusing one (the later to reset when both
+    refuse), else the one with fewer requests left (the key's own on a tie)."""
+    if not own.allowed:
+        if not pool.allowed and pool.reset_at > own.reset_at:
+            return pool
+        return own
+    if not pool.allowed or pool.remaining < own.remaining:
+        return pool
+    return own
+
+
 class RateLimiter(Protocol):
     async def hit(self, bucket: str, limit: int, per_seconds: int, now: float) -> RateDecision:
         """Count one request in ``bucket``; refuse it (without counting) when the window is full.
@@ -30,6 +54,13 @@ class RateLimiter(Protocol):
         Windows are fixed and aligned to multiples of ``per_seconds`` since the epoch, so
         every worker sharing a store agrees on them.
         """
+        ...
+
+    async def hit_pooled(
+        self, bucket: str, limit: int, per_seconds: int, pool: Pool, now: float
+    ) -> RateDecision:
+        """Count one request in ``bucket`` and in ``pool`` at once, or in neither: it is
+        refused when either window is full. Reports the :func:`tighter` of the two."""
         ...
 
     async def start(self) -> None: ...

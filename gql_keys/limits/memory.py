@@ -14,7 +14,7 @@ import math
 from collections.abc import Callable
 
 from gql_keys.domain_errors import ServiceUnavailable
-from gql_keys.limits.base import RateDecision, ReplayShare, ReplayShareFull
+from gql_keys.limits.base import Pool, RateDecision, ReplayShare, ReplayShareFull, tighter
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +52,47 @@ class MemoryRateLimiter:
         if self._hits % _SWEEP_EVERY == 0:
             self._sweep(now)
         return RateDecision(True, limit, limit - count, reset_at)
+
+    async def hit_pooled(
+        self, bucket: str, limit: int, per_seconds: int, pool: Pool, now: float
+    ) -> RateDecision:
+        return self.hit_pooled_now(bucket, limit, per_seconds, pool, now)
+
+    def hit_pooled_now(
+        self, bucket: str, limit: int, per_seconds: int, pool: Pool, now: float
+    ) -> RateDecision:
+        """Synchronous :meth:`hit_pooled` (one decision built: the hot path)."""
+        windows = self._windows
+        period = per_seconds if per_seconds > 1 else 1
+        start = now // period * period
+        window = windows.get(bucket)
+        count = window[1] if window is not None and window[0] == start else 0
+        pool_limit = pool.limit
+        pool_period = pool.per_seconds if pool.per_seconds > 1 else 1
+        pool_start = now // pool_period * pool_period
+        shared = windows.get(pool.bucket)
+        pooled = shared[1] if shared is not None and shared[0] == pool_start else 0
+        if count < limit and pooled < pool_limit:
+            count += 1
+            pooled += 1
+            windows[bucket] = (start, count)
+            windows[pool.bucket] = (pool_start, pooled)
+            self._hits += 1
+            if self._hits % _SWEEP_EVERY == 0:
+                self._sweep(now)
+            if pool_limit - pooled < limit - count:
+                return RateDecision(True, pool_limit, pool_limit - pooled, pool_start + pool_period)
+            return RateDecision(True, limit, limit - count, start + period)
+        own = RateDecision(count < limit, limit, max(0, limit - count), start + period)
+        return tighter(
+            own,
+            RateDecision(
+                pooled < pool_limit,
+                pool_limit,
+                max(0, pool_limit - pooled),
+                pool_start + pool_period,
+            ),
+        )
 
     def _sweep(self, now: float) -> None:
         # A window of this bucket is stale when its start is older than any period we

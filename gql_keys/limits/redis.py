@@ -13,7 +13,7 @@ import math
 
 from redis.asyncio import Redis
 
-from gql_keys.limits.base import RateDecision, ReplayShare, ReplayShareFull
+from gql_keys.limits.base import Pool, RateDecision, ReplayShare, ReplayShareFull, tighter
 from gql_keys.limits.memory import MemoryRateLimiter, MemoryReplayCache, ReplayCacheFull
 from gql_keys.redisconn import REDIS_ERRORS, RedisAvailability, twice
 
@@ -31,6 +31,25 @@ end
 return {1, count}
 """
 
+# The same for a key's window and its account's pool together: counted in both, or
+# (when either is full) in neither. Answers {allowed, key count, pool count}.
+_HIT_POOLED_SCRIPT = """
+local count = tonumber(redis.call('GET', KEYS[1]) or '0')
+local pooled = tonumber(redis.call('GET', KEYS[2]) or '0')
+if count >= tonumber(ARGV[1]) or pooled >= tonumber(ARGV[3]) then
+  return {0, count, pooled}
+end
+count = redis.call('INCR', KEYS[1])
+if count == 1 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+pooled = redis.call('INCR', KEYS[2])
+if pooled == 1 then
+  redis.call('PEXPIRE', KEYS[2], ARGV[4])
+end
+return {1, count, pooled}
+"""
+
 
 class RedisRateLimiter:
     def __init__(
@@ -45,6 +64,7 @@ class RedisRateLimiter:
         self.availability = availability
         self.fallback = fallback or MemoryRateLimiter()
         self._script = redis.register_script(_HIT_SCRIPT)
+        self._pooled_script = redis.register_script(_HIT_POOLED_SCRIPT)
 
     async def start(self) -> None:
         await self.fallback.start()
@@ -74,6 +94,48 @@ class RedisRateLimiter:
                 return RateDecision(True, limit, max(0, limit - int(count)), reset_at)
         self.availability.fallback("rate_limiter")
         return self.fallback.hit_now(bucket, limit, per_seconds, now)
+
+    async def hit_pooled(
+        self, bucket: str, limit: int, per_seconds: int, pool: Pool, now: float
+    ) -> RateDecision:
+        period = max(1, per_seconds)
+        start = math.floor(now / period) * period
+        pool_period = max(1, pool.per_seconds)
+        pool_start = math.floor(now / pool_period) * pool_period
+        if self.availability.usable():
+            try:
+                allowed, count, pooled = await twice(
+                    lambda: self._pooled_script(
+                        keys=[
+                            f"{self._prefix}{bucket}:{start}",
+                            f"{self._prefix}{pool.bucket}:{pool_start}",
+                        ],
+                        args=[limit, period * 1000 + 1000, pool.limit, pool_period * 1000 + 1000],
+                    )
+                )
+            except REDIS_ERRORS as exc:
+                self.availability.failed("rate_limiter", exc)
+            else:
+                self.availability.succeeded()
+                if allowed:
+                    self.fallback.hit_pooled_now(bucket, limit, per_seconds, pool, now)
+                count, pooled = int(count), int(pooled)
+                return tighter(
+                    RateDecision(
+                        bool(allowed) or count < limit,
+                        limit,
+                        max(0, limit - count),
+                        float(start + period),
+                    ),
+                    RateDecision(
+                        bool(allowed) or pooled < pool.limit,
+                        pool.limit,
+                        max(0, pool.limit - pooled),
+                        float(pool_start + pool_period),
+                    ),
+                )
+        self.availability.fallback("rate_limiter")
+        return self.fallback.hit_pooled_now(bucket, limit, per_seconds, pool, now)
 
 
 # A new fingerprint, counted in its owner's share (a sorted set of the owner's live

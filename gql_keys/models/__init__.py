@@ -4,6 +4,7 @@ from gql_keys.models.accounts import RecoveryCode, ServiceToken, Session, User
 from gql_keys.models.keys import ApiKey, KeyChallenge
 from gql_keys.models.security import SecurityEvent
 from gql_keys.models.servers import ServerHeartbeat
+from gql_keys.models.sub_accounts import SubAccount
 from gql_keys.models.throttle import ThrottleCounter
 from gql_keys.models.usage import UsageLog, UsageRollup
 
@@ -15,6 +16,7 @@ __all__ = [
     "ServerHeartbeat",
     "ServiceToken",
     "Session",
+    "SubAccount",
     "ThrottleCounter",
     "UsageLog",
     "UsageRollup",

@@ -6,6 +6,7 @@ from tortoise import fields
 from tortoise.models import Model
 
 from gql_keys.models.accounts import User
+from gql_keys.models.sub_accounts import SubAccount
 
 
 class ApiKey(Model):
@@ -44,8 +45,13 @@ class ApiKey(Model):
     # Counts the owner's changes (update, roll, ...): a challenge to change or roll the key
     # confirms only the revision it was opened on (see repositories.keys.change_key).
     revision = fields.IntField(default=0, db_default=0)
+    # A sub-account's key (user_id stays the master, who manages it); null: the master's own.
+    sub_account: fields.ForeignKeyNullableRelation[SubAccount] = fields.ForeignKeyField(
+        "models.SubAccount", related_name="api_keys", null=True, on_delete=fields.CASCADE
+    )
 
     user_id: int
+    sub_account_id: int | None
 
     class Meta:
         table = "api_keys"
@@ -56,33 +62,36 @@ class ApiKey(Model):
             # undeleted keys newest first, for apiKeys(unusedForDays:).
             # The expiry-notice sweep: unclaimed keys by expiry.
             ("expiry_notified_at", "expires_at"),
+            # SubAccount.apiKeys and a sub-account's live-key count.
+            ("sub_account_id", "state", "id"),
         )
 
 
 # A pending second-factor confirmation of one operation on one key. ``purpose`` is
 # CREATE_KEY, UPDATE_KEY or ROLL_KEY; ``payload`` holds what the confirmation applies
 # (UPDATE_KEY: the validated new values; ROLL_KEY: the overlap and, for ED25519, the new
-# public key), never a secret.
+# public key), never a secret. A challenge on no key (UNLOCK_SUB_ACCOUNT) names its
+# target in ``payload``.
 class KeyChallenge(Model):
     id = fields.BigIntField(primary_key=True)
     public_id = fields.CharField(max_length=64, unique=True)
     user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
         "models.User", related_name="challenges", on_delete=fields.CASCADE
     )
-    api_key: fields.ForeignKeyRelation[ApiKey] = fields.ForeignKeyField(
-        "models.ApiKey", related_name="challenges", on_delete=fields.CASCADE
+    api_key: fields.ForeignKeyNullableRelation[ApiKey] = fields.ForeignKeyField(
+        "models.ApiKey", related_name="challenges", null=True, on_delete=fields.CASCADE
     )
     created_at = fields.DatetimeField()
     expires_at = fields.DatetimeField()
     attempts = fields.IntField(default=0)
     consumed_at = fields.DatetimeField(null=True)
-    purpose = fields.CharField(max_length=16, db_default="CREATE_KEY")
+    purpose = fields.CharField(max_length=32, db_default="CREATE_KEY")
     payload: fields.Field[dict[str, object] | None] = fields.JSONField(null=True)
     # UPDATE_KEY / ROLL_KEY: the key's revision when the challenge was opened.
     key_revision = fields.IntField(null=True)
 
     user_id: int
-    api_key_id: int
+    api_key_id: int | None
 
     class Meta:
         table = "key_challenges"

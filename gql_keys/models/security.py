@@ -7,6 +7,7 @@ from tortoise.models import Model
 
 from gql_keys.models.accounts import MAX_USER_AGENT_LENGTH, User
 from gql_keys.models.keys import ApiKey
+from gql_keys.models.sub_accounts import SubAccount
 
 
 class SecurityEvent(Model):
@@ -25,9 +26,14 @@ class SecurityEvent(Model):
     # The key's label when the event happened (a later rename does not rewrite history);
     # null for account events and for rows written before labels were kept.
     key_label = fields.CharField(max_length=64, null=True)
+    # Sub-account events (and its keys' events) on the master's log.
+    sub_account: fields.ForeignKeyNullableRelation[SubAccount] = fields.ForeignKeyField(
+        "models.SubAccount", related_name="security_events", null=True, on_delete=fields.SET_NULL
+    )
 
     user_id: int
     api_key_id: int | None
+    sub_account_id: int | None
 
     class Meta:
         table = "security_events"

@@ -26,7 +26,7 @@ async def create_pending_key(**fields: Any) -> ApiKey:
 async def create_challenge(
     public_id: str,
     user_id: int,
-    api_key_id: int,
+    api_key_id: int | None,
     now: datetime,
     expires_at: datetime,
     *,
@@ -53,8 +53,14 @@ def _live(user_id: int, now: datetime) -> Q:
 
 
 async def count_live_keys(user_id: int, now: datetime) -> int:
-    """Active keys that are neither deleted nor expired."""
+    """Active keys that are neither deleted nor expired (its sub-accounts' included)."""
     return await ApiKey.filter(_live(user_id, now)).count()
+
+
+async def count_account_live_keys(user_id: int, sub_account_id: int | None, now: datetime) -> int:
+    """Live keys of one account: the master's own (``sub_account_id`` None) or one
+    sub-account's; each has its own live-key limit."""
+    return await ApiKey.filter(_live(user_id, now), sub_account_id=sub_account_id).count()
 
 
 async def count_open_challenges(user_id: int, now: datetime) -> int:
@@ -145,25 +151,32 @@ async def soft_delete(api_key_id: int, user_id: int, now: datetime) -> bool:
     return updated == 1
 
 
-def _listing(user_id: int, include_deleted: bool) -> Q:
-    where = Q(user_id=user_id, state=ACTIVE)
+def _listing(user_id: int, include_deleted: bool, sub_account_id: int | None = None) -> Q:
+    """The master's own keys (``sub_account_id`` None), or one of its sub-account's."""
+    where = Q(user_id=user_id, state=ACTIVE, sub_account_id=sub_account_id)
     if not include_deleted:
         where &= Q(deleted_at=None)
     return where
 
 
 async def list_user_keys(
-    user_id: int, include_deleted: bool, before_id: int | None, limit: int
+    user_id: int,
+    include_deleted: bool,
+    before_id: int | None,
+    limit: int,
+    sub_account_id: int | None = None,
 ) -> list[ApiKey]:
     """Up to ``limit`` keys, newest first, with ids below ``before_id`` when given."""
-    where = _listing(user_id, include_deleted)
+    where = _listing(user_id, include_deleted, sub_account_id)
     if before_id is not None:
         where &= Q(id__lt=before_id)
     return await ApiKey.filter(where).order_by("-id").limit(limit)
 
 
-async def count_user_keys(user_id: int, include_deleted: bool) -> int:
-    return await ApiKey.filter(_listing(user_id, include_deleted)).count()
+async def count_user_keys(
+    user_id: int, include_deleted: bool, sub_account_id: int | None = None
+) -> int:
+    return await ApiKey.filter(_listing(user_id, include_deleted, sub_account_id)).count()
 
 
 async def key_by_public_id(key: str) -> ApiKey | None:
@@ -189,9 +202,12 @@ async def owned_key_ids(user_id: int, ids: Sequence[int]) -> set[int]:
 
 
 def _unused(user_id: int, now: datetime, cutoff: datetime) -> Q:
-    """Live keys without an allowed request since ``cutoff`` (or ever, if created before)."""
-    return _live(user_id, now) & (
-        Q(last_used_at__lte=cutoff) | Q(last_used_at=None, created_at__lte=cutoff)
+    """The master's own live keys without an allowed request since ``cutoff`` (or ever,
+    if created before)."""
+    return (
+        _live(user_id, now)
+        & Q(sub_account_id=None)
+        & (Q(last_used_at__lte=cutoff) | Q(last_used_at=None, created_at__lte=cutoff))
     )
 
 

@@ -17,6 +17,8 @@ async def append(
     user_agent: str | None,
     api_key_id: int | None = None,
     key_label: str | None = None,
+    *,
+    sub_account_id: int | None = None,
 ) -> None:
     await SecurityEvent.create(
         user_id=user_id,
@@ -26,6 +28,7 @@ async def append(
         user_agent=user_agent,
         api_key_id=api_key_id,
         key_label=key_label,
+        sub_account_id=sub_account_id,
     )
 
 

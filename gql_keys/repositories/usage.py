@@ -26,6 +26,7 @@ class LogScope:
 @dataclass(frozen=True, slots=True)
 class LogFilter:
     api_key_id: int | None = None
+    sub_account_id: int | None = None
     codes: tuple[str, ...] | None = None
     allowed: bool | None = None
     since: datetime | None = None
@@ -45,6 +46,9 @@ def _filtered(scope: LogScope, flt: LogFilter) -> Q:
         conditions.append(Q(api_key_id__in=Subquery(owned)))
     if flt.api_key_id is not None:
         conditions.append(Q(api_key_id=flt.api_key_id))
+    if flt.sub_account_id is not None:
+        its_keys = ApiKey.filter(sub_account_id=flt.sub_account_id).values("id")
+        conditions.append(Q(api_key_id__in=Subquery(its_keys)))
     if flt.codes is not None:
         conditions.append(Q(code__in=list(flt.codes)))
     if flt.allowed is not None:

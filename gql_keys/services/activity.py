@@ -15,6 +15,7 @@ from gql_keys.broker.hub import EventFilter
 from gql_keys.domain_errors import DomainError, ErrorCode, Forbidden, Unauthenticated
 from gql_keys.principals import Principal, ServicePrincipal, ServiceRole, UserPrincipal
 from gql_keys.repositories import keys as repo
+from gql_keys.repositories import sub_accounts as sub_accounts_repo
 from gql_keys.runtime import Runtime
 
 PUBLIC_KINDS = frozenset(ActivityKind)
@@ -40,11 +41,14 @@ async def activity_filter(
     principal: Principal | None,
     key_ids: Sequence[int] | None,
     kinds: Collection[ActivityKind] | None,
+    sub_account_id: int | None = None,
 ) -> EventFilter:
     """The predicate deciding which events this subscription receives.
 
     ``key_ids`` None means every key the principal may see plus account events;
     a list restricts to events of those keys. ``kinds`` None means every public kind.
+    ``sub_account_id`` restricts to events of that sub-account (a user's own: another's
+    is ``NOT_FOUND`` like a missing one).
     """
     if principal is None:
         raise Unauthenticated()
@@ -56,12 +60,20 @@ async def activity_filter(
         owned = await repo.owned_key_ids(principal.user_id, list(wanted_keys))
         if owned != wanted_keys:
             raise DomainError(ErrorCode.NOT_FOUND, "No such API key.", ("keyIds",))
+    if (
+        isinstance(principal, UserPrincipal)
+        and sub_account_id is not None
+        and await sub_accounts_repo.get_live(sub_account_id, principal.user_id) is None
+    ):
+        raise DomainError(ErrorCode.NOT_FOUND, "No such sub-account.", ("subAccountId",))
     owner = principal.user_id if isinstance(principal, UserPrincipal) else None
 
     def accepts(event: ActivityEvent) -> bool:
         if event.kind not in wanted_kinds:
             return False
         if owner is not None and event.owner_id != owner:
+            return False
+        if sub_account_id is not None and event.sub_account_id != sub_account_id:
             return False
         return wanted_keys is None or event.api_key_id in wanted_keys
 

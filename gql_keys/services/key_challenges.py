@@ -1,8 +1,10 @@
-"""Second-factor challenges on keys: opening one for a purpose, and key events.
+"""Second-factor challenges on keys: opening one for a purpose, judging its code, and
+key events.
 
-A challenge names one key and one purpose and stores what its confirmation applies
-(see :class:`~gql_keys.models.KeyChallenge`), so ``verifyTwoFactor`` takes only the
-challenge id and a code: the client cannot change the operation between the two calls.
+A challenge names one key (or, for UNLOCK_SUB_ACCOUNT, a sub-account in its payload) and
+one purpose and stores what its confirmation applies (see
+:class:`~gql_keys.models.KeyChallenge`), so ``verifyTwoFactor`` takes only the challenge
+id and a code: the client cannot change the operation between the two calls.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from gql_keys.models import ApiKey, KeyChallenge
 from gql_keys.repositories import keys as repo
 from gql_keys.repositories import users as users_repo
 from gql_keys.runtime import Runtime
+from gql_keys.services import two_factor
+from gql_keys.services.security_events import ClientInfo
 
 CHALLENGE_ID_PREFIX = "kch_"
 MAX_CHALLENGE_ID_LENGTH = 64
@@ -28,6 +32,7 @@ class ChallengePurpose(StrEnum):
     CREATE_KEY = "CREATE_KEY"
     UPDATE_KEY = "UPDATE_KEY"
     ROLL_KEY = "ROLL_KEY"
+    UNLOCK_SUB_ACCOUNT = "UNLOCK_SUB_ACCOUNT"
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +50,7 @@ def key_event(rt: Runtime, kind: ActivityKind, row: ApiKey) -> ActivityEvent:
         owner_id=row.user_id,
         api_key_id=row.id,
         key=row.key,
+        sub_account_id=row.sub_account_id,
     )
 
 
@@ -77,17 +83,54 @@ async def check_open_challenges(rt: Runtime, user_id: int, now: datetime) -> Non
         raise DomainError(ErrorCode.LIMIT_REACHED, "Too many operations are waiting for a code.")
 
 
+def too_many_attempts(field: str) -> DomainError:
+    return DomainError(
+        ErrorCode.TOO_MANY_ATTEMPTS,
+        "Too many wrong codes for this challenge: start again.",
+        ("input", field),
+    )
+
+
+async def judge_code(
+    rt: Runtime,
+    user_id: int,
+    challenge: KeyChallenge,
+    code: str,
+    client: ClientInfo,
+    failed: ActivityEvent,
+) -> None:
+    """Count ``code`` as one attempt on ``challenge`` and check it; a wrong code
+    publishes ``failed`` (TWO_FACTOR_FAILED) and raises, the last one TOO_MANY_ATTEMPTS.
+    A right code (or one never judged) is given back: it was not a guess."""
+    max_attempts = rt.settings.challenge_max_attempts
+    if not await repo.take_attempt(challenge.id, max_attempts):
+        raise too_many_attempts("challengeId")
+    try:
+        await two_factor.check_code(rt, user_id, code, client)
+    except DomainError as exc:
+        if exc.code is not ErrorCode.INVALID_TWO_FACTOR_CODE:
+            # Not enabled, or locked after too many failures: no code was judged.
+            await repo.give_back_attempt(challenge.id)
+            raise
+        await rt.broker.publish([failed])
+        if await repo.attempts_of(challenge.id) >= max_attempts:
+            raise too_many_attempts("code") from None
+        raise
+    await repo.give_back_attempt(challenge.id)
+
+
 async def open_challenge(
     rt: Runtime,
     user_id: int,
-    api_key_id: int,
+    api_key_id: int | None,
     purpose: ChallengePurpose,
     now: datetime,
     payload: dict[str, Any] | None = None,
     key_revision: int | None = None,
 ) -> Challenge:
-    """Store a challenge for ``purpose`` on the key (inside the caller's transaction); a
-    change or roll names the ``key_revision`` it is for (see :func:`check_revision`)."""
+    """Store a challenge for ``purpose`` on the key (or on what ``payload`` names),
+    inside the caller's transaction; a change or roll names the ``key_revision`` it is for
+    (see :func:`check_revision`)."""
     expires_at = now + timedelta(seconds=rt.settings.challenge_ttl_seconds)
     public_id = CHALLENGE_ID_PREFIX + secrets.token_urlsafe(32)
     await repo.create_challenge(

@@ -18,7 +18,7 @@ from enum import StrEnum
 from gql_keys.broker.events import ActivityKind
 from gql_keys.db import transaction
 from gql_keys.domain_errors import DomainError, ErrorCode
-from gql_keys.models import ApiKey, KeyChallenge
+from gql_keys.models import ApiKey, KeyChallenge, SubAccount
 from gql_keys.principals import (
     ApiKeyPrincipal,
     Principal,
@@ -27,19 +27,22 @@ from gql_keys.principals import (
     UserPrincipal,
 )
 from gql_keys.repositories import keys as repo
+from gql_keys.repositories import sub_accounts as sub_accounts_repo
 from gql_keys.repositories import users as users_repo
 from gql_keys.runtime import Runtime
 from gql_keys.security.keymaterial import new_public_key_id, new_secret, secret_aad
-from gql_keys.services import key_changes, two_factor
+from gql_keys.services import key_changes, sub_accounts
 from gql_keys.services.key_challenges import (
     MAX_CHALLENGE_ID_LENGTH,
     Challenge,
     ChallengePurpose,
     check_open_challenges,
     check_revision,
+    judge_code,
     key_event,
     open_challenge,
     require_two_factor,
+    too_many_attempts,
     two_factor_required,
 )
 from gql_keys.services.key_policy import KeyAlgorithm, NewKeyRequest, validate_new_key
@@ -66,9 +69,10 @@ def status_of(row: ApiKey, now: datetime) -> KeyStatus:
 
 @dataclass(frozen=True, slots=True)
 class Activation:
-    api_key: ApiKey
+    api_key: ApiKey | None
     # HMAC keys only; never stored in the clear, never shown again.
     secret: str | None = field(repr=False)
+    sub_account: SubAccount | None = None  # UNLOCK_SUB_ACCOUNT
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,14 +84,6 @@ class KeyPage:
 
 def _not_found(field: str) -> DomainError:
     return DomainError(ErrorCode.NOT_FOUND, "No such challenge.", ("input", field))
-
-
-def _too_many_attempts(field: str) -> DomainError:
-    return DomainError(
-        ErrorCode.TOO_MANY_ATTEMPTS,
-        "Too many wrong codes for this challenge: start again.",
-        ("input", field),
-    )
 
 
 def _key_limit_reached(settings: Settings) -> DomainError:
@@ -102,14 +98,19 @@ async def purge_stale_pending(rt: Runtime) -> None:
     await repo.purge_stale_pending(rt.clock.now() - ttl - PENDING_RETENTION)
 
 
-async def create_key(rt: Runtime, user_id: int, request: NewKeyRequest) -> Challenge:
-    """Store a pending key and return the challenge that confirms it."""
+async def create_key(
+    rt: Runtime, user_id: int, request: NewKeyRequest, sub_account_id: int | None = None
+) -> Challenge:
+    """Store a pending key (of the user, or of one of its sub-accounts) and return the
+    challenge that confirms it."""
     settings = rt.settings
     now = rt.clock.now()
     await require_two_factor(user_id, "create keys")
+    if sub_account_id is not None:
+        await sub_accounts.live_sub_account(user_id, sub_account_id, "input", "subAccountId")
     spec = validate_new_key(request, settings, now)
     await purge_stale_pending(rt)
-    if await repo.count_live_keys(user_id, now) >= settings.max_live_keys:
+    if await repo.count_account_live_keys(user_id, sub_account_id, now) >= settings.max_live_keys:
         raise _key_limit_reached(settings)
     await check_open_challenges(rt, user_id, now)
 
@@ -132,6 +133,7 @@ async def create_key(rt: Runtime, user_id: int, request: NewKeyRequest) -> Chall
             expiry_clamped=spec.expiry_clamped,
             rate_limit_requests=spec.rate_limit_requests,
             rate_limit_per_seconds=spec.rate_limit_per_seconds,
+            sub_account_id=sub_account_id,
         )
         return await open_challenge(rt, user_id, row.id, ChallengePurpose.CREATE_KEY, now)
 
@@ -156,7 +158,7 @@ async def confirm_key(
             ("input", "challengeId"),
         )
     if challenge.attempts >= settings.challenge_max_attempts:
-        raise _too_many_attempts("challengeId")
+        raise too_many_attempts("challengeId")
     if challenge.expires_at <= now:
         raise DomainError(
             ErrorCode.CHALLENGE_EXPIRED,
@@ -164,41 +166,38 @@ async def confirm_key(
             ("input", "challengeId"),
         )
     purpose = ChallengePurpose(challenge.purpose)
+    if purpose is ChallengePurpose.UNLOCK_SUB_ACCOUNT:
+        unlocked = await sub_accounts.confirm_unlock(rt, user_id, challenge, code, client)
+        return Activation(api_key=None, secret=None, sub_account=unlocked)
+    key_id = challenge.api_key_id or 0  # every other purpose names a key
     if purpose is ChallengePurpose.CREATE_KEY:
-        target = await repo.get_pending_key(challenge.api_key_id, user_id)
+        target = await repo.get_pending_key(key_id, user_id)
     else:
-        target = await repo.get_user_key(challenge.api_key_id, user_id)
+        target = await repo.get_user_key(key_id, user_id)
     if target is None or target.deleted_at is not None:
         raise _not_found("challengeId")
     if purpose is not ChallengePurpose.CREATE_KEY:
         check_revision(challenge, target)  # before a code is spent on it
 
-    if not await repo.take_attempt(challenge.id, settings.challenge_max_attempts):
-        raise _too_many_attempts("challengeId")
-    try:
-        await two_factor.check_code(rt, user_id, code, client)
-    except DomainError as exc:
-        if exc.code is not ErrorCode.INVALID_TWO_FACTOR_CODE:
-            # Not enabled, or locked after too many failures: no code was judged.
-            await repo.give_back_attempt(challenge.id)
-            raise
-        await rt.broker.publish([key_event(rt, ActivityKind.TWO_FACTOR_FAILED, target)])
-        if await repo.attempts_of(challenge.id) >= settings.challenge_max_attempts:
-            raise _too_many_attempts("code") from None
-        raise
-    await repo.give_back_attempt(challenge.id)  # a right code is not a guess
+    failed = key_event(rt, ActivityKind.TWO_FACTOR_FAILED, target)
+    await judge_code(rt, user_id, challenge, code, client, failed)
 
     if purpose is not ChallengePurpose.CREATE_KEY:
         return await _confirm_change(rt, user_id, challenge, purpose, client)
     async with transaction(settings):
         owner = await users_repo.lock_user(user_id)
         await _consume(rt, challenge, now)
-        if await repo.count_live_keys(user_id, now) >= settings.max_live_keys:
+        if target.sub_account_id is not None and (
+            await sub_accounts_repo.lock_live(target.sub_account_id, user_id) is None
+        ):
+            raise _not_found("challengeId")  # its sub-account was deleted meanwhile
+        live = await repo.count_account_live_keys(user_id, target.sub_account_id, now)
+        if live >= settings.max_live_keys:
             raise _key_limit_reached(settings)
         if owner is None or not owner.two_factor_enabled:
             # Two-factor was turned off since the code was checked: keys need it.
             raise two_factor_required("create keys")
-        row = await repo.activate_key(challenge.api_key_id, now)
+        row = await repo.activate_key(target.id, now)
         if row is None:
             raise _not_found("challengeId")
         await record(rt, user_id, SecurityEventKind.KEY_CREATED, client, api_key=row)
@@ -234,7 +233,9 @@ async def _confirm_change(
     secret: str | None = None
     async with transaction(rt.settings):
         await _consume(rt, challenge, now)
-        row = await key_changes.lock_changeable(user_id, challenge.api_key_id, now, "challengeId")
+        row = await key_changes.lock_changeable(
+            user_id, challenge.api_key_id or 0, now, "challengeId"
+        )
         check_revision(challenge, row)  # again under the lock: a change may have just won
         if purpose is ChallengePurpose.UPDATE_KEY:
             await key_changes.apply_update(rt, row, payload, now)

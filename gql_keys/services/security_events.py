@@ -35,6 +35,10 @@ class SecurityEventKind(StrEnum):
     KEY_UPDATED = "KEY_UPDATED"
     KEY_ROLLED = "KEY_ROLLED"
     KEY_DELETED = "KEY_DELETED"
+    SUB_ACCOUNT_CREATED = "SUB_ACCOUNT_CREATED"
+    SUB_ACCOUNT_LOCKED = "SUB_ACCOUNT_LOCKED"
+    SUB_ACCOUNT_UNLOCKED = "SUB_ACCOUNT_UNLOCKED"
+    SUB_ACCOUNT_DELETED = "SUB_ACCOUNT_DELETED"
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +68,7 @@ async def record(
     client: ClientInfo,
     *,
     api_key: ApiKey | None = None,
+    sub_account_id: int | None = None,
 ) -> None:
     """Append one event; call inside the transaction of the change it records. A key
     event keeps the key's label as it stands now (after the change it records)."""
@@ -75,6 +80,7 @@ async def record(
         client.user_agent,
         api_key.id if api_key is not None else None,
         api_key.label if api_key is not None else None,
+        sub_account_id=sub_account_id,
     )
 
 

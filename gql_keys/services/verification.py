@@ -1,11 +1,12 @@
 """Deciding whether one signed partner request may pass, and recording the decision.
 
 The checks run in the contract's order, each with its code: key exists, not deleted,
-not expired, timestamp in window, signature valid, address allowed, scope granted, not a
-replay, rate limit. The signature is computed whatever the outcome (with a per-process
-dummy secret for unknown keys) so an unknown key costs the same as a known one. Hostile
-input never raises: it is a denial with a code. The answer waits until the decision's
-usage-log row is committed; if it cannot be, :class:`ServiceUnavailable` propagates.
+not expired, timestamp in window, signature valid, account not locked, address allowed,
+scope granted, not a replay, rate limit (the key's own and its account's pool). The
+signature is computed whatever the outcome (with a per-process dummy secret for unknown
+keys) so an unknown key costs the same as a known one. Hostile input never raises: it is
+a denial with a code. The answer waits until the decision's usage-log row is committed;
+if it cannot be, :class:`ServiceUnavailable` propagates.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from gql_keys.security.signing import (
     verify_ed25519,
     verify_hmac_sha512,
 )
+from gql_keys.services import account_pool
 from gql_keys.settings import Settings
 from gql_keys.usage.writer import UsageEntry
 
@@ -54,6 +56,7 @@ class VerificationCode(StrEnum):
     TIMESTAMP_OUT_OF_WINDOW = "TIMESTAMP_OUT_OF_WINDOW"
     REPLAYED = "REPLAYED"
     RATE_LIMITED = "RATE_LIMITED"
+    ACCOUNT_LOCKED = "ACCOUNT_LOCKED"
 
 
 # Slots, not frozen: built on every verification, where a frozen dataclass pays an
@@ -206,6 +209,8 @@ async def decide(
         return VerificationCode.TIMESTAMP_OUT_OF_WINDOW, record, None, False
     if not signature_ok or payload is None:
         return VerificationCode.INVALID_SIGNATURE, record, None, False
+    if record.account_locked:  # the one place a (sub-)account's lock is checked
+        return VerificationCode.ACCOUNT_LOCKED, record, None, previous
     if not _address_allowed(record, request.client_ip):
         return VerificationCode.IP_NOT_ALLOWED, record, None, previous
     if not request.plain or (
@@ -227,9 +232,7 @@ async def decide(
             rt.metrics.replay_share_full.inc()
             refused = RateDecision(False, record.rate_limit_requests, 0, full.reset_at)
             return VerificationCode.RATE_LIMITED, record, refused, previous
-    rate = await rt.rate_limiter.hit(
-        f"key:{record.id}", record.rate_limit_requests, record.rate_limit_per_seconds, now
-    )
+    rate = await account_pool.hit(rt, record, now)
     if not rate.allowed:
         # Only an accepted signature counts as used: the partner may retry this one.
         if fingerprint is not None:
@@ -309,6 +312,7 @@ async def verify(rt: Runtime, request: SignedRequest) -> Decision:
         path=request.path,
         required_scope=request.required_scope.value if request.required_scope else None,
         signed_with_previous_secret=previous,
+        sub_account_id=record.sub_account_id if record is not None else None,
     )
     try:
         await rt.usage_writer.record_nowait(entry)
@@ -356,4 +360,9 @@ async def authenticate_signed_request(
     if not decision.allowed or decision.record is None:
         return None
     record = decision.record
-    return ApiKeyPrincipal(api_key_id=record.id, user_id=record.user_id, key=record.key)
+    return ApiKeyPrincipal(
+        api_key_id=record.id,
+        user_id=record.user_id,
+        key=record.key,
+        sub_account_id=record.sub_account_id,
+    )

@@ -56,6 +56,7 @@ class UsageEntry:
     path: str
     required_scope: str | None
     signed_with_previous_secret: bool = False
+    sub_account_id: int | None = None  # for the event only: rows name the key
 
     def values(self) -> tuple[object, ...]:
         return (
@@ -155,6 +156,7 @@ def event_for(entry: UsageEntry, row_id: int) -> ActivityEvent:
         client_ip=storable(entry.client_ip, IP_MAX),
         method=storable(entry.method, METHOD_MAX),
         path=storable(entry.path, PATH_MAX),
+        sub_account_id=entry.sub_account_id,
     )
 
 

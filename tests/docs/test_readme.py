@@ -90,6 +90,9 @@ def test_the_walkthrough_covers_the_promised_steps() -> None:
         "updateApiKey",
         "rollApiKey",
         "deleteApiKey",
+        "createSubAccount",
+        "subAccountId",
+        "lockSubAccount",
     ):
         assert step in script, step
 
@@ -138,5 +141,14 @@ def test_the_walkthrough_runs_as_written(server: Server) -> None:
     )
     assert logs["totalCount"] >= 3
     assert {row["code"] for row in logs["nodes"]} >= {"VALID", "REPLAYED"}
+    master = next(
+        a["data"]["register"]["user"]["id"] for a in answers if "register" in (a.get("data") or {})
+    )
+    desk = next(a["subAccount"] for a in answers if "subAccount" in a and "key" in a)
+    assert desk["label"] == "desk 1"
+    assert f"200 VALID {desk['id']} {master}" in out.splitlines()
+    assert "403 ACCOUNT_LOCKED None None" in out.splitlines()
+    locked = [a for a in answers if "lockSubAccount" in (a.get("data") or {})]
+    assert locked[0]["data"]["lockSubAccount"]["subAccount"] == {"locked": True}
     assert [e for a in answers for e in user_errors(a)] == []
     assert not any("errors" in a for a in answers), out

@@ -44,9 +44,11 @@ class GraphQLSocket:
                 continue
             return message
 
-    async def subscribe(self, op_id: str, variables: dict[str, Any] | None = None) -> None:
+    async def subscribe(
+        self, op_id: str, variables: dict[str, Any] | None = None, query: str = ACTIVITY
+    ) -> None:
         kind = "subscribe" if self.protocol == TRANSPORT_WS else "start"
-        payload = {"query": ACTIVITY, "variables": variables or {}}
+        payload = {"query": query, "variables": variables or {}}
         await self.send({"id": op_id, "type": kind, "payload": payload})
 
     async def next_event(self, timeout: float = 5.0) -> dict[str, Any]:

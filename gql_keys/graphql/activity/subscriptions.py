@@ -31,7 +31,10 @@ def _close_later(info: Info) -> None:
 
 
 async def _accepts(
-    info: Info, key_ids: list[strawberry.ID] | None, kinds: list[ActivityKind] | None
+    info: Info,
+    key_ids: list[strawberry.ID] | None,
+    kinds: list[ActivityKind] | None,
+    sub_account_id: strawberry.ID | None,
 ) -> EventFilter:
     ids: list[int] | None = None
     if key_ids is not None:
@@ -46,23 +49,30 @@ async def _accepts(
                 raise DomainError(ErrorCode.NOT_FOUND, "No such API key.", ("keyIds",))
             ids.append(pk)
     wanted = set(kinds) if kinds is not None else None
-    return await activity_filter(info.context.principal, ids, wanted)
+    sub_account: int | None = None
+    if sub_account_id is not None:
+        sub_account = decode_int_id(sub_account_id, "SubAccount")
+        if sub_account is None:
+            raise DomainError(ErrorCode.NOT_FOUND, "No such sub-account.", ("subAccountId",))
+    return await activity_filter(info.context.principal, ids, wanted, sub_account)
 
 
 @strawberry.type
 class Subscription:
     @strawberry.subscription(
         description="Live key activity. keyIds null: every key the caller may watch (and "
-        "account events such as TWO_FACTOR_FAILED); kinds null: every kind."
+        "account events such as TWO_FACTOR_FAILED); kinds null: every kind; subAccountId: "
+        "only that sub-account's keys (and its events)."
     )
     async def key_activity(
         self,
         info: Info,
         key_ids: list[strawberry.ID] | None = None,
         kinds: list[ActivityKind] | None = None,
+        sub_account_id: strawberry.ID | None = None,
     ) -> AsyncGenerator[KeyActivityEventType, None]:
         try:
-            accepts = await _accepts(info, key_ids, kinds)
+            accepts = await _accepts(info, key_ids, kinds, sub_account_id)
         except DomainError as exc:
             # Subscription results bypass the ErrorCodes extension: code the error here.
             raise GraphQLError(exc.message, extensions={"code": exc.code.value}) from None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
@@ -11,11 +12,17 @@ from gql_keys.global_ids import encode_global_id
 from gql_keys.graphql.context import Info, no_store
 from gql_keys.graphql.enums import KeyAlgorithm, Scope
 from gql_keys.graphql.keys.types import ApiKeyType, TwoFactorChallenge
-from gql_keys.graphql.node import require_int_id
+from gql_keys.graphql.node import decode_int_id, require_int_id
 from gql_keys.graphql.permissions import require_user
 from gql_keys.graphql.user_errors import UserError, user_errors
 from gql_keys.services import keys as service
+from gql_keys.services import sub_accounts
 from gql_keys.services.key_policy import NewKeyRequest
+
+if TYPE_CHECKING:
+    from gql_keys.graphql.sub_accounts.types import SubAccountType
+
+SubAccountRef = Annotated["SubAccountType", strawberry.lazy("gql_keys.graphql.sub_accounts.types")]
 
 
 @strawberry.input
@@ -39,6 +46,9 @@ class CreateApiKeyInput:
     rate_limit: RateLimitInput | None = strawberry.field(
         default=None, description="The platform default when null."
     )
+    sub_account_id: strawberry.ID | None = strawberry.field(
+        default=None, description="The new key belongs to that sub-account of yours."
+    )
 
 
 @strawberry.type
@@ -58,6 +68,9 @@ class VerifyTwoFactorPayload:
     api_key: ApiKeyType | None = None
     secret: str | None = strawberry.field(
         default=None, description="The HMAC secret, shown exactly once; null for ED25519 keys."
+    )
+    sub_account: SubAccountRef | None = strawberry.field(
+        default=None, description="The sub-account unlocked (UNLOCK_SUB_ACCOUNT)."
     )
     user_errors: list[UserError] = strawberry.field(default_factory=list)
 
@@ -88,6 +101,15 @@ def _request(data: CreateApiKeyInput) -> NewKeyRequest:
     )
 
 
+def _sub_account_pk(global_id: strawberry.ID | None) -> int | None:
+    if global_id is None:
+        return None
+    pk = decode_int_id(global_id, "SubAccount")
+    if pk is None:
+        raise sub_accounts.not_found("input", "subAccountId")
+    return pk
+
+
 @strawberry.type
 class Mutation:
     @strawberry.mutation(
@@ -97,7 +119,10 @@ class Mutation:
         principal = require_user(info)
         try:
             challenge = await service.create_key(
-                info.context.rt, principal.user_id, _request(input)
+                info.context.rt,
+                principal.user_id,
+                _request(input),
+                sub_account_id=_sub_account_pk(input.sub_account_id),
             )
         except (DomainError, InvalidInput) as exc:
             return CreateApiKeyPayload(user_errors=user_errors(exc))
@@ -122,8 +147,13 @@ class Mutation:
             )
         except (DomainError, InvalidInput) as exc:
             return VerifyTwoFactorPayload(user_errors=user_errors(exc))
+        from gql_keys.graphql.sub_accounts.types import SubAccountType
+
+        api_key, sub_account = activation.api_key, activation.sub_account
         return VerifyTwoFactorPayload(
-            api_key=ApiKeyType.from_row(activation.api_key), secret=activation.secret
+            api_key=ApiKeyType.from_row(api_key) if api_key is not None else None,
+            secret=activation.secret,
+            sub_account=SubAccountType.from_row(sub_account) if sub_account is not None else None,
         )
 
     @strawberry.mutation(description="Delete one of your keys; it stops verifying at once.")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import strawberry
 
-from gql_keys.domain_errors import DomainError, ErrorCode, Unauthenticated
+from gql_keys.domain_errors import Unauthenticated
 from gql_keys.graphql.context import Info
 from gql_keys.graphql.keys.scopes import ScopeInfo
 from gql_keys.graphql.keys.types import ApiKeyType
@@ -12,7 +12,7 @@ from gql_keys.graphql.node import decode_int_id, int_pk
 from gql_keys.graphql.pagination import (
     Connection,
     connection,
-    decode_cursor,
+    decode_id_cursor,
     encode_cursor,
     page_size,
 )
@@ -21,15 +21,6 @@ from gql_keys.scopes import CATALOG
 from gql_keys.services import keys as service
 
 ApiKeyConnection = Connection[ApiKeyType]
-
-
-def _after_id(after: str | None) -> int | None:
-    if after is None:
-        return None
-    (value,) = decode_cursor(after, 1)
-    if not isinstance(value, int) or value < 1:
-        raise DomainError(ErrorCode.INVALID_INPUT, "after is not a valid cursor.", ("after",))
-    return value
 
 
 async def load_api_key(info: Info, pk: int) -> ApiKeyType | None:
@@ -66,11 +57,11 @@ class Query:
         limit = page_size(first)
         if unused_for_days is not None:
             page = await service.list_unused_keys(
-                info.context.rt, principal.user_id, unused_for_days, _after_id(after), limit
+                info.context.rt, principal.user_id, unused_for_days, decode_id_cursor(after), limit
             )
         else:
             page = await service.list_keys(
-                principal.user_id, bool(include_deleted), _after_id(after), limit
+                principal.user_id, bool(include_deleted), decode_id_cursor(after), limit
             )
         return connection(
             [ApiKeyType.from_row(row) for row in page.rows],

@@ -3,17 +3,24 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
 from gql_keys.global_ids import encode_global_id
 from gql_keys.graphql.context import Info
 from gql_keys.graphql.enums import ChallengePurpose, KeyAlgorithm, KeyStatus, Scope
+from gql_keys.graphql.loaders import sub_account_loader
 from gql_keys.graphql.node import Node
 from gql_keys.graphql.usage.buckets import usage_field
 from gql_keys.models import ApiKey as ApiKeyRow
 from gql_keys.services.key_challenges import Challenge
 from gql_keys.services.keys import status_of
+
+if TYPE_CHECKING:
+    from gql_keys.graphql.sub_accounts.types import SubAccountType
+
+SubAccountRef = Annotated["SubAccountType", strawberry.lazy("gql_keys.graphql.sub_accounts.types")]
 
 
 @strawberry.type
@@ -71,6 +78,18 @@ class ApiKeyType(Node):
         if until is None or until <= info.context.rt.clock.now():
             return None
         return until
+
+    @strawberry.field(
+        description="The sub-account the key belongs to; null for the master's own keys."
+    )
+    async def sub_account(self, info: Info) -> SubAccountRef | None:
+        from gql_keys.graphql.sub_accounts.types import SubAccountType
+
+        if self.row.sub_account_id is None:
+            return None
+        # Whoever may read the key reads which account it acts for.
+        row = await sub_account_loader(info.context).load(self.row.sub_account_id)
+        return SubAccountType.from_row(row) if row is not None else None
 
     @classmethod
     def from_row(cls, row: ApiKeyRow) -> ApiKeyType:

@@ -10,15 +10,17 @@ import strawberry
 from gql_keys.global_ids import encode_global_id
 from gql_keys.graphql.context import Info
 from gql_keys.graphql.enums import SecurityEventKind
-from gql_keys.graphql.loaders import api_key_loader
+from gql_keys.graphql.loaders import api_key_loader, sub_account_loader
 from gql_keys.graphql.node import Node
 from gql_keys.models import SecurityEvent as SecurityEventRow
 from gql_keys.models import Session as SessionRow
 
 if TYPE_CHECKING:
     from gql_keys.graphql.keys.types import ApiKeyType
+    from gql_keys.graphql.sub_accounts.types import SubAccountType
 
 ApiKeyRef = Annotated["ApiKeyType", strawberry.lazy("gql_keys.graphql.keys.types")]
+SubAccountRef = Annotated["SubAccountType", strawberry.lazy("gql_keys.graphql.sub_accounts.types")]
 
 
 @strawberry.type(name="SecurityEvent", description="Something that happened to the account.")
@@ -33,6 +35,20 @@ class SecurityEventType(Node):
         "were kept."
     )
     api_key_id: strawberry.Private[int | None]
+    sub_account_id: strawberry.Private[int | None]
+
+    @strawberry.field(description="The sub-account, for sub-account events and events of its keys.")
+    async def sub_account(self, info: Info) -> SubAccountRef | None:
+        from gql_keys.graphql.sub_accounts.types import SubAccountType
+
+        pk = self.sub_account_id
+        if pk is None and self.api_key_id is not None:
+            key = await api_key_loader(info.context).load(self.api_key_id)
+            pk = key.sub_account_id if key is not None else None
+        if pk is None:
+            return None
+        row = await sub_account_loader(info.context).load(pk)
+        return SubAccountType.from_row(row) if row is not None else None
 
     @strawberry.field(description="The key, for key events.")
     async def api_key(self, info: Info) -> ApiKeyRef | None:
@@ -53,6 +69,7 @@ class SecurityEventType(Node):
             user_agent=row.user_agent,
             key_label=row.key_label,
             api_key_id=row.api_key_id,
+            sub_account_id=row.sub_account_id,
         )
 
 

@@ -32,18 +32,22 @@ class UsageLogConnection:
         return await service.count_logs(self.scope, self.log_filter)
 
 
-# No key has this id: a filter naming something that is not an ApiKey id matches nothing.
+# No row has this id: a filter naming something that is not an id of its type matches
+# nothing (another account's key or sub-account matches nothing either).
 NO_KEY = -1
 
 
 def _log_filter(flt: UsageLogFilter | None) -> LogFilter:
     if flt is None:
         return LogFilter()
-    key_id = None
+    key_id = sub_account_id = None
     if flt.key_id is not None:
         key_id = decode_int_id(flt.key_id, "ApiKey") or NO_KEY
+    if flt.sub_account_id is not None:
+        sub_account_id = decode_int_id(flt.sub_account_id, "SubAccount") or NO_KEY
     return LogFilter(
         api_key_id=key_id,
+        sub_account_id=sub_account_id,
         # A closed set: duplicates only make the SQL longer.
         codes=tuple(sorted({str(c) for c in flt.codes})) if flt.codes is not None else None,
         allowed=flt.allowed,

@@ -34,6 +34,9 @@ class UsageLogFilter:
         description="true: only requests signed with a key's previous secret during the "
         "overlap after a roll; false: only the others.",
     )
+    sub_account_id: strawberry.ID | None = strawberry.field(
+        default=None, description="Only rows of that sub-account's keys."
+    )
 
 
 @strawberry.type(name="UsageLog", description="One verification decision.")
