@@ -55,6 +55,10 @@ class KeyRecord:
     previous_secret: bytes | None = field(default=None, repr=False)
     previous_public_key: bytes | None = None
     previous_until: float | None = None  # Unix seconds
+    # Only reads and order cancellations verify (see scope_rules.quarantine_allows).
+    quarantined: bool = False
+    # A decoy: never verifies, holds no key material, answered like an unknown key.
+    canary: bool = False
 
 
 def _key_material(
@@ -78,6 +82,8 @@ def build_record(row: Any, settings: Settings, secretbox: SecretBox) -> KeyRecor
     """A record from an ApiKey row; None for a pending key or unusable key material."""
     if row.state != "active":
         return None
+    if row.canary:
+        return _canary_record(row)
     secret, public_key = _key_material(row, row.secret_sealed, row.public_key, secretbox)
     previous_secret: bytes | None = None
     previous_public_key: bytes | None = None
@@ -115,6 +121,27 @@ def build_record(row: Any, settings: Settings, secretbox: SecretBox) -> KeyRecor
         previous_secret=previous_secret,
         previous_public_key=previous_public_key,
         previous_until=previous_until,
+        quarantined=row.quarantined_at is not None,
+    )
+
+
+def _canary_record(row: Any) -> KeyRecord:
+    """A canary's record: who to tell when it is used, and nothing to verify with."""
+    return KeyRecord(
+        id=row.id,
+        user_id=row.user_id,
+        key=row.key,
+        algorithm=row.algorithm,
+        scopes=frozenset(),
+        networks=(),
+        expires_at=row.expires_at.timestamp() if row.expires_at is not None else None,
+        deleted=row.deleted_at is not None,
+        rate_limit_requests=1,
+        rate_limit_per_seconds=1,
+        secret=None,
+        public_key=None,
+        row=row,
+        canary=True,
     )
 
 

@@ -28,6 +28,7 @@ class ChallengePurpose(StrEnum):
     CREATE_KEY = "CREATE_KEY"
     UPDATE_KEY = "UPDATE_KEY"
     ROLL_KEY = "ROLL_KEY"
+    RELEASE_KEY = "RELEASE_KEY"
 
 
 @dataclass(frozen=True, slots=True)

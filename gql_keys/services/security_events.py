@@ -35,6 +35,11 @@ class SecurityEventKind(StrEnum):
     KEY_UPDATED = "KEY_UPDATED"
     KEY_ROLLED = "KEY_ROLLED"
     KEY_DELETED = "KEY_DELETED"
+    KEY_QUARANTINED = "KEY_QUARANTINED"
+    KEY_RELEASED = "KEY_RELEASED"
+    CANARY_TRIPPED = "CANARY_TRIPPED"
+    KEY_CHANGE_PENDING = "KEY_CHANGE_PENDING"
+    KEY_CHANGE_CANCELLED = "KEY_CHANGE_CANCELLED"
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,12 +66,14 @@ async def record(
     rt: Runtime,
     user_id: int,
     kind: SecurityEventKind,
-    client: ClientInfo,
+    client: ClientInfo | None,
     *,
     api_key_id: int | None = None,
 ) -> None:
-    """Append one event; call inside the transaction of the change it records."""
-    await repo.append(user_id, kind.value, rt.clock.now(), client.ip, client.user_agent, api_key_id)
+    """Append one event; call inside the transaction of the change it records. ``client``
+    None: the server did it by itself (a cooled-off change taking effect)."""
+    ip, agent = (client.ip, client.user_agent) if client is not None else (None, None)
+    await repo.append(user_id, kind.value, rt.clock.now(), ip, agent, api_key_id)
 
 
 async def page_events(user_id: int, limit: int, after: tuple[datetime, int] | None) -> EventPage:

@@ -39,6 +39,11 @@ class CreateApiKeyInput:
     rate_limit: RateLimitInput | None = strawberry.field(
         default=None, description="The platform default when null."
     )
+    canary: bool | None = strawberry.field(
+        default=False,
+        description="A decoy to plant where a thief would look: every use is denied, "
+        "answered like an unknown key, and reported to you as CANARY_TRIPPED.",
+    )
 
 
 @strawberry.type
@@ -85,6 +90,7 @@ def _request(data: CreateApiKeyInput) -> NewKeyRequest:
         rate_limit_requests=rate.requests if rate is not None else None,
         rate_limit_per_seconds=rate.per_seconds if rate is not None else None,
         has_rate_limit=rate is not None,
+        canary=bool(data.canary),
     )
 
 
@@ -105,7 +111,8 @@ class Mutation:
 
     @strawberry.mutation(
         description="Confirm a challenge with a TOTP code: activate a new key, apply a "
-        "stored update, or roll a secret. A new HMAC secret is in this payload only."
+        "stored update, roll a secret, or release a key from quarantine. A new HMAC secret "
+        "is in this payload only."
     )
     async def verify_two_factor(
         self, info: Info, input: VerifyTwoFactorInput
