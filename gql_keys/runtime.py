@@ -124,7 +124,7 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
         key_invalidator=key_invalidator,
         scope_rules=scope_rules,
         redis=redis,
-        alert_keys=AlertKeyring(settings.secret_scanning_keys_url),
+        alert_keys=AlertKeyring(settings.secret_scanning_keys_url, clock.time),
         hub=Hub(settings.ws_subscriber_queue_size, on_session_ended=sockets.close_session),
         sockets=sockets,
     )

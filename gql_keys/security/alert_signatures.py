@@ -15,7 +15,6 @@ import asyncio
 import base64
 import binascii
 import json
-import time
 from collections.abc import Awaitable, Callable, Mapping
 
 import httpx
@@ -102,15 +101,10 @@ async def fetch_document(url: str) -> bytes:
 class AlertKeyring:
     """The public keys alerts are checked with, fetched when needed (one fetch at a time)."""
 
-    def __init__(
-        self,
-        url: str,
-        fetch: Fetch = fetch_document,
-        monotonic: Callable[[], float] = time.monotonic,
-    ) -> None:
+    def __init__(self, url: str, time: Callable[[], float], fetch: Fetch = fetch_document) -> None:
         self.url = url
         self._fetch = fetch
-        self._monotonic = monotonic
+        self._time = time
         self._keys: Mapping[str, ec.EllipticCurvePublicKey] = {}
         self._fetched_at: float | None = None  # last successful fetch
         self._attempted_at: float | None = None  # last fetch, successful or not
@@ -123,7 +117,7 @@ class AlertKeyring:
         Raises :class:`AlertKeysUnavailable` when no document younger than an hour can
         be had."""
         async with self._lock:
-            now = self._monotonic()
+            now = self._time()
             if self._fetched_at is None or now - self._fetched_at >= DOCUMENT_LIFETIME_SECONDS:
                 await self._refresh(now)
             key = self._keys.get(identifier)

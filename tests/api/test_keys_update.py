@@ -37,6 +37,7 @@ def settings(settings: Settings) -> Settings:
     tests of its own (test_cooling_off.py)."""
     return settings.with_overrides(withdraw_cooling_off_seconds=0)
 
+
 ALLOWLISTED = {
     "scopes": ["SPOT_WRITE", "WALLET_READ"],
     "ipAllowlist": ["10.1.0.0/20", "203.0.113.7"],
