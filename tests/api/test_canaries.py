@@ -10,7 +10,6 @@ from typing import Any
 import httpx
 import pytest
 
-from gql_keys.app import create_app, runtime_of
 from gql_keys.broker.events import ActivityKind
 from gql_keys.clock import Clock
 from gql_keys.models import ApiKey, SecurityEvent, UsageLog
@@ -18,8 +17,8 @@ from gql_keys.runtime import Runtime
 from gql_keys.security.keymaterial import new_public_key_id
 from gql_keys.settings import Settings
 from harness.accounts import signed_up_user
+from harness.apps import serving
 from harness.authz import DIALECTS, PartnerRequest, check_request
-from harness.databases import truncate_all
 from harness.graphql import gql
 from harness.keys import (
     VERIFY,
@@ -174,23 +173,19 @@ async def test_a_canary_trips_even_past_the_unsigned_failure_throttle(
 ) -> None:
     """Someone trying stolen keys one after the other is throttled like anyone guessing;
     the canary among them still reaches its owner, and still looks like an unknown key."""
-    app = create_app(settings.with_overrides(unsigned_failures_per_minute=2), clock)
-    async with app.router.lifespan_context(app):
-        await truncate_all()
-        rt = runtime_of(app)
-        transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 40000))
-        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
-            row, secret = await planted(rt)
-            token = await verifier_token()
-            for _ in range(2):
-                guess = authz_request(rt, new_public_key_id(), secret)
-                response = await client.request(**check_request("envoy", guess, token))
-                assert response.status_code == 401
-            canary = authz_request(rt, row.key, secret)
-            unknown = replace(canary, key=new_public_key_id())
-            tripped = await client.request(**check_request("envoy", canary, token))
-            missing = await client.request(**check_request("envoy", unknown, token))
-            assert tripped.status_code == missing.status_code == 429
-            assert tripped.content == missing.content
-            await rt.background.drain()
-            assert len(await alerts(row.user_id)) == 1
+    throttled = settings.with_overrides(unsigned_failures_per_minute=2)
+    async with serving(throttled, clock) as (rt, client):
+        row, secret = await planted(rt)
+        token = await verifier_token()
+        for _ in range(2):
+            guess = authz_request(rt, new_public_key_id(), secret)
+            response = await client.request(**check_request("envoy", guess, token))
+            assert response.status_code == 401
+        canary = authz_request(rt, row.key, secret)
+        unknown = replace(canary, key=new_public_key_id())
+        tripped = await client.request(**check_request("envoy", canary, token))
+        missing = await client.request(**check_request("envoy", unknown, token))
+        assert tripped.status_code == missing.status_code == 429
+        assert tripped.content == missing.content
+        await rt.background.drain()
+        assert len(await alerts(row.user_id)) == 1

@@ -12,14 +12,13 @@ from typing import Any
 import httpx
 import pytest
 
-from gql_keys.app import create_app, runtime_of
 from gql_keys.broker.events import ActivityKind
 from gql_keys.clock import Clock
 from gql_keys.runtime import Runtime
 from gql_keys.services import cooling_off
 from gql_keys.settings import Settings
 from harness.accounts import TestUser, next_code, signed_up_user
-from harness.databases import truncate_all
+from harness.apps import serving
 from harness.keys import verifier_token
 from tests.api.key_changes_support import drain, update, verify_code
 from tests.api.key_safety_support import CANCEL, confirm, key_state, mutate, security_kinds
@@ -168,32 +167,24 @@ async def test_a_wider_allowlist_on_a_withdrawing_key_waits_and_the_old_one_hold
 async def test_with_cooling_off_off_withdraw_applies_at_once(
     settings: Settings, clock: Clock
 ) -> None:
-    app = create_app(settings.with_overrides(withdraw_cooling_off_seconds=0), clock)
-    async with app.router.lifespan_context(app):
-        await truncate_all()
-        rt = runtime_of(app)
-        transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 40000))
-        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
-            user = await signed_up_user(client, rt)
-            key, secret = await withdrawing_key(client, rt, user)
-            assert key["scopes"] == ["SPOT_WRITE", "WITHDRAW"]
-            assert (await key_state(client, user, key["id"]))["pendingChange"] is None
-            assert await withdrawal(client, rt, key, secret) == "VALID"
+    off = settings.with_overrides(withdraw_cooling_off_seconds=0)
+    async with serving(off, clock) as (rt, client):
+        user = await signed_up_user(client, rt)
+        key, secret = await withdrawing_key(client, rt, user)
+        assert key["scopes"] == ["SPOT_WRITE", "WITHDRAW"]
+        assert (await key_state(client, user, key["id"]))["pendingChange"] is None
+        assert await withdrawal(client, rt, key, secret) == "VALID"
 
 
 async def test_the_sweep_applies_a_due_change_by_itself(settings: Settings, clock: Clock) -> None:
     """The server's own loop: woken by the change it started, it applies it when due."""
-    app = create_app(settings.with_overrides(withdraw_cooling_off_seconds=1), clock)
-    async with app.router.lifespan_context(app):
-        await truncate_all()
-        rt = runtime_of(app)
-        transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 40000))
-        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
-            user = await signed_up_user(client, rt)
-            subscriber = rt.hub.subscribe(lambda event: event.kind is ActivityKind.KEY_UPDATED)
-            key, secret = await withdrawing_key(client, rt, user)
-            event = await asyncio.wait_for(subscriber.next(), 10)
-            assert event.key == key["key"]
-            assert await withdrawal(client, rt, key, secret) == "VALID"
-            assert (await key_state(client, user, key["id"]))["pendingChange"] is None
-            rt.hub.unsubscribe(subscriber)
+    one_second = settings.with_overrides(withdraw_cooling_off_seconds=1)
+    async with serving(one_second, clock) as (rt, client):
+        user = await signed_up_user(client, rt)
+        subscriber = rt.hub.subscribe(lambda event: event.kind is ActivityKind.KEY_UPDATED)
+        key, secret = await withdrawing_key(client, rt, user)
+        event = await asyncio.wait_for(subscriber.next(), 10)
+        assert event.key == key["key"]
+        assert await withdrawal(client, rt, key, secret) == "VALID"
+        assert (await key_state(client, user, key["id"]))["pendingChange"] is None
+        rt.hub.unsubscribe(subscriber)

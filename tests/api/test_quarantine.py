@@ -11,7 +11,6 @@ from typing import Any
 import httpx
 import pytest
 
-from gql_keys.app import create_app, runtime_of
 from gql_keys.broker.events import ActivityKind
 from gql_keys.clock import Clock
 from gql_keys.models import ApiKey, UsageLog
@@ -19,8 +18,8 @@ from gql_keys.runtime import Runtime
 from gql_keys.services import quarantine
 from gql_keys.settings import Settings
 from harness.accounts import LOCAL_CLIENT, TestUser, next_code, signed_up_user
+from harness.apps import serving
 from harness.authz import DIALECTS, PartnerRequest, check
-from harness.databases import truncate_all
 from harness.graphql import error_codes, gql
 from harness.keys import create_active_key, create_user, verifier_token
 from tests.api.key_changes_support import drain, roll, verify_code
@@ -272,23 +271,18 @@ async def test_a_scope_rules_file_marks_what_a_quarantined_key_may_still_do(
         'prefix = "/v1/spot/"\n'
         'scope = "SPOT_WRITE"\n'
     )
-    app = create_app(settings.with_overrides(scope_rules=str(rules)), clock)
-    async with app.router.lifespan_context(app):
-        await truncate_all()
-        rt = runtime_of(app)
-        transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 40000))
-        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
-            row, secret = await quarantined_trader(rt)
-            token = await verifier_token()
-            request = PartnerRequest(row.key, secret, f"{rt.clock.time():.4f}", "POST", "", "")
-            request.headers["X-Real-IP"] = "203.0.113.7"
-            for path, expected in (
-                ("/v1/spot/cancel_batch_orders", "VALID"),
-                ("/v1/spot/orders/1", "KEY_QUARANTINED"),  # not marked: the file replaces
-                ("/v1/spot/orders", "KEY_QUARANTINED"),
-            ):
-                method = "DELETE" if path.startswith("/v1/spot/orders") else "POST"
-                response = await check(
-                    client, "traefik", replace(request, method=method, path=path), token
-                )
-                assert response.headers["x-verification-code"] == expected, path
+    async with serving(settings.with_overrides(scope_rules=str(rules)), clock) as (rt, client):
+        row, secret = await quarantined_trader(rt)
+        token = await verifier_token()
+        request = PartnerRequest(row.key, secret, f"{rt.clock.time():.4f}", "POST", "", "")
+        request.headers["X-Real-IP"] = "203.0.113.7"
+        for path, expected in (
+            ("/v1/spot/cancel_batch_orders", "VALID"),
+            ("/v1/spot/orders/1", "KEY_QUARANTINED"),  # not marked: the file replaces
+            ("/v1/spot/orders", "KEY_QUARANTINED"),
+        ):
+            method = "DELETE" if path.startswith("/v1/spot/orders") else "POST"
+            response = await check(
+                client, "traefik", replace(request, method=method, path=path), token
+            )
+            assert response.headers["x-verification-code"] == expected, path

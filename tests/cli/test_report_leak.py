@@ -47,9 +47,13 @@ def database(tmp_path: Path, master_key: str) -> tuple[Path, str, str]:
     return path, key, secret
 
 
-def report(path: Path, master_key: str, stdin: str, *args: str) -> subprocess.CompletedProcess[str]:
+def report(
+    path: Path, master_key: str | None, stdin: str, *args: str, **settings: str
+) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("GQL_KEYS_")}
-    env.update(GQL_KEYS_DATABASE_URL=f"sqlite://{path}", GQL_KEYS_MASTER_KEY=master_key)
+    env.update(GQL_KEYS_DATABASE_URL=f"sqlite://{path}", **settings)
+    if master_key is not None:
+        env["GQL_KEYS_MASTER_KEY"] = master_key
     return subprocess.run(
         [GQL_KEYS, "keys", "report-leak", *args],
         input=stdin,
@@ -122,17 +126,7 @@ def test_without_the_servers_master_key_nothing_is_made_up(
     database: tuple[Path, str, str], tmp_path: Path
 ) -> None:
     path, _, secret = database
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GQL_KEYS_")}
-    env.update(GQL_KEYS_DATABASE_URL=f"sqlite://{path}", GQL_KEYS_DATA_DIR=str(tmp_path / "x"))
-    done = subprocess.run(
-        [GQL_KEYS, "keys", "report-leak"],
-        input=secret,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = report(path, None, secret, GQL_KEYS_DATA_DIR=str(tmp_path / "x"))
     assert done.returncode != 0
     assert "GQL_KEYS_MASTER_KEY" in done.stderr
     assert not (tmp_path / "x" / "master.key").exists()
