@@ -114,10 +114,9 @@ def test_the_secret_is_refused_on_the_command_line_without_being_echoed(
 
 @pytest.mark.parametrize("stdin", ["", "   \n", "gqks_a gqks_b\n"])
 def test_standard_input_must_hold_exactly_one_secret(
-    database: tuple[Path, str, str], master_key: str, stdin: str
+    tmp_path: Path, master_key: str, stdin: str
 ) -> None:
-    path, _, _ = database
-    done = report(path, master_key, stdin)
+    done = report(tmp_path / "never-opened.sqlite3", master_key, stdin)
     assert done.returncode != 0
     assert "secret" in done.stderr
 
