@@ -304,8 +304,14 @@ async def next_pending_change_at() -> datetime | None:
 
 async def claim_pending_change(api_key_id: int, effective_at: datetime) -> bool:
     """Put the key's pending scopes and allowlist in force; True for the one caller (of any
-    worker) whose UPDATE found the change still pending as read."""
-    row = await ApiKey.get_or_none(id=api_key_id, pending_effective_at=effective_at)
+    worker) whose UPDATE found the change still pending as read. Call inside a
+    transaction: the row stays locked from the read (PostgreSQL), so a change the owner
+    makes meanwhile is either all before (and read) or all after."""
+    row = (
+        await ApiKey.select_for_update()
+        .filter(id=api_key_id, pending_effective_at=effective_at, deleted_at=None)
+        .first()
+    )
     if row is None:
         return False
     if row.pending_scopes is None or row.pending_ip_allowlist is None:  # nothing to apply
