@@ -39,6 +39,7 @@ def record() -> KeyRecord:
         id=7,
         user_id=3,
         key="gqk_bench",
+        label="bench",
         algorithm="HMAC_SHA512",
         scopes=frozenset(),
         networks=(),

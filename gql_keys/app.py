@@ -32,9 +32,11 @@ from gql_keys.http.middleware import (
     RequestIdMiddleware,
     SecurityHeadersMiddleware,
 )
+from gql_keys.http.secret_scanning import PATH as SECRET_SCANNING_PATH
+from gql_keys.http.secret_scanning import github_alert
 from gql_keys.http.unavailable import unavailable_handlers
 from gql_keys.runtime import Runtime, build_runtime
-from gql_keys.services import expiry_notices, servers
+from gql_keys.services import cooling_off, expiry_notices, secret_lookups, servers
 from gql_keys.settings import Settings, load_settings
 
 
@@ -50,16 +52,24 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with RegisterTortoise(app, config=tortoise_config(settings)):
+            # Before serving: a leaked secret of a key stored before lookups existed is found.
+            filling = await secret_lookups.fill_at_start(rt)
             await rt.start()
-            expiry_sweep = asyncio.create_task(expiry_notices.run(rt), name="expiry-notices")
             heartbeat = servers.Heartbeat()
             await heartbeat.start()
+            sweeps = [
+                asyncio.create_task(expiry_notices.run(rt), name="expiry-notices"),
+                asyncio.create_task(cooling_off.run(rt), name="cooling-off"),
+                *([filling] if filling is not None else []),
+            ]
             try:
                 yield
             finally:
-                expiry_sweep.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await expiry_sweep
+                for sweep in sweeps:
+                    sweep.cancel()
+                for sweep in sweeps:
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await sweep
                 await heartbeat.stop()
                 await rt.close()
 
@@ -74,6 +84,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
             Route("/metrics", monitor_only_in_production(metrics_endpoint), methods=["GET"]),
+            Route(SECRET_SCANNING_PATH, github_alert, methods=["POST"]),
             *(dashboard_routes() if settings.dashboard else ()),
             *(() if settings.production else graphiql_routes()),
         ],

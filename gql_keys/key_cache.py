@@ -44,6 +44,7 @@ class KeyRecord:
     id: int
     user_id: int
     key: str
+    label: str
     algorithm: str  # HMAC_SHA512 | ED25519
     scopes: frozenset[Scope]  # granted scopes, WRITE already expanded to READ
     networks: tuple[IPNetwork, ...]  # empty: any address
@@ -62,6 +63,10 @@ class KeyRecord:
     # account is locked (its keys answer ACCOUNT_LOCKED).
     sub_account_id: int | None = None
     account_locked: bool = False
+    # Only reads and order cancellations verify (see scope_rules.quarantine_allows).
+    quarantined: bool = False
+    # A decoy: never verifies, holds no key material, answered like an unknown key.
+    canary: bool = False
 
 
 def _key_material(
@@ -87,6 +92,8 @@ def build_record(
     """A record from an ApiKey row; None for a pending key or unusable key material."""
     if row.state != "active":
         return None
+    if row.canary:
+        return _canary_record(row)
     secret, public_key = _key_material(row, row.secret_sealed, row.public_key, secretbox)
     previous_secret: bytes | None = None
     previous_public_key: bytes | None = None
@@ -110,6 +117,7 @@ def build_record(
         id=row.id,
         user_id=row.user_id,
         key=row.key,
+        label=row.label,
         algorithm=row.algorithm,
         scopes=scopes,
         networks=tuple(networks),
@@ -126,6 +134,29 @@ def build_record(
         previous_until=previous_until,
         sub_account_id=row.sub_account_id,
         account_locked=account_locked,
+        quarantined=row.quarantined_at is not None,
+    )
+
+
+def _canary_record(row: Any) -> KeyRecord:
+    """A canary's record: who to tell when it is used, and nothing to verify with."""
+    return KeyRecord(
+        id=row.id,
+        user_id=row.user_id,
+        key=row.key,
+        label=row.label,
+        algorithm=row.algorithm,
+        scopes=frozenset(),
+        networks=(),
+        expires_at=row.expires_at.timestamp() if row.expires_at is not None else None,
+        deleted=row.deleted_at is not None,
+        rate_limit_requests=1,
+        rate_limit_per_seconds=1,
+        secret=None,
+        public_key=None,
+        row=row,
+        sub_account_id=row.sub_account_id,
+        canary=True,
     )
 
 

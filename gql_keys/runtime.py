@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 
 from redis.asyncio import Redis
 
+from gql_keys.background import BackgroundTasks
 from gql_keys.broker.base import Broker
 from gql_keys.broker.hub import Hub
 from gql_keys.broker.invalidation import (
@@ -24,8 +26,10 @@ from gql_keys.limits.redis import RedisRateLimiter, RedisReplayCache
 from gql_keys.metrics import Metrics
 from gql_keys.redisconn import RedisAvailability, connect
 from gql_keys.scope_rules import BUILTIN, ScopeRules, scope_rules_from
+from gql_keys.security.alert_signatures import AlertKeyring
 from gql_keys.security.masterkey import load_master_keys
 from gql_keys.security.passwords import PasswordHasher
+from gql_keys.security.secret_lookup import SecretIndex
 from gql_keys.security.secretbox import SecretBox
 from gql_keys.security.totp import RecoveryCodeHasher
 from gql_keys.settings import Settings
@@ -38,6 +42,7 @@ class Runtime:
     settings: Settings
     clock: Clock
     secretbox: SecretBox
+    secret_index: SecretIndex
     passwords: PasswordHasher
     recovery_codes: RecoveryCodeHasher
     broker: Broker
@@ -49,9 +54,13 @@ class Runtime:
     replay_cache: ReplayCache
     usage_writer: UsageWriter
     metrics: Metrics
+    alert_keys: AlertKeyring  # GitHub's secret-scanning public keys, fetched when needed
     key_invalidator: KeyInvalidator = field(default_factory=LocalKeyInvalidator)
     scope_rules: ScopeRules = BUILTIN  # what /authz requires when the gateway names no scope
     redis: Redis | None = None  # shared by the Redis seams when GQL_KEYS_REDIS_URL is set
+    background: BackgroundTasks = field(default_factory=BackgroundTasks)
+    # Set when a change starts cooling off here: the sweep re-reads when the next one is due.
+    cooling_off_changed: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def start(self) -> None:
         self.key_invalidator.subscribe(self.key_cache.invalidate)
@@ -62,6 +71,7 @@ class Runtime:
         await self.metrics.start()
 
     async def close(self) -> None:
+        await self.background.drain()  # e.g. a canary's owner being told: before the broker
         await self.usage_writer.close()  # flush queued usage rows (publishes their events)
         await self.rate_limiter.close()
         await self.replay_cache.close()
@@ -77,6 +87,7 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
     keys = load_master_keys(settings)
     clock = clock or Clock()
     secretbox = SecretBox.from_master_keys(keys[0], keys[1:])
+    secret_index = SecretIndex(keys)
     metrics = Metrics()
     broker: Broker = InProcessBroker()
     rate_limiter: RateLimiter = MemoryRateLimiter()
@@ -90,6 +101,7 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
         settings=settings,
         clock=clock,
         secretbox=secretbox,
+        secret_index=secret_index,
         passwords=PasswordHasher(
             max_concurrency=settings.password_hash_concurrency,
             time_cost=settings.argon2_time_cost,
@@ -112,6 +124,7 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
         key_invalidator=key_invalidator,
         scope_rules=scope_rules,
         redis=redis,
+        alert_keys=AlertKeyring(settings.secret_scanning_keys_url, clock.time),
         hub=Hub(settings.ws_subscriber_queue_size, on_session_ended=sockets.close_session),
         sockets=sockets,
     )

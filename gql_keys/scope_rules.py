@@ -8,6 +8,13 @@ that replaces them::
     methods = ["GET", "HEAD"]      # optional: absent means every method
     prefix = "/api/v4/spot/"       # or: glob = "/api/v4/*/orders" (fnmatch, * crosses /)
     scope = "SPOT_READ"
+    quarantine_allows = true       # optional: a quarantined key may still do this
+
+A quarantined key verifies only reads (``GET``/``HEAD`` needing a ``_READ`` scope) and the
+requests whose first matching rule is marked ``quarantine_allows``: in the built-in rules,
+order cancellations (``DELETE`` on ``/api/v4/{spot,margin,futures,delivery,options}/orders…``
+and ``…/price_orders…``, also under a futures or delivery settle currency, as Gate lays them
+out: ``/api/v4/futures/usdt/orders/12``).
 
 Rules are matched against a path in its one plain spelling: the caller refuses every
 other first (:func:`~gql_keys.security.request_target.is_plain_path`), since an upstream
@@ -18,6 +25,7 @@ one a rule looked at.
 from __future__ import annotations
 
 import fnmatch
+import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +35,9 @@ from gql_keys.security.request_target import READ_METHODS, method_token
 from gql_keys.settings import SettingsError
 
 _AREAS = ("spot", "margin", "futures", "delivery", "options", "wallet", "account")
-_RULE_KEYS = frozenset({"methods", "prefix", "glob", "scope"})
+_RULE_KEYS = frozenset({"methods", "prefix", "glob", "scope", "quarantine_allows"})
+_TRADING_AREAS = ("spot", "margin", "futures", "delivery", "options")
+_SETTLED_AREAS = ("futures", "delivery")  # Gate puts a settle currency before their orders
 
 
 class ScopeRulesError(SettingsError):
@@ -40,12 +50,16 @@ class ScopeRule:
     prefix: str | None
     glob: str | None
     scope: Scope
+    quarantine_allows: bool = False
+    pattern: re.Pattern[str] | None = None  # built-in rules only
 
     def matches(self, method: str, path: str) -> bool:
         if self.methods is not None and method not in self.methods:
             return False
         if self.prefix is not None:
             return path.startswith(self.prefix)
+        if self.pattern is not None:
+            return self.pattern.match(path) is not None
         return self.glob is not None and fnmatch.fnmatchcase(path, self.glob)
 
 
@@ -53,14 +67,30 @@ class ScopeRule:
 class ScopeRules:
     rules: tuple[ScopeRule, ...]
 
-    def required_scope(self, method: str, path: str) -> Scope | None:
-        """The scope the first matching rule names; None when no rule covers the path.
+    def rule_for(self, method: str, path: str) -> ScopeRule | None:
+        """The first matching rule; None when no rule covers the path.
 
         ``method`` is upper-case and ``path`` plain (see the module's docstring)."""
         for rule in self.rules:
             if rule.matches(method, path):
-                return rule.scope
+                return rule
         return None
+
+    def required_scope(self, method: str, path: str) -> Scope | None:
+        """The scope the first matching rule names; None when no rule covers the path."""
+        rule = self.rule_for(method, path)
+        return rule.scope if rule is not None else None
+
+    def quarantine_allows(self, method: str, path: str) -> bool:
+        """Whether the first matching rule lets a quarantined key do this."""
+        rule = self.rule_for(method, path)
+        return rule is not None and rule.quarantine_allows
+
+
+def _cancellations(area: str) -> re.Pattern[str]:
+    """``/api/v4/<area>/[<settle>/]{orders,price_orders}`` and anything below them."""
+    settle = "(?:[^/]+/)?" if area in _SETTLED_AREAS else ""
+    return re.compile(rf"/api/v4/{area}/{settle}(?:orders|price_orders)(?:/|$)")
 
 
 def _builtin() -> ScopeRules:
@@ -69,6 +99,18 @@ def _builtin() -> ScopeRules:
         prefix = f"/api/v4/{area}/"
         read, write = Scope(f"{area.upper()}_READ"), Scope(f"{area.upper()}_WRITE")
         rules.append(ScopeRule(READ_METHODS, prefix, None, read))
+        if area in _TRADING_AREAS:
+            # After the read rule, so reads never test it; the same scope as the write rule.
+            rules.append(
+                ScopeRule(
+                    frozenset({"DELETE"}),
+                    None,
+                    None,
+                    write,
+                    quarantine_allows=True,
+                    pattern=_cancellations(area),
+                )
+            )
         rules.append(ScopeRule(None, prefix, None, write))
     return ScopeRules(tuple(rules))
 
@@ -127,7 +169,10 @@ def _rule(table: object) -> ScopeRule:
         raise _BadRule(None, "a rule must be a table")
     extra = sorted(set(table) - _RULE_KEYS)
     if extra:
-        raise _BadRule(extra[0], f"unknown key {extra[0]!r} (use methods, prefix, glob, scope)")
+        raise _BadRule(
+            extra[0],
+            f"unknown key {extra[0]!r} (use methods, prefix, glob, scope, quarantine_allows)",
+        )
     scope_name = table.get("scope")
     if not isinstance(scope_name, str) or scope_name not in Scope.__members__:
         raise _BadRule("scope" if "scope" in table else None, f"unknown scope {scope_name!r}")
@@ -138,11 +183,15 @@ def _rule(table: object) -> ScopeRule:
     pattern = prefix if prefix is not None else glob
     if not isinstance(pattern, str) or not pattern.startswith("/"):
         raise _BadRule(pattern_key, f"{pattern_key} must be a string starting with '/'")
+    quarantine_allows = table.get("quarantine_allows", False)
+    if not isinstance(quarantine_allows, bool):
+        raise _BadRule("quarantine_allows", "quarantine_allows must be true or false")
     return ScopeRule(
         _methods(table.get("methods")),
         prefix if isinstance(prefix, str) else None,
         glob if isinstance(glob, str) else None,
         Scope(scope_name),
+        quarantine_allows=quarantine_allows,
     )
 
 

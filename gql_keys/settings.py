@@ -117,6 +117,13 @@ class Settings(BaseSettings):
     # sweeps for such keys this often (0 turns the sweep off).
     expiry_notice_days: int = 7
     expiry_notice_interval_seconds: float = 60.0
+    # WITHDRAW granted to a key (or a wider allowlist on a WITHDRAW key) takes effect only
+    # this long after it is confirmed (0: at once). Every worker looks for cooled-off
+    # changes this often, besides waking when the next one it knows of is due.
+    withdraw_cooling_off_seconds: int = Field(default=86_400, ge=0)
+    cooling_off_interval_seconds: float = 60.0
+    # GitHub's secret-scanning public keys (ECDSA P-256), for POST /secret-scanning/github.
+    secret_scanning_keys_url: str = "https://api.github.com/meta/public_keys/secret_scanning"
 
     signature_window_seconds: float = 60.0
     # Failures before a valid signature (unknown key, bad signature, stale timestamp)

@@ -43,15 +43,18 @@ async def create_active_key(
     expires_at: datetime | None = None,
     rate_limit: tuple[int, int] | None = None,
     sub_account_id: int | None = None,
+    canary: bool = False,
 ) -> tuple[ApiKey, str]:
     """An active key row; returns it with its secret (HMAC) or "" (ED25519)."""
     key = new_public_key_id()
     secret = ""
     sealed: str | None = None
+    lookup: str | None = None
     public_key: str | None = None
     if algorithm == "HMAC_SHA512":
         secret = new_secret()
         sealed = rt.secretbox.seal(secret.encode(), aad=secret_aad(key))
+        lookup = rt.secret_index.digest(secret)
     else:
         private = ed25519_private or Ed25519PrivateKey.generate()
         raw = private.public_key().public_bytes(
@@ -75,6 +78,8 @@ async def create_active_key(
         rate_limit_requests=rate_limit[0] if rate_limit else None,
         rate_limit_per_seconds=rate_limit[1] if rate_limit else None,
         sub_account_id=sub_account_id,
+        secret_lookup=lookup,
+        canary=canary,
     )
     return row, secret
 

@@ -37,7 +37,11 @@ REFUSALS = {  # verification code -> (HTTP status, Gate label)
     "SCOPE_NOT_GRANTED": (403, "FORBIDDEN"),
     "ACCOUNT_LOCKED": (403, "ACCOUNT_LOCKED"),
     "RATE_LIMITED": (429, "TOO_MANY_REQUESTS"),
+    "KEY_QUARANTINED": (403, "KEY_QUARANTINED"),
+    # A canary (a decoy key) must look exactly like an unknown key to whoever used it.
+    "CANARY_TRIPPED": (401, "INVALID_KEY"),
 }
+SHOWN_AS = {"CANARY_TRIPPED": "KEY_NOT_FOUND"}
 AREAS = {"spot", "margin", "futures", "delivery", "options", "wallet", "account"}
 
 gql_keys = httpx.AsyncClient(
@@ -92,9 +96,10 @@ async def gateway(request: Request) -> Response:
         # No decision (gql-keys down, SERVICE_UNAVAILABLE): never let the request through.
         return refuse(503, "SERVER_ERROR", "Authorisation is unavailable; retry shortly.")
     if not decision["allowed"]:
-        status, label = REFUSALS[decision["code"]]
+        code = decision["code"]
+        status, label = REFUSALS.get(code, (403, "FORBIDDEN"))  # a code added later: refuse
         extra = {"Retry-After": "1"} if status == 429 else {}
-        return refuse(status, label, decision["code"], **extra)
+        return refuse(status, label, SHOWN_AS.get(code, code), **extra)
     forwarded = await upstream.request(
         request.method,
         request.url.path,

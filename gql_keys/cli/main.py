@@ -1,4 +1,4 @@
-"""``gql-keys``: serve, migrate, export-schema, service-token, logs, security-events."""
+"""``gql-keys``: serve, migrate, export-schema, service-token, logs, security-events, keys."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from gql_keys.cli import prune, security_events, serve, tokens
+from gql_keys.cli import keys, prune, security_events, serve, tokens
 from gql_keys.cli.database import DatabaseUnavailable, migrate_database, safe_url
 from gql_keys.settings import SettingsError, load_settings
 
@@ -36,6 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     tokens.add_parser(commands)
     prune.add_parser(commands)
     security_events.add_parser(commands)
+    keys.add_parser(commands)
     return parser
 
 

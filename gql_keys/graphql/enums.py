@@ -14,6 +14,7 @@ from gql_keys.scopes import Scope
 from gql_keys.services.key_challenges import ChallengePurpose
 from gql_keys.services.key_policy import KeyAlgorithm
 from gql_keys.services.keys import KeyStatus
+from gql_keys.services.quarantine import QuarantineReason
 from gql_keys.services.security_events import SecurityEventKind
 from gql_keys.services.usage import BucketSize
 from gql_keys.services.verification import VerificationCode
@@ -24,6 +25,12 @@ strawberry.enum(Scope, name="Scope", description="WRITE grants READ of the same 
 strawberry.enum(KeyAlgorithm, name="KeyAlgorithm")
 strawberry.enum(KeyStatus, name="ApiKeyStatus")
 strawberry.enum(ChallengePurpose, name="ChallengePurpose")
+strawberry.enum(
+    QuarantineReason,
+    name="QuarantineReason",
+    description="LEAK_REPORTED: secret scanning or an operator reported the secret; "
+    "OWNER: the owner quarantined the key.",
+)
 strawberry.enum(SecurityEventKind, name="SecurityEventKind")
 strawberry.enum(BucketSize, name="UsageBucketSize")
 strawberry.enum(VerificationCode, name="VerificationCode")
@@ -35,6 +42,7 @@ __all__ = [
     "ErrorCode",
     "KeyAlgorithm",
     "KeyStatus",
+    "QuarantineReason",
     "Scope",
     "SecurityEventKind",
     "VerificationCode",

@@ -4,7 +4,9 @@ The request is verified exactly like a gateway's ``verifyApiRequest`` (method, p
 query string and the exact body bytes) with the client address the context computed
 (socket peer, or a trusted proxy's ``X-Forwarded-For``). A request that carries any of
 the headers but does not verify gets one top-level ``UNAUTHENTICATED`` error and no
-field runs; when its decision cannot be logged, ``SERVICE_UNAVAILABLE``.
+field runs (a canary's use looks exactly like an unknown key's); a quarantined key's,
+``KEY_QUARANTINED`` (a quarantined key may only read and cancel orders, which no call to
+``/graphql`` is); when its decision cannot be logged, ``SERVICE_UNAVAILABLE``.
 """
 
 from __future__ import annotations
@@ -18,12 +20,13 @@ from strawberry.types import ExecutionResult
 from gql_keys.domain_errors import ServiceUnavailable
 from gql_keys.graphql.context import Context
 from gql_keys.runtime import Runtime
-from gql_keys.services.verification import authenticate_signed_request
+from gql_keys.services.verification import VerificationCode, authenticate_signed_request
 
 SIGNATURE_HEADERS = ("key", "timestamp", "sign")
 _REFUSAL_ATTRIBUTE = "partner_refusal"
 _MESSAGES = {
     "UNAUTHENTICATED": "The request signature did not verify.",
+    "KEY_QUARANTINED": "This key is quarantined: it may only read and cancel orders.",
     "SERVICE_UNAVAILABLE": "The request cannot be recorded now; try again.",
 }
 
@@ -39,7 +42,7 @@ async def authenticate_partner(rt: Runtime, request: Request, context: Context) 
     refusal = "UNAUTHENTICATED"
     if key is not None and timestamp is not None and signature is not None:
         try:
-            principal = await authenticate_signed_request(
+            principal, code = await authenticate_signed_request(
                 rt,
                 key=key,
                 signature=signature,
@@ -52,6 +55,9 @@ async def authenticate_partner(rt: Runtime, request: Request, context: Context) 
             )
         except ServiceUnavailable:
             principal, refusal = None, "SERVICE_UNAVAILABLE"
+        else:
+            if code is VerificationCode.KEY_QUARANTINED:
+                refusal = "KEY_QUARANTINED"
         if principal is not None:
             context.principal = principal
             return

@@ -59,7 +59,7 @@ PREFIX = "/authz"
 _PREFIX_BYTES = PREFIX.encode()
 
 # (status, Gate label, message) per decision; SCOPE_NOT_GRANTED may become READ_ONLY.
-_ANSWERS: Mapping[VerificationCode, tuple[int, str, str]] = {
+_ANSWERS: dict[VerificationCode, tuple[int, str, str]] = {
     VerificationCode.VALID: (200, "", ""),
     VerificationCode.KEY_NOT_FOUND: (401, "INVALID_KEY", "Invalid key provided."),
     VerificationCode.KEY_DELETED: (401, "INVALID_KEY", "Invalid key provided."),
@@ -75,9 +75,17 @@ _ANSWERS: Mapping[VerificationCode, tuple[int, str, str]] = {
     VerificationCode.SCOPE_NOT_GRANTED: (403, "FORBIDDEN", "The key lacks the required scope."),
     VerificationCode.ACCOUNT_LOCKED: (403, "ACCOUNT_LOCKED", "The key's account is locked."),
     VerificationCode.RATE_LIMITED: (429, "TOO_MANY_REQUESTS", "Too many requests."),
+    VerificationCode.KEY_QUARANTINED: (
+        403,
+        "KEY_QUARANTINED",
+        "The key is quarantined: it may only read and cancel orders.",
+    ),
 }
+# A canary is answered as an unknown key, down to the code header: the caller learns nothing.
+_ANSWERS[VerificationCode.CANARY_TRIPPED] = _ANSWERS[VerificationCode.KEY_NOT_FOUND]
 _EMPTY_SHA512 = hashlib.sha512(b"").hexdigest()
 _CODE_BYTES = {code: code.value.encode() for code in VerificationCode}
+_CODE_BYTES[VerificationCode.CANARY_TRIPPED] = _CODE_BYTES[VerificationCode.KEY_NOT_FOUND]
 _READ_ONLY = (403, "READ_ONLY", "The key may only read in this area.")
 _INVALID_VERIFIER = (401, "INVALID_VERIFIER", "X-Verifier-Token is missing or not a verifier.")
 _MISSING_HEADER = (401, "MISSING_REQUIRED_HEADER", "KEY, Timestamp and SIGN are required.")

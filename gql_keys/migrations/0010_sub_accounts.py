@@ -5,7 +5,7 @@ from tortoise.migrations import operations as ops
 
 
 class Migration(migrations.Migration):
-    dependencies = [("models", "0008_dashboard_product")]
+    dependencies = [("models", "0009_key_safety")]
 
     initial = False
 

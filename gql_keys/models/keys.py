@@ -49,6 +49,22 @@ class ApiKey(Model):
     sub_account: fields.ForeignKeyNullableRelation[SubAccount] = fields.ForeignKeyField(
         "models.SubAccount", related_name="api_keys", null=True, on_delete=fields.CASCADE
     )
+    # A decoy: every use is denied CANARY_TRIPPED, answered like an unknown key.
+    canary = fields.BooleanField(default=False, db_default=False)
+    # Quarantined: only reads and order cancellations verify (reason LEAK_REPORTED | OWNER).
+    quarantined_at = fields.DatetimeField(null=True)
+    quarantine_reason = fields.CharField(max_length=16, null=True)
+    # HMAC keys: a keyed hash (HMAC-SHA256 under a key derived from the master key) of the
+    # secret, and of the rolled-away one during its overlap, to find a key by a leaked
+    # secret without opening every sealed one. Null for ED25519 keys.
+    secret_lookup = fields.CharField(max_length=64, null=True)
+    previous_secret_lookup = fields.CharField(max_length=64, null=True)
+    # A confirmed change granting WITHDRAW (or widening a WITHDRAW key's allowlist) that is
+    # cooling off: these scopes and allowlist take the place of the ones above at
+    # pending_effective_at. All three null when nothing is pending.
+    pending_scopes: fields.Field[list[str] | None] = fields.JSONField(null=True)
+    pending_ip_allowlist: fields.Field[list[str] | None] = fields.JSONField(null=True)
+    pending_effective_at = fields.DatetimeField(null=True)
 
     user_id: int
     sub_account_id: int | None
@@ -64,14 +80,19 @@ class ApiKey(Model):
             ("expiry_notified_at", "expires_at"),
             # SubAccount.apiKeys and a sub-account's live-key count.
             ("sub_account_id", "state", "id"),
+            # A reported secret's key, current or rolled away (secret scanning, report-leak).
+            ("secret_lookup",),
+            ("previous_secret_lookup",),
+            # The cooling-off sweep: changes by the time they take effect.
+            ("pending_effective_at",),
         )
 
 
 # A pending second-factor confirmation of one operation on one key. ``purpose`` is
-# CREATE_KEY, UPDATE_KEY or ROLL_KEY; ``payload`` holds what the confirmation applies
-# (UPDATE_KEY: the validated new values; ROLL_KEY: the overlap and, for ED25519, the new
-# public key), never a secret. A challenge on no key (UNLOCK_SUB_ACCOUNT) names its
-# target in ``payload``.
+# CREATE_KEY, UPDATE_KEY, ROLL_KEY or RELEASE_KEY; ``payload`` holds what the confirmation
+# applies (UPDATE_KEY: the validated new values; ROLL_KEY: the overlap and, for ED25519, the
+# new public key; RELEASE_KEY: the quarantine it ends), never a secret. A challenge on no
+# key (UNLOCK_SUB_ACCOUNT) names its target in ``payload``.
 class KeyChallenge(Model):
     id = fields.BigIntField(primary_key=True)
     public_id = fields.CharField(max_length=64, unique=True)

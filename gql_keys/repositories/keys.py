@@ -7,7 +7,7 @@ except the challenge flow itself.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -136,12 +136,18 @@ async def lock_live_key(api_key_id: int, user_id: int) -> ApiKey | None:
     )
 
 
-async def change_key(api_key_id: int, fields: dict[str, Any]) -> None:
-    """Store a change of what the key is or grants and bump its revision, in one UPDATE.
+async def change_key(row: ApiKey, fields: Mapping[str, Any]) -> None:
+    """Store a change of what the locked ``row`` is or grants and bump its revision, in one
+    UPDATE, and mirror both on ``row``.
 
-    Every such change goes through here, so a challenge opened on an older revision
-    confirms nothing (bookkeeping such as ``last_used_at`` does not: it changes no terms)."""
-    await ApiKey.filter(id=api_key_id).update(revision=F("revision") + 1, **fields)
+    Every such change goes through here (an update, a roll, a quarantine or release, a
+    pending change set, cancelled or taking effect), so a challenge opened on an older
+    revision confirms nothing. Bookkeeping such as ``last_used_at`` does not: it changes
+    no terms."""
+    await ApiKey.filter(id=row.id).update(revision=F("revision") + 1, **fields)
+    for name, value in fields.items():
+        setattr(row, name, value)
+    row.revision += 1
 
 
 async def soft_delete(api_key_id: int, user_id: int, now: datetime) -> bool:
@@ -203,10 +209,12 @@ async def owned_key_ids(user_id: int, ids: Sequence[int]) -> set[int]:
 
 def _unused(user_id: int, now: datetime, cutoff: datetime) -> Q:
     """The master's own live keys without an allowed request since ``cutoff`` (or ever,
-    if created before)."""
+    if created before). Canaries are never used by design: they are not candidates for
+    deletion."""
     return (
         _live(user_id, now)
         & Q(sub_account_id=None)
+        & Q(canary=False)
         & (Q(last_used_at__lte=cutoff) | Q(last_used_at=None, created_at__lte=cutoff))
     )
 
@@ -243,5 +251,108 @@ async def claim_expiry_notice(api_key_id: int, now: datetime) -> bool:
     """Mark the key notified; True for the one caller (of any worker) whose UPDATE won."""
     updated = await ApiKey.filter(id=api_key_id, expiry_notified_at=None).update(
         expiry_notified_at=now
+    )
+    return updated == 1
+
+
+def _live_any_owner(now: datetime) -> Q:
+    return Q(state=ACTIVE, deleted_at=None) & (Q(expires_at=None) | Q(expires_at__gt=now))
+
+
+async def live_keys_by_secret_lookup(lookups: Sequence[str], now: datetime) -> list[ApiKey]:
+    """Live keys (any owner) whose secret, or rolled-away secret still in its overlap, has
+    one of these lookup hashes: the keys a reported secret belongs to."""
+    if not lookups:
+        return []
+    wanted = list(lookups)
+    return await ApiKey.filter(
+        _live_any_owner(now)
+        & (
+            Q(secret_lookup__in=wanted)
+            | Q(previous_secret_lookup__in=wanted, previous_secret_expires_at__gt=now)
+        )
+    ).order_by("id")
+
+
+async def keys_missing_secret_lookups(now: datetime, after_id: int, limit: int) -> list[ApiKey]:
+    """Undeleted HMAC keys whose secret (or rolled-away secret in its overlap) has no
+    lookup hash yet: those stored before the lookup existed."""
+    return (
+        await ApiKey.filter(
+            Q(id__gt=after_id, deleted_at=None, algorithm="HMAC_SHA512")
+            & (
+                Q(secret_sealed__isnull=False, secret_lookup=None)
+                | Q(
+                    previous_secret_sealed__isnull=False,
+                    previous_secret_lookup=None,
+                    previous_secret_expires_at__gt=now,
+                )
+            )
+        )
+        .order_by("id")
+        .limit(limit)
+    )
+
+
+async def set_secret_lookups(api_key_id: int, fields: dict[str, str], sealed: str | None) -> bool:
+    """Store lookup hashes unless the key's secret changed since it was read."""
+    updated = await ApiKey.filter(id=api_key_id, secret_sealed=sealed).update(**fields)
+    return updated == 1
+
+
+async def lock_any_live_key(api_key_id: int) -> ApiKey | None:
+    """A confirmed, undeleted key of any owner, locked for the transaction: for a leak
+    reported by secret scanning or an operator, where no user is asking."""
+    return (
+        await ApiKey.select_for_update()
+        .filter(id=api_key_id, state=ACTIVE, deleted_at=None)
+        .first()
+    )
+
+
+async def due_pending_changes(now: datetime, limit: int) -> list[ApiKey]:
+    """Undeleted keys whose cooling-off change is due, the earliest first."""
+    return (
+        await ApiKey.filter(pending_effective_at__lte=now, state=ACTIVE, deleted_at=None)
+        .order_by("pending_effective_at")
+        .limit(limit)
+    )
+
+
+async def next_pending_change_at() -> datetime | None:
+    """When the earliest cooling-off change of an undeleted key is due."""
+    row = (
+        await ApiKey.filter(pending_effective_at__isnull=False, state=ACTIVE, deleted_at=None)
+        .order_by("pending_effective_at")
+        .first()
+    )
+    return row.pending_effective_at if row is not None else None
+
+
+async def claim_pending_change(api_key_id: int, effective_at: datetime) -> bool:
+    """Put the key's pending scopes and allowlist in force; True for the one caller (of any
+    worker) whose UPDATE found the change still pending as read. Call inside a
+    transaction: the row stays locked from the read (PostgreSQL), so a change the owner
+    makes meanwhile is either all before (and read) or all after."""
+    row = (
+        await ApiKey.select_for_update()
+        .filter(id=api_key_id, pending_effective_at=effective_at, deleted_at=None)
+        .first()
+    )
+    if row is None:
+        return False
+    if row.pending_scopes is None or row.pending_ip_allowlist is None:  # nothing to apply
+        await ApiKey.filter(id=api_key_id, pending_effective_at=effective_at).update(
+            pending_effective_at=None
+        )
+        return False
+    updated = await ApiKey.filter(
+        id=api_key_id, pending_effective_at=effective_at, deleted_at=None
+    ).update(
+        scopes=row.pending_scopes,
+        ip_allowlist=row.pending_ip_allowlist,
+        pending_scopes=None,
+        pending_ip_allowlist=None,
+        pending_effective_at=None,
     )
     return updated == 1

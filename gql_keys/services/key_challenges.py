@@ -32,6 +32,7 @@ class ChallengePurpose(StrEnum):
     CREATE_KEY = "CREATE_KEY"
     UPDATE_KEY = "UPDATE_KEY"
     ROLL_KEY = "ROLL_KEY"
+    RELEASE_KEY = "RELEASE_KEY"
     UNLOCK_SUB_ACCOUNT = "UNLOCK_SUB_ACCOUNT"
 
 

@@ -5,13 +5,18 @@ stored with an UPDATE_KEY challenge and applied by :func:`apply_update` when the
 owner confirms it with a code, after planning it again against the key as it is then
 (creation's policy re-checked, the expiry cap counted from the confirmation).
 ``roll_key`` always opens a ROLL_KEY challenge; :func:`apply_roll` swaps the key
-material and keeps the old one verifying for the requested overlap. Every change goes
-through :func:`change_key`, which bumps the key's revision: a challenge confirms only the
-revision it was opened on, so an older request never undoes a later change. Either way a
-``KEY_UPDATED`` / ``KEY_ROLLED`` security event is written in the change's transaction;
-after commit every worker forgets its cached copy of the key
+material and keeps the old one verifying for the requested overlap (none when the key is
+quarantined: the roll then ends the quarantine too). Every change goes through
+:func:`repositories.keys.change_key`, which bumps the key's revision: a challenge confirms
+only the revision it was opened on, so an older request never undoes a later change.
+Either way a ``KEY_UPDATED`` / ``KEY_ROLLED`` security event is written in the change's
+transaction; after commit every worker forgets its cached copy of the key
 (:meth:`KeyInvalidator.key_changed`, as a delete does) and the activity event of that
 name is published.
+
+Changes are planned over the key's eventual terms (a pending change included) and their
+scopes and allowlist go through :func:`cooling_off.plan_terms`: a grant of ``WITHDRAW``
+(or a wider allowlist on a key holding it) waits as the key's pending change.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from gql_keys.repositories import keys as repo
 from gql_keys.runtime import Runtime
 from gql_keys.security.keymaterial import new_secret, secret_aad
 from gql_keys.security.signing import parse_ed25519_public_key
+from gql_keys.services import cooling_off
 from gql_keys.services.key_challenges import (
     Challenge,
     ChallengePurpose,
@@ -41,6 +47,7 @@ from gql_keys.services.key_challenges import (
 from gql_keys.services.key_policy import KeyAlgorithm
 from gql_keys.services.key_updates import (
     KeyUpdateRequest,
+    PlannedUpdate,
     is_empty,
     plan_update,
     request_from_payload,
@@ -48,6 +55,7 @@ from gql_keys.services.key_updates import (
     update_payload,
     validate_overlap,
 )
+from gql_keys.services.secret_lookups import lookup_fields
 from gql_keys.services.security_events import ClientInfo, SecurityEventKind, record
 
 
@@ -73,21 +81,12 @@ async def lock_changeable(
     return row
 
 
-async def announce(rt: Runtime, row: ApiKey, kind: ActivityKind) -> None:
-    """After commit: every worker drops its cached copy, then the event goes out."""
+async def announce(rt: Runtime, row: ApiKey, *kinds: ActivityKind) -> None:
+    """After commit: every worker drops its cached copy, then the events go out."""
     await rt.key_invalidator.key_changed(row.key)
-    await rt.broker.publish([key_event(rt, kind, row)])
-
-
-async def change_key(row: ApiKey, fields: dict[str, Any]) -> None:
-    """Change the locked ``row``'s stored terms and bump its revision: the one step every
-    change of a key goes through (an update, a roll, anything later), so that a challenge
-    opened before it is CHALLENGE_EXPIRED. Call inside the change's transaction, then
-    :func:`announce` after commit."""
-    await repo.change_key(row.id, fields)
-    for name, value in fields.items():
-        setattr(row, name, value)
-    row.revision += 1
+    await rt.broker.publish([key_event(rt, kind, row) for kind in kinds])
+    if ActivityKind.KEY_CHANGE_PENDING in kinds:
+        await cooling_off.announce_started(rt)
 
 
 async def update_key(
@@ -115,11 +114,27 @@ async def update_key(
             return UpdateResult(challenge=challenge)
         if not planned.changed:
             return UpdateResult(api_key=row)
-        fields = {**planned.fields(), **_expiry_notice_reset(rt, row, planned.spec.expires_at, now)}
-        await change_key(row, fields)
+        kinds = await _apply(rt, row, planned, now, client)
         await record(rt, user_id, SecurityEventKind.KEY_UPDATED, client, api_key=row)
-    await announce(rt, row, ActivityKind.KEY_UPDATED)
+    await announce(rt, row, ActivityKind.KEY_UPDATED, *kinds)
     return UpdateResult(api_key=row)
+
+
+async def _apply(
+    rt: Runtime, row: ApiKey, planned: PlannedUpdate, now: datetime, client: ClientInfo
+) -> list[ActivityKind]:
+    """Store a planned change on the locked ``row``, its WITHDRAW effect cooling off; the
+    activity events of what it did to a pending change."""
+    spec = planned.spec
+    terms = cooling_off.plan_terms(rt, row, spec.scopes, spec.ip_allowlist, now)
+    fields = {
+        **planned.fields(),
+        **_expiry_notice_reset(rt, row, spec.expires_at, now),
+        **terms.fields,
+    }
+    kinds = await cooling_off.record_terms_change(rt, row, terms, client)
+    await repo.change_key(row, fields)
+    return kinds
 
 
 def _expiry_notice_reset(
@@ -135,11 +150,13 @@ def _expiry_notice_reset(
     return {}
 
 
-async def apply_update(rt: Runtime, row: ApiKey, payload: Mapping[str, Any], now: datetime) -> None:
-    """Apply a confirmed UPDATE_KEY change to the locked ``row`` (policy checked again)."""
+async def apply_update(
+    rt: Runtime, row: ApiKey, payload: Mapping[str, Any], now: datetime, client: ClientInfo
+) -> list[ActivityKind]:
+    """Apply a confirmed UPDATE_KEY change to the locked ``row`` (policy checked again);
+    a grant of WITHDRAW in it cools off. The activity events beyond KEY_UPDATED."""
     planned = plan_update(terms_of(row), request_from_payload(payload), rt.settings, now)
-    fields = {**planned.fields(), **_expiry_notice_reset(rt, row, planned.spec.expires_at, now)}
-    await change_key(row, fields)
+    return await _apply(rt, row, planned, now, client)
 
 
 def _new_public_key(row: ApiKey, public_key: str | None) -> str | None:
@@ -191,16 +208,22 @@ async def apply_roll(
     """Install new key material on the locked ``row``; the new HMAC secret, shown once.
 
     The material in force becomes the previous one until ``now + overlap`` (none with an
-    overlap of 0); a previous one still in its overlap is dropped at once.
+    overlap of 0, or when the key is quarantined: its secret may be out, so it dies now
+    and the key is released); a previous one still in its overlap is dropped at once.
     """
-    overlap = int(payload.get("overlap_seconds", 0))
+    quarantined = row.quarantined_at is not None
+    overlap = 0 if quarantined else int(payload.get("overlap_seconds", 0))
     secret: str | None = None
     fields: dict[str, Any] = {
         "previous_secret_sealed": None,
         "previous_public_key": None,
         "previous_secret_expires_at": None,
         "rolled_at": now,
+        "secret_lookup": None,
+        "previous_secret_lookup": None,
     }
+    if quarantined:
+        fields.update(quarantined_at=None, quarantine_reason=None)
     if overlap > 0:
         fields["previous_secret_expires_at"] = now + timedelta(seconds=overlap)
     if row.algorithm == KeyAlgorithm.ED25519.value:
@@ -210,7 +233,8 @@ async def apply_roll(
     else:
         secret = new_secret()
         fields["secret_sealed"] = rt.secretbox.seal(secret.encode(), aad=secret_aad(row.key))
+        fields.update(lookup_fields(rt, secret, row.secret_lookup if overlap > 0 else None))
         if overlap > 0:
             fields["previous_secret_sealed"] = row.secret_sealed
-    await change_key(row, fields)
+    await repo.change_key(row, fields)
     return secret

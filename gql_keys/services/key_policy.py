@@ -42,6 +42,7 @@ class NewKeyRequest:
     rate_limit_requests: int | None = None
     rate_limit_per_seconds: int | None = None
     has_rate_limit: bool = False
+    canary: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +58,7 @@ class KeySpec:
     public_key_b64: str | None
     rate_limit_requests: int | None
     rate_limit_per_seconds: int | None
+    canary: bool = False
 
 
 def _invalid(message: str, *field: str) -> DomainError:
@@ -274,7 +276,9 @@ def validate_new_key(request: NewKeyRequest, settings: Settings, now: datetime) 
         raise InvalidInput(errors)
 
     clamped = False
-    if not allowlist:
+    # The cap limits how long a usable key without an allowlist lives; a canary never
+    # verifies, and must keep tripping for as long as it is planted.
+    if not allowlist and not request.canary:
         latest = now + timedelta(days=settings.unrestricted_key_max_days)
         if expires_at is None or expires_at > latest:
             expires_at, clamped = latest, True
@@ -289,4 +293,5 @@ def validate_new_key(request: NewKeyRequest, settings: Settings, now: datetime) 
         public_key_b64=public_key,
         rate_limit_requests=rate_requests,
         rate_limit_per_seconds=rate_per_seconds,
+        canary=request.canary,
     )

@@ -47,6 +47,7 @@ class KeyTerms:
     expiry_clamped: bool
     rate_limit_requests: int | None
     rate_limit_per_seconds: int | None
+    canary: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,17 +74,20 @@ class PlannedUpdate:
 
 
 def terms_of(row: Any) -> KeyTerms:
-    """The terms of an ``ApiKey`` row."""
+    """The terms of an ``ApiKey`` row as its owner confirmed them: a change cooling off
+    (``pending_*``) counts as made, so that changes are planned and judged against it."""
+    pending = row.pending_scopes is not None and row.pending_ip_allowlist is not None
     return KeyTerms(
         label=row.label,
         algorithm=KeyAlgorithm(row.algorithm),
         public_key_b64=row.public_key,
-        scopes=tuple(row.scopes or ()),
-        ip_allowlist=tuple(row.ip_allowlist or ()),
+        scopes=tuple((row.pending_scopes if pending else row.scopes) or ()),
+        ip_allowlist=tuple((row.pending_ip_allowlist if pending else row.ip_allowlist) or ()),
         expires_at=row.expires_at,
         expiry_clamped=bool(row.expiry_clamped),
         rate_limit_requests=row.rate_limit_requests,
         rate_limit_per_seconds=row.rate_limit_per_seconds,
+        canary=bool(row.canary),
     )
 
 
@@ -126,6 +130,7 @@ def plan_update(
         rate_limit_requests=rate[0] if rate is not None else None,
         rate_limit_per_seconds=rate[1] if rate is not None else None,
         has_rate_limit=rate is not None,
+        canary=current.canary,
     )
     spec = validate_new_key(merged, settings, now)
     clamped = spec.expiry_clamped or (
@@ -151,7 +156,7 @@ def _networks(entries: Sequence[str]) -> list[ipaddress.IPv4Network | ipaddress.
     return [ipaddress.ip_network(entry, strict=False) for entry in entries]
 
 
-def _allowlist_widens(old: Sequence[str], new: Sequence[str]) -> bool:
+def allowlist_widens(old: Sequence[str], new: Sequence[str]) -> bool:
     """Any address the new allowlist lets in that the old one did not."""
     if not old:
         return False  # no restriction before: any allowlist narrows
@@ -177,7 +182,7 @@ def widens(current: KeyTerms, spec: KeySpec, settings: Settings) -> bool:
     """Whether ``spec`` grants anything ``current`` did not (a label never does)."""
     if not implied(spec.scopes) <= implied(current.scopes):
         return True
-    if _allowlist_widens(current.ip_allowlist, spec.ip_allowlist):
+    if allowlist_widens(current.ip_allowlist, spec.ip_allowlist):
         return True
     if current.expires_at is not None and (
         spec.expires_at is None or spec.expires_at > current.expires_at

@@ -2,10 +2,12 @@
 
 A new key is stored pending together with a challenge; it is unusable and unlisted
 until the owner confirms the challenge with a fresh TOTP code. The HMAC secret is
-generated at creation, stored only sealed, and revealed exactly once: by the call
-that consumes the challenge. The same confirmation applies the stored change of an
-update or roll challenge (:mod:`gql_keys.services.key_changes`). Events are published
-only after their transaction commits.
+generated at creation, stored only sealed (and as its lookup hash), and revealed exactly
+once: by the call that consumes the challenge. A new key granted ``WITHDRAW`` is activated
+without it, the grant cooling off (:mod:`gql_keys.services.cooling_off`). The same
+confirmation applies the stored change of an update, roll or release challenge
+(:mod:`gql_keys.services.key_changes`, :mod:`gql_keys.services.quarantine`). Events are
+published only after their transaction commits.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from gql_keys.repositories import sub_accounts as sub_accounts_repo
 from gql_keys.repositories import users as users_repo
 from gql_keys.runtime import Runtime
 from gql_keys.security.keymaterial import new_public_key_id, new_secret, secret_aad
-from gql_keys.services import key_changes, sub_accounts
+from gql_keys.services import cooling_off, key_changes, quarantine, sub_accounts
 from gql_keys.services.key_challenges import (
     MAX_CHALLENGE_ID_LENGTH,
     Challenge,
@@ -46,6 +48,7 @@ from gql_keys.services.key_challenges import (
     two_factor_required,
 )
 from gql_keys.services.key_policy import KeyAlgorithm, NewKeyRequest, validate_new_key
+from gql_keys.services.secret_lookups import lookup_fields
 from gql_keys.services.security_events import ClientInfo, SecurityEventKind, record
 from gql_keys.settings import Settings
 
@@ -57,6 +60,7 @@ class KeyStatus(StrEnum):
     ACTIVE = "ACTIVE"
     EXPIRED = "EXPIRED"
     DELETED = "DELETED"
+    QUARANTINED = "QUARANTINED"
 
 
 def status_of(row: ApiKey, now: datetime) -> KeyStatus:
@@ -64,6 +68,8 @@ def status_of(row: ApiKey, now: datetime) -> KeyStatus:
         return KeyStatus.DELETED
     if row.expires_at is not None and row.expires_at <= now:
         return KeyStatus.EXPIRED
+    if row.quarantined_at is not None:
+        return KeyStatus.QUARANTINED
     return KeyStatus.ACTIVE
 
 
@@ -116,8 +122,10 @@ async def create_key(
 
     public_key_id = new_public_key_id()
     sealed: str | None = None
+    secret: str | None = None
     if spec.algorithm is KeyAlgorithm.HMAC_SHA512:
-        sealed = rt.secretbox.seal(new_secret().encode(), aad=secret_aad(public_key_id))
+        secret = new_secret()
+        sealed = rt.secretbox.seal(secret.encode(), aad=secret_aad(public_key_id))
     async with transaction(settings):
         row = await repo.create_pending_key(
             user_id=user_id,
@@ -134,6 +142,8 @@ async def create_key(
             rate_limit_requests=spec.rate_limit_requests,
             rate_limit_per_seconds=spec.rate_limit_per_seconds,
             sub_account_id=sub_account_id,
+            canary=spec.canary,
+            **lookup_fields(rt, secret, None),
         )
         return await open_challenge(rt, user_id, row.id, ChallengePurpose.CREATE_KEY, now)
 
@@ -201,13 +211,27 @@ async def confirm_key(
         if row is None:
             raise _not_found("challengeId")
         await record(rt, user_id, SecurityEventKind.KEY_CREATED, client, api_key=row)
+        kinds = [ActivityKind.KEY_CREATED, *await _withhold_withdraw(rt, row, now, client)]
     secret: str | None = None
     if row.secret_sealed is not None:
         secret = rt.secretbox.open(row.secret_sealed, aad=secret_aad(row.key)).decode()
     # A worker may have cached the pending key as unusable: the key works from now on.
-    await rt.key_invalidator.key_changed(row.key)
-    await rt.broker.publish([key_event(rt, ActivityKind.KEY_CREATED, row)])
+    await key_changes.announce(rt, row, *kinds)
     return Activation(api_key=row, secret=secret)
+
+
+async def _withhold_withdraw(
+    rt: Runtime, row: ApiKey, now: datetime, client: ClientInfo
+) -> list[ActivityKind]:
+    """A new key granted WITHDRAW is activated without it, the grant cooling off (canaries
+    never verify: nothing to wait for). The activity events of that."""
+    if row.canary:
+        return []
+    scopes, allowlist = list(row.scopes), list(row.ip_allowlist)
+    row.scopes, row.ip_allowlist = [], []  # what was in force before: nothing
+    terms = cooling_off.plan_terms(rt, row, scopes, allowlist, now)
+    await repo.change_key(row, terms.fields)
+    return await cooling_off.record_terms_change(rt, row, terms, client)
 
 
 async def _consume(rt: Runtime, challenge: KeyChallenge, now: datetime) -> None:
@@ -227,7 +251,7 @@ async def _confirm_change(
     purpose: ChallengePurpose,
     client: ClientInfo,
 ) -> Activation:
-    """Apply the update or roll stored with ``challenge`` (the code was right)."""
+    """Apply the update, roll or release stored with ``challenge`` (the code was right)."""
     now = rt.clock.now()
     payload = challenge.payload or {}
     secret: str | None = None
@@ -237,14 +261,24 @@ async def _confirm_change(
             user_id, challenge.api_key_id or 0, now, "challengeId"
         )
         check_revision(challenge, row)  # again under the lock: a change may have just won
+        kinds: list[ActivityKind] = []
         if purpose is ChallengePurpose.UPDATE_KEY:
-            await key_changes.apply_update(rt, row, payload, now)
-            kind, security_kind = ActivityKind.KEY_UPDATED, SecurityEventKind.KEY_UPDATED
-        else:
+            pending_kinds = await key_changes.apply_update(rt, row, payload, now, client)
+            await record(rt, user_id, SecurityEventKind.KEY_UPDATED, client, api_key=row)
+            kinds = [ActivityKind.KEY_UPDATED, *pending_kinds]
+        elif purpose is ChallengePurpose.ROLL_KEY:
+            released = row.quarantined_at is not None
             secret = await key_changes.apply_roll(rt, row, payload, now)
-            kind, security_kind = ActivityKind.KEY_ROLLED, SecurityEventKind.KEY_ROLLED
-        await record(rt, user_id, security_kind, client, api_key=row)
-    await key_changes.announce(rt, row, kind)
+            await record(rt, user_id, SecurityEventKind.KEY_ROLLED, client, api_key=row)
+            kinds = [ActivityKind.KEY_ROLLED]
+            if released:
+                await record(rt, user_id, SecurityEventKind.KEY_RELEASED, client, api_key=row)
+                kinds.append(ActivityKind.KEY_RELEASED)
+        else:
+            await quarantine.apply_release(row, payload)
+            await record(rt, user_id, SecurityEventKind.KEY_RELEASED, client, api_key=row)
+            kinds = [ActivityKind.KEY_RELEASED]
+    await key_changes.announce(rt, row, *kinds)
     return Activation(api_key=row, secret=secret)
 
 

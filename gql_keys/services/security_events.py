@@ -12,8 +12,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Protocol
 
-from gql_keys.models import ApiKey, SecurityEvent
+from gql_keys.models import SecurityEvent
 from gql_keys.models.accounts import MAX_USER_AGENT_LENGTH
 from gql_keys.repositories import security_events as repo
 from gql_keys.runtime import Runtime
@@ -39,6 +40,11 @@ class SecurityEventKind(StrEnum):
     SUB_ACCOUNT_LOCKED = "SUB_ACCOUNT_LOCKED"
     SUB_ACCOUNT_UNLOCKED = "SUB_ACCOUNT_UNLOCKED"
     SUB_ACCOUNT_DELETED = "SUB_ACCOUNT_DELETED"
+    KEY_QUARANTINED = "KEY_QUARANTINED"
+    KEY_RELEASED = "KEY_RELEASED"
+    CANARY_TRIPPED = "CANARY_TRIPPED"
+    KEY_CHANGE_PENDING = "KEY_CHANGE_PENDING"
+    KEY_CHANGE_CANCELLED = "KEY_CHANGE_CANCELLED"
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,23 +67,34 @@ class EventPage:
     total_count: int
 
 
+class NamedKey(Protocol):
+    """A key as an event names it: an ApiKey row, or a cached key record."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def label(self) -> str: ...
+
+
 async def record(
     rt: Runtime,
     user_id: int,
     kind: SecurityEventKind,
-    client: ClientInfo,
+    client: ClientInfo | None,
     *,
-    api_key: ApiKey | None = None,
+    api_key: NamedKey | None = None,
     sub_account_id: int | None = None,
 ) -> None:
     """Append one event; call inside the transaction of the change it records. A key
-    event keeps the key's label as it stands now (after the change it records)."""
+    event keeps the key's label as it stands now (after the change it records). ``client``
+    None: the server did it by itself (a cooled-off change taking effect)."""
+    ip, agent = (client.ip, client.user_agent) if client is not None else (None, None)
     await repo.append(
         user_id,
         kind.value,
         rt.clock.now(),
-        client.ip,
-        client.user_agent,
+        ip,
+        agent,
         api_key.id if api_key is not None else None,
         api_key.label if api_key is not None else None,
         sub_account_id=sub_account_id,

@@ -1,12 +1,18 @@
 """Deciding whether one signed partner request may pass, and recording the decision.
 
 The checks run in the contract's order, each with its code: key exists, not deleted,
-not expired, timestamp in window, signature valid, account not locked, address allowed,
-scope granted, not a replay, rate limit (the key's own and its account's pool). The
-signature is computed whatever the outcome (with a per-process dummy secret for unknown
-keys) so an unknown key costs the same as a known one. Hostile input never raises: it is
-a denial with a code. The answer waits until the decision's usage-log row is committed;
-if it cannot be, :class:`ServiceUnavailable` propagates.
+not expired, not a canary, timestamp in window, signature valid, account not locked,
+address allowed, scope granted, not quarantined (unless a read or an order cancellation),
+not a replay, rate limit (the key's own and its account's pool). The signature is computed
+whatever the outcome (with a per-process dummy secret for unknown keys and canaries) so an
+unknown key costs the same as a known one. Hostile input never raises: it is a denial with
+a code. The answer waits until the decision's usage-log row is committed; if it cannot be,
+:class:`ServiceUnavailable` propagates.
+
+A canary is answered like an unknown key by every door that a partner sees; only the
+usage row, ``verifyApiRequest`` and the owner's events name it ``CANARY_TRIPPED``, and the
+owner is told (:mod:`gql_keys.services.canaries`) after the row is committed, off the
+request's path, so the answer takes as long as an unknown key's.
 """
 
 from __future__ import annotations
@@ -27,7 +33,12 @@ from gql_keys.principals import ApiKeyPrincipal
 from gql_keys.runtime import Runtime
 from gql_keys.scopes import Scope
 from gql_keys.security.addresses import throttle_address
-from gql_keys.security.request_target import changes_state, is_plain_path, method_token
+from gql_keys.security.request_target import (
+    READ_METHODS,
+    changes_state,
+    is_plain_path,
+    method_token,
+)
 from gql_keys.security.signing import (
     DUMMY_SECRET,
     is_sha512_hex,
@@ -38,7 +49,7 @@ from gql_keys.security.signing import (
     verify_ed25519,
     verify_hmac_sha512,
 )
-from gql_keys.services import account_pool
+from gql_keys.services import account_pool, canaries
 from gql_keys.settings import Settings
 from gql_keys.usage.writer import UsageEntry
 
@@ -57,6 +68,8 @@ class VerificationCode(StrEnum):
     REPLAYED = "REPLAYED"
     RATE_LIMITED = "RATE_LIMITED"
     ACCOUNT_LOCKED = "ACCOUNT_LOCKED"
+    KEY_QUARANTINED = "KEY_QUARANTINED"
+    CANARY_TRIPPED = "CANARY_TRIPPED"
 
 
 # Slots, not frozen: built on every verification, where a frozen dataclass pays an
@@ -141,7 +154,7 @@ def _address_allowed(record: KeyRecord, client_ip: str) -> bool:
 def _signature_valid(record: KeyRecord | None, payload: bytes | None, signature: str) -> bool:
     """Check the signature; with no usable key, do the same HMAC work and say no."""
     message = payload if payload is not None else b""
-    if record is None or record.deleted:
+    if record is None or record.deleted or record.canary:
         verify_hmac_sha512(DUMMY_SECRET, message, signature)
         return False
     if record.algorithm == "ED25519":
@@ -166,6 +179,19 @@ def _previous_signature_valid(
     if record.previous_secret is not None:
         return verify_hmac_sha512(record.previous_secret, payload, signature)
     return False
+
+
+def _quarantine_allows(rt: Runtime, request: SignedRequest) -> bool:
+    """What a quarantined key may still do (its scope already checked): read, or what the
+    scope rules mark ``quarantine_allows`` (built in: cancel orders) under that scope."""
+    method = request.method.upper()
+    required = request.required_scope
+    if required is None:
+        return False
+    if method in READ_METHODS and required.value.endswith("_READ"):
+        return True
+    rule = rt.scope_rules.rule_for(method, request.path)
+    return rule is not None and rule.quarantine_allows and rule.scope is required
 
 
 def replay_share(record: KeyRecord, settings: Settings) -> ReplayShare:
@@ -204,6 +230,8 @@ async def decide(
         return VerificationCode.KEY_DELETED, record, None, False
     if record.expires_at is not None and record.expires_at <= now:
         return VerificationCode.KEY_EXPIRED, record, None, False
+    if record.canary:
+        return VerificationCode.CANARY_TRIPPED, record, None, False
     ts = parse_timestamp(request.timestamp)
     if ts is None or not timestamp_in_window(ts, now, rt.settings.signature_window_seconds):
         return VerificationCode.TIMESTAMP_OUT_OF_WINDOW, record, None, False
@@ -217,6 +245,8 @@ async def decide(
         request.required_scope is not None and request.required_scope not in record.scopes
     ):
         return VerificationCode.SCOPE_NOT_GRANTED, record, None, previous
+    if record.quarantined and not _quarantine_allows(rt, request):
+        return VerificationCode.KEY_QUARANTINED, record, None, previous
     fingerprint: str | None = None
     share: ReplayShare | None = None
     if changes_state(request.method.upper()):
@@ -242,6 +272,7 @@ async def decide(
 
 
 # Failures before a valid signature: anyone who knows a key's identifier can cause them.
+# A canary's use counts too, as an unknown key's would.
 UNSIGNED_FAILURES = frozenset(
     {
         VerificationCode.KEY_NOT_FOUND,
@@ -249,6 +280,7 @@ UNSIGNED_FAILURES = frozenset(
         VerificationCode.KEY_EXPIRED,
         VerificationCode.TIMESTAMP_OUT_OF_WINDOW,
         VerificationCode.INVALID_SIGNATURE,
+        VerificationCode.CANARY_TRIPPED,
     }
 )
 UNSIGNED_WINDOW_SECONDS = 60
@@ -277,6 +309,7 @@ async def verify(rt: Runtime, request: SignedRequest) -> Decision:
     Failures before a valid signature are throttled per client address: past
     ``unsigned_failures_per_minute`` they become ``RATE_LIMITED`` (the key's own quota is
     not touched) and only the first of them in that minute is logged, as a summary row.
+    A canary's decision carries no record (its owner hears of it, throttled or not).
     Raises :class:`ServiceUnavailable` when the usage log cannot be written.
     """
     started = time.perf_counter()
@@ -288,6 +321,7 @@ async def verify(rt: Runtime, request: SignedRequest) -> Decision:
         raise
     retry_at = rate.reset_at if rate is not None and not rate.allowed else None
     metrics = rt.metrics
+    canary = record if code is VerificationCode.CANARY_TRIPPED else None
     if code in UNSIGNED_FAILURES:
         throttled = await _throttle_unsigned(rt, request.client_ip, now)
         if throttled is not None:
@@ -297,6 +331,11 @@ async def verify(rt: Runtime, request: SignedRequest) -> Decision:
             metrics.unsigned_failures_throttled.inc()
             if not write_summary:
                 metrics.verifications.inc(code.value)
+                if canary is not None:
+                    canaries.tripped_later(
+                        rt, canary, request.client_ip, request.method, request.path, now
+                    )
+                    record = None
                 return Decision(False, code, record, None, retry_at)
     allowed = code is VerificationCode.VALID
     code_text = code.value
@@ -321,6 +360,9 @@ async def verify(rt: Runtime, request: SignedRequest) -> Decision:
         raise
     metrics.verifications.inc(code_text)
     metrics.verification_seconds.observe(time.perf_counter() - started)
+    if canary is not None:
+        canaries.tripped_later(rt, canary, request.client_ip, request.method, request.path, now)
+        record = None
     return Decision(allowed, code, record, rate, retry_at)
 
 
@@ -335,8 +377,9 @@ async def authenticate_signed_request(
     query: str,
     body: bytes,
     client_ip: str,
-) -> ApiKeyPrincipal | None:
-    """The principal of a signed request to ``/graphql``; None when it does not verify.
+) -> tuple[ApiKeyPrincipal | None, VerificationCode]:
+    """The principal of a signed request to ``/graphql`` (None when it does not verify),
+    with the decision's code.
 
     No scope is required beyond a valid key: what a partner may read through GraphQL
     (its own key and its own usage) is enforced by the resolvers. The decision is logged
@@ -358,11 +401,11 @@ async def authenticate_signed_request(
     )
     rt.metrics.partner_requests.inc(decision.code.value)
     if not decision.allowed or decision.record is None:
-        return None
+        return None, decision.code
     record = decision.record
     return ApiKeyPrincipal(
         api_key_id=record.id,
         user_id=record.user_id,
         key=record.key,
         sub_account_id=record.sub_account_id,
-    )
+    ), decision.code

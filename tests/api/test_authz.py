@@ -14,7 +14,7 @@ import httpx
 import pytest
 from tortoise.connection import connections
 
-from gql_keys.app import create_app, runtime_of
+from gql_keys.app import create_app
 from gql_keys.clock import Clock
 from gql_keys.global_ids import encode_global_id
 from gql_keys.models import ApiKey, UsageLog
@@ -23,8 +23,8 @@ from gql_keys.scope_rules import ScopeRulesError
 from gql_keys.security.keymaterial import new_public_key_id
 from gql_keys.settings import Settings
 from harness.accounts import signed_up_user
+from harness.apps import serving
 from harness.authz import DIALECTS, PartnerRequest, check, check_request
-from harness.databases import truncate_all
 from harness.graphql import gql
 from harness.keys import (
     VERIFY,
@@ -428,22 +428,17 @@ async def test_rules_file_replaces_the_builtin_rules_and_fails_closed(
 ) -> None:
     rules = tmp_path / "scopes.toml"
     rules.write_text('[[rule]]\nmethods = ["GET"]\nglob = "/v1/*/orders"\nscope = "SPOT_READ"\n')
-    app = create_app(settings.with_overrides(scope_rules=str(rules)), clock)
-    async with app.router.lifespan_context(app):
-        await truncate_all()
-        rt = runtime_of(app)
-        transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 40000))
-        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
-            user = await create_user()
-            row, secret = await create_active_key(rt, user.id, scopes=["SPOT_READ"])
-            token = await verifier_token()
-            ok = partner(rt, row, secret, path="/v1/spot/orders")
-            assert (await check(client, "envoy", ok, token)).status_code == 200
-            for method, path in (("POST", "/v1/spot/orders"), ("GET", "/api/v4/spot/orders")):
-                request = partner(rt, row, secret, method=method, path=path)
-                response = await check(client, "envoy", request, token)
-                assert (response.status_code, label(response)) == (403, "FORBIDDEN")
-            assert [r.required_scope for r in await rows()] == ["SPOT_READ"]
+    async with serving(settings.with_overrides(scope_rules=str(rules)), clock) as (rt, client):
+        user = await create_user()
+        row, secret = await create_active_key(rt, user.id, scopes=["SPOT_READ"])
+        token = await verifier_token()
+        ok = partner(rt, row, secret, path="/v1/spot/orders")
+        assert (await check(client, "envoy", ok, token)).status_code == 200
+        for method, path in (("POST", "/v1/spot/orders"), ("GET", "/api/v4/spot/orders")):
+            request = partner(rt, row, secret, method=method, path=path)
+            response = await check(client, "envoy", request, token)
+            assert (response.status_code, label(response)) == (403, "FORBIDDEN")
+        assert [r.required_scope for r in await rows()] == ["SPOT_READ"]
 
 
 def test_a_bad_rules_file_stops_the_app_naming_the_line(settings: Settings, tmp_path: Path) -> None:
@@ -456,30 +451,25 @@ def test_a_bad_rules_file_stops_the_app_naming_the_line(settings: Settings, tmp_
 async def test_a_body_over_the_limit_is_refused_413_in_gates_format_without_a_row(
     settings: Settings, clock: Clock
 ) -> None:
-    app = create_app(settings.with_overrides(max_body_bytes=64), clock)
-    async with app.router.lifespan_context(app):
-        await truncate_all()
-        rt = runtime_of(app)
-        transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 40000))
-        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
-            user = await create_user()
-            row, secret = await create_active_key(rt, user.id)
-            token = await verifier_token()
-            fits = partner(rt, row, secret, method="POST", query="", body=b"x" * 64)
-            assert (await check(client, "envoy", fits, token)).status_code == 200
-            large = partner(rt, row, secret, method="POST", query="", body=b"x" * 65)
-            declared = await check(client, "envoy", large, token)
-            assert (declared.status_code, label(declared)) == (413, "REQUEST_TOO_LARGE")
+    async with serving(settings.with_overrides(max_body_bytes=64), clock) as (rt, client):
+        user = await create_user()
+        row, secret = await create_active_key(rt, user.id)
+        token = await verifier_token()
+        fits = partner(rt, row, secret, method="POST", query="", body=b"x" * 64)
+        assert (await check(client, "envoy", fits, token)).status_code == 200
+        large = partner(rt, row, secret, method="POST", query="", body=b"x" * 65)
+        declared = await check(client, "envoy", large, token)
+        assert (declared.status_code, label(declared)) == (413, "REQUEST_TOO_LARGE")
 
-            async def chunks() -> Any:
-                for _ in range(3):
-                    yield b"x" * 30
+        async def chunks() -> Any:
+            for _ in range(3):
+                yield b"x" * 30
 
-            arguments = check_request("envoy", large, token)
-            arguments["content"] = chunks()
-            chunked = await client.request(**arguments)
-            assert (chunked.status_code, label(chunked)) == (413, "REQUEST_TOO_LARGE")
-            assert [r.code for r in await rows()] == ["VALID"]
+        arguments = check_request("envoy", large, token)
+        arguments["content"] = chunks()
+        chunked = await client.request(**arguments)
+        assert (chunked.status_code, label(chunked)) == (413, "REQUEST_TOO_LARGE")
+        assert [r.code for r in await rows()] == ["VALID"]
 
 
 @pytest.mark.parametrize("status", [200, 401])

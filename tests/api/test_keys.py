@@ -315,7 +315,18 @@ async def test_withdraw_is_allowed_with_an_allowlist(
 ) -> None:
     user = await signed_up_user(client, rt)
     payload = await new_key(client, rt, user, scopes=["WITHDRAW"], ipAllowlist=["203.0.113.9"])
-    assert payload["apiKey"]["scopes"] == ["WITHDRAW"]
+    # Granted, and cooling off before it takes effect (tests/api/test_cooling_off.py).
+    assert payload["apiKey"]["scopes"] == []
+    body = await gql(
+        client,
+        "query ($id: ID!) { apiKey(id: $id) { pendingChange { scopes ipAllowlist } } }",
+        {"id": payload["apiKey"]["id"]},
+        token=user.token,
+    )
+    assert body["data"]["apiKey"]["pendingChange"] == {
+        "scopes": ["WITHDRAW"],
+        "ipAllowlist": ["203.0.113.9"],
+    }
 
 
 async def test_key_without_allowlist_and_expiry_is_clamped_to_90_days(

@@ -12,6 +12,7 @@ import pytest
 from gql_keys.broker.events import ActivityKind
 from gql_keys.models import ApiKey
 from gql_keys.runtime import Runtime
+from gql_keys.settings import Settings
 from harness.accounts import TestUser, next_code, signed_up_user
 from harness.graphql import gql
 from harness.keys import verifier_token
@@ -28,6 +29,14 @@ from tests.api.key_changes_support import (
 )
 from tests.api.test_keys import DELETE, codes_and_fields, new_key, raw_rows
 from tests.api.test_partner import partner_post
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """The rules of changing a key, with WITHDRAW in force at once: its cooling-off has
+    tests of its own (test_cooling_off.py)."""
+    return settings.with_overrides(withdraw_cooling_off_seconds=0)
+
 
 ALLOWLISTED = {
     "scopes": ["SPOT_WRITE", "WALLET_READ"],

@@ -89,6 +89,7 @@ def test_the_walkthrough_covers_the_promised_steps() -> None:
         "usageLogs",
         "updateApiKey",
         "rollApiKey",
+        "report-leak",
         "deleteApiKey",
         "createSubAccount",
         "subAccountId",
@@ -117,7 +118,22 @@ def test_the_walkthrough_runs_as_written(server: Server) -> None:
         for a in answers
         if "verifyApiRequest" in (a.get("data") or {})
     ]
-    assert verdicts == ["VALID", "REPLAYED", "VALID", "VALID", "KEY_DELETED"]
+    assert verdicts == [
+        "VALID",
+        "REPLAYED",
+        "VALID",
+        "VALID",
+        # The leaked secret: quarantined, the bot's order refused and its cancellation let
+        # through; rolled: the leaked secret dead at once, the new one trading.
+        "KEY_QUARANTINED",
+        "VALID",
+        "INVALID_SIGNATURE",
+        "VALID",
+        "KEY_DELETED",
+    ]
+    quarantined = [a["data"]["apiKey"] for a in answers if "quarantineReason" in str(a.get("data"))]
+    assert quarantined == [{"status": "QUARANTINED", "quarantineReason": "LEAK_REPORTED"}]
+    assert {"status": "ACTIVE", "previousSecretExpiresAt": None} in answers
     updated = [
         a["data"]["updateApiKey"] for a in answers if "updateApiKey" in (a.get("data") or {})
     ]

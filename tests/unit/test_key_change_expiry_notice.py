@@ -9,6 +9,7 @@ from gql_keys.clock import Clock
 from gql_keys.models import ApiKey
 from gql_keys.runtime import Runtime
 from gql_keys.services.key_changes import apply_update
+from harness.accounts import LOCAL_CLIENT
 from harness.keys import create_active_key, create_user
 
 
@@ -24,7 +25,7 @@ async def test_a_change_applied_at_now_moving_expiry_past_the_window_rearms_the_
     new_expiry = now + window + timedelta(hours=1)  # outside the window as of ``now``
 
     clock.advance(2 * 3600)  # the clock moves on while the transaction runs
-    await apply_update(rt, row, {"expires_at": new_expiry.isoformat()}, now)
+    await apply_update(rt, row, {"expires_at": new_expiry.isoformat()}, now, LOCAL_CLIENT)
 
     stored = await ApiKey.get(id=row.id)
     assert stored.expires_at == new_expiry

@@ -54,6 +54,55 @@ def test_a_file_replaces_the_builtin_rules_first_match_wins(tmp_path: Path) -> N
     assert rules.required_scope("GET", "/api/v4/spot/orders") is None
 
 
+@pytest.mark.parametrize(
+    ("method", "path", "allowed"),
+    [
+        ("DELETE", "/api/v4/spot/orders", True),
+        ("DELETE", "/api/v4/spot/orders/123", True),
+        ("DELETE", "/api/v4/margin/price_orders/9", True),
+        ("DELETE", "/api/v4/options/orders", True),
+        ("DELETE", "/api/v4/futures/usdt/orders/5", True),
+        ("DELETE", "/api/v4/delivery/usdt/price_orders", True),
+        ("DELETE", "/api/v4/futures/orders", True),
+        ("POST", "/api/v4/spot/orders", False),
+        ("PATCH", "/api/v4/spot/orders/123", False),
+        ("DELETE", "/api/v4/spot/orders_archive", False),
+        ("DELETE", "/api/v4/spot/my_orders", False),
+        ("DELETE", "/api/v4/wallet/orders", False),
+        ("DELETE", "/api/v4/account/orders", False),
+        ("DELETE", "/api/v4/spot/usdt/orders", False),  # no settle currency on spot
+        ("DELETE", "/api/v4/withdrawals/orders", False),
+        ("GET", "/api/v4/spot/orders", False),  # reads are allowed by their own rule
+    ],
+)
+def test_builtin_rules_mark_order_cancellations_for_quarantined_keys(
+    method: str, path: str, allowed: bool
+) -> None:
+    assert BUILTIN.quarantine_allows(method, path) is allowed
+
+
+def test_cancellation_rules_require_the_same_scope_as_the_area_writes() -> None:
+    assert BUILTIN.required_scope("DELETE", "/api/v4/futures/usdt/orders/5") is (
+        Scope.FUTURES_WRITE
+    )
+    assert BUILTIN.required_scope("DELETE", "/api/v4/spot/orders/1") is Scope.SPOT_WRITE
+
+
+def test_a_file_marks_what_a_quarantined_key_may_do(tmp_path: Path) -> None:
+    text = RULES + '\n[[rule]]\nmethods = ["POST"]\nprefix = "/v1/cancel"\nscope = "SPOT_WRITE"\n'
+    text += "quarantine_allows = true\n"
+    rules = load_scope_rules(write(tmp_path, text))
+    assert rules.quarantine_allows("POST", "/v1/cancel_all")
+    assert not rules.quarantine_allows("DELETE", "/v1/orders/9")  # first match, unmarked
+    with pytest.raises(ScopeRulesError, match="line 4: rule 1: quarantine_allows"):
+        load_scope_rules(
+            write(
+                tmp_path,
+                '[[rule]]\nprefix = "/a/"\nscope = "SPOT_READ"\nquarantine_allows = "yes"\n',
+            )
+        )
+
+
 def test_no_file_means_the_builtin_rules() -> None:
     assert scope_rules_from("") is BUILTIN
 

@@ -49,6 +49,11 @@ class CreateApiKeyInput:
     sub_account_id: strawberry.ID | None = strawberry.field(
         default=None, description="The new key belongs to that sub-account of yours."
     )
+    canary: bool | None = strawberry.field(
+        default=False,
+        description="A decoy to plant where a thief would look: every use is denied, "
+        "answered like an unknown key, and reported to you as CANARY_TRIPPED.",
+    )
 
 
 @strawberry.type
@@ -98,6 +103,7 @@ def _request(data: CreateApiKeyInput) -> NewKeyRequest:
         rate_limit_requests=rate.requests if rate is not None else None,
         rate_limit_per_seconds=rate.per_seconds if rate is not None else None,
         has_rate_limit=rate is not None,
+        canary=bool(data.canary),
     )
 
 
@@ -130,7 +136,8 @@ class Mutation:
 
     @strawberry.mutation(
         description="Confirm a challenge with a TOTP code: activate a new key, apply a "
-        "stored update, or roll a secret. A new HMAC secret is in this payload only."
+        "stored update, roll a secret, or release a key from quarantine. A new HMAC secret "
+        "is in this payload only."
     )
     async def verify_two_factor(
         self, info: Info, input: VerifyTwoFactorInput

@@ -9,7 +9,13 @@ import strawberry
 
 from gql_keys.global_ids import encode_global_id
 from gql_keys.graphql.context import Info
-from gql_keys.graphql.enums import ChallengePurpose, KeyAlgorithm, KeyStatus, Scope
+from gql_keys.graphql.enums import (
+    ChallengePurpose,
+    KeyAlgorithm,
+    KeyStatus,
+    QuarantineReason,
+    Scope,
+)
 from gql_keys.graphql.loaders import sub_account_loader
 from gql_keys.graphql.node import Node
 from gql_keys.graphql.usage.buckets import usage_field
@@ -27,6 +33,13 @@ SubAccountRef = Annotated["SubAccountType", strawberry.lazy("gql_keys.graphql.su
 class RateLimit:
     requests: int
     per_seconds: int
+
+
+@strawberry.type(description="A confirmed change still cooling off, and when it takes effect.")
+class PendingKeyChange:
+    effective_at: datetime
+    scopes: list[Scope] = strawberry.field(description="The key's scopes from effectiveAt.")
+    ip_allowlist: list[str] = strawberry.field(description="The key's allowlist from effectiveAt.")
 
 
 @strawberry.type(name="ApiKey")
@@ -49,12 +62,41 @@ class ApiKeyType(Node):
         "rolled. Usage logs since then with signedWithPreviousSecret: true are the requests "
         "still signed with the old one."
     )
+    canary: bool = strawberry.field(
+        description="A decoy: every use is denied (CANARY_TRIPPED) and reported to the owner."
+    )
+    quarantined_at: datetime | None = strawberry.field(
+        description="Set while quarantined: only reads and order cancellations verify."
+    )
+    quarantine_reason: QuarantineReason | None
     usage = usage_field
     row: strawberry.Private[ApiKeyRow]
 
-    @strawberry.field(description="ACTIVE, EXPIRED (past expiresAt) or DELETED.")
+    @strawberry.field(
+        description="ACTIVE, EXPIRED (past expiresAt), DELETED or QUARANTINED (leave it by "
+        "rolling the key, releasing it or deleting it)."
+    )
     def status(self, info: Info) -> KeyStatus:
         return status_of(self.row, info.context.rt.clock.now())
+
+    @strawberry.field(
+        description="A confirmed change granting WITHDRAW (or widening the allowlist of a "
+        "key that holds it), cooling off until effectiveAt; scopes and ipAllowlist are in "
+        "force until then."
+    )
+    def pending_change(self) -> PendingKeyChange | None:
+        row = self.row
+        if (
+            row.pending_effective_at is None
+            or row.pending_scopes is None
+            or row.pending_ip_allowlist is None
+        ):
+            return None
+        return PendingKeyChange(
+            effective_at=row.pending_effective_at,
+            scopes=[Scope(s) for s in row.pending_scopes],
+            ip_allowlist=list(row.pending_ip_allowlist),
+        )
 
     @strawberry.field(description="The key's own limit, or the platform default.")
     def rate_limit(self, info: Info) -> RateLimit:
@@ -106,6 +148,11 @@ class ApiKeyType(Node):
             last_used_at=row.last_used_at,
             last_used_ip=row.last_used_ip,
             rolled_at=row.rolled_at,
+            canary=row.canary,
+            quarantined_at=row.quarantined_at,
+            quarantine_reason=(
+                QuarantineReason(row.quarantine_reason) if row.quarantine_reason else None
+            ),
             row=row,
         )
 
@@ -116,7 +163,7 @@ class TwoFactorChallenge:
     expires_at: datetime
     purpose: ChallengePurpose = strawberry.field(
         description="What verifyTwoFactor will do: create the key, apply the stored "
-        "update, or roll the secret."
+        "update, roll the secret, or release the key from quarantine."
     )
 
     @classmethod
