@@ -8,12 +8,21 @@ bound to the key's revision: once the key changed, confirming it is
 from __future__ import annotations
 
 import httpx
+import pytest
 
 from gql_keys.runtime import Runtime
+from gql_keys.settings import Settings
 from harness.accounts import TestUser, next_code, signed_up_user
 from harness.keys import verifier_token
 from tests.api.key_changes_support import confirm, get_key, roll, update, verify_code
 from tests.api.test_keys import new_key
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """WITHDRAW in force at once: its cooling-off has tests of its own."""
+    return settings.with_overrides(withdraw_cooling_off_seconds=0)
+
 
 WITHDRAWER = {"scopes": ["SPOT_WRITE", "WITHDRAW"], "ipAllowlist": ["203.0.113.7"]}
 
