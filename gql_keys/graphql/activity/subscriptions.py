@@ -7,7 +7,7 @@ from collections.abc import AsyncGenerator
 import strawberry
 from starlette.websockets import WebSocket
 
-from gql_keys.broker.hub import EventFilter, SlowConsumer
+from gql_keys.broker.hub import Interest, SlowConsumer
 from gql_keys.domain_errors import DomainError, ErrorCode, Forbidden, Unauthenticated
 from gql_keys.graphql.activity.transport import close_socket
 from gql_keys.graphql.activity.types import KeyActivityEventType
@@ -32,7 +32,7 @@ def _close_later(info: Info) -> None:
 
 async def _accepts(
     info: Info, key_ids: list[strawberry.ID] | None, kinds: list[ActivityKind] | None
-) -> EventFilter:
+) -> Interest:
     ids: list[int] | None = None
     if key_ids is not None:
         if len(key_ids) > MAX_KEY_IDS:
