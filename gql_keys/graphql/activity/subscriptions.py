@@ -9,6 +9,7 @@ from starlette.websockets import WebSocket
 
 from gql_keys.broker.hub import Interest, SlowConsumer
 from gql_keys.domain_errors import DomainError, ErrorCode, Forbidden, Unauthenticated
+from gql_keys.graphql.activity.sharing import payload_for
 from gql_keys.graphql.activity.transport import close_socket
 from gql_keys.graphql.activity.types import KeyActivityEventType
 from gql_keys.graphql.context import Info
@@ -78,6 +79,6 @@ class Subscription:
                     event = await subscriber.next()
                 except SlowConsumer:
                     return
-                yield KeyActivityEventType.from_event(event)
+                yield payload_for(event)
         finally:
             hub.unsubscribe(subscriber)
