@@ -359,6 +359,8 @@ async def one_run(
             server.wait(timeout=30)
         except subprocess.TimeoutExpired:
             server.kill()
+        if log := (data / "server.log").read_text(errors="replace").strip():
+            print(f"server log ({variant.name}), last lines:\n{log[-1500:]}", file=sys.stderr)
         for child in children:
             child.join(timeout=30)
             if child.is_alive():

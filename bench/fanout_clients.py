@@ -219,8 +219,10 @@ async def _gateway(
                     "/graphql", json={"query": VERIFY, "variables": {"i": request}}, headers=headers
                 )
                 decision = response.json()["data"]["verifyApiRequest"]
-            except (httpx.HTTPError, ValueError, KeyError, TypeError):
+            except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
                 failed += 1
+                if failed == 1:
+                    print(f"gateway: first failure: {exc!r}", flush=True)
                 return
             last_answer = time.perf_counter()
             round_trips.append((last_answer - t0) * 1000)
