@@ -6,28 +6,31 @@ verifier and a monitor token. Each run then starts one uvicorn worker tuned as
 ``gql-keys serve`` (``bench/fanout_server.py``) pinned with its threads to core 0, and on
 core 1:
 
-* ``--clients`` subscriber processes (default 2) holding the sockets between them: one
-  tab per key (``keyActivity(keyIds: [its key])``, 50 tabs per user: each user's cap)
-  and one monitor subscribed to everything, all over ``--protocol``; they answer the
-  server's keepalive pings as browsers do;
+* ``--clients`` subscriber processes (default 2) holding the sockets between them: 50
+  tabs per user (each user's cap), each subscribed as the dashboard subscribes (every
+  key of its user, ``apiKey { id label }`` included; ``--watch key``: only its own key),
+  and one monitor subscribed to everything, all over ``--protocol``; like the
+  dashboard's client they ping every 10 s and answer the server's pings;
 * after ``--idle`` seconds with every socket open (idle CPU and RSS are read then), a
   gateway process sending ``--rate`` ``verifyApiRequest`` a second on random keys for
-  ``--seconds`` (open loop), each one a ``KEY_USED`` event for one tab and the monitor.
+  ``--seconds`` (open loop). Each one is a ``KEY_USED`` event for the 50 tabs of its
+  key's owner and the monitor: 51 deliveries.
 
 Each event's latency is its receipt time in the client minus its ``occurredAt`` (one
-host, one clock). A run reports: events delivered to the tabs and to the monitor against
-the verifications answered (each exactly once), events on a tab that were not its key's
-(must be 0), sockets the server closed (a healthy client must never be closed as a slow
-consumer), p50/p99/max latency, verifications answered per second, the server's RSS
-with the sockets open and at its peak, and its CPU (share of core 0) idle and under load.
+host, one clock). A run reports: whether every socket received every event it may see
+exactly once (what it should have received comes from the usage rows the server
+committed, each one an event) and none it may not, sockets the server closed (a healthy
+client must never be closed as a slow consumer), p50/p99/max latency over all
+deliveries, verifications answered per second, the server's RSS with the sockets open
+and at its peak, and its CPU (share of core 0) idle and under load.
 
 ``--variant NAME[:OPTION=VALUE,...][@DIR]`` (repeatable) compares servers side by side
 in one run, rounds interleaved: OPTIONs are uvicorn options laid over gql-keys' own
 (``ws=wsproto``, ``ws_per_message_deflate=true``); ``@DIR`` serves another checkout of
-gql-keys (``git worktree add /tmp/gql-keys-main main``) with the same seeded data. Medians
-over ``--rounds`` are printed per variant with the ratio to the first. Goals (for the
-served configuration of this checkout): every event delivered, p99 <= 250 ms, RSS <= 400
-MB, at least 99% of ``--rate`` verifications answered per second.
+gql-keys (e.g. ``git archive main | tar -x -C /tmp/gql-keys-main``) with the same seeded
+data. Medians over ``--rounds`` are printed per variant with the ratio to the first.
+Goals (for the served configuration of this checkout): every event delivered, p99 <= 250
+ms, RSS <= 400 MB, at least 99% of ``--rate`` verifications answered per second.
 
 ``--profile SECONDS`` samples the server with py-spy during the load of one extra run and
 prints where its time goes; ``--memory`` traces allocations (tracemalloc) in one extra
@@ -45,6 +48,7 @@ import multiprocessing
 import os
 import shutil
 import signal
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -120,6 +124,7 @@ class Run:
     gateway: Gateway
     received: Received
     expected: list[int]  # events each socket should have received, in watch order
+    logged: int  # usage rows committed (each one an event)
 
     @property
     def rate(self) -> float:
@@ -155,9 +160,9 @@ class Run:
         return list(zip(self.received.counts, self.expected, strict=True))
 
 
-def expected_counts(watches: list[Watch], answered: collections.Counter[str]) -> list[int]:
-    total = answered.total()
-    return [total if w.keys is None else sum(answered[key] for key in w.keys) for w in watches]
+def expected_counts(watches: list[Watch], logged: collections.Counter[str]) -> list[int]:
+    total = logged.total()
+    return [total if w.keys is None else sum(logged[key] for key in w.keys) for w in watches]
 
 
 def pct(values: list[float], q: float) -> float:
@@ -340,6 +345,9 @@ async def one_run(
             merge(received, part)
         if spy is not None:
             print_profile(spy, data)
+        stop(server, data, variant)
+        # Every usage row committed is an event published: what each socket should have.
+        logged = logged_by_key(data / "gql-keys.sqlite3")
         watches = [w for share in shares for w in share]  # the order of received.counts
         return Run(
             variant.name,
@@ -351,21 +359,38 @@ async def one_run(
             load_cpu,
             measured,
             received,
-            expected_counts(watches, measured.answered),
+            expected_counts(watches, logged),
+            logged.total(),
         )
     finally:
-        server.send_signal(signal.SIGINT)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-        if log := (data / "server.log").read_text(errors="replace").strip():
-            print(f"server log ({variant.name}), last lines:\n{log[-1500:]}", file=sys.stderr)
+        stop(server, data, variant)
         for child in children:
             child.join(timeout=30)
             if child.is_alive():
                 child.kill()
         shutil.rmtree(data, ignore_errors=True)
+
+
+def stop(server: subprocess.Popen[bytes], data: Path, variant: Variant) -> None:
+    """SIGINT (uvicorn's graceful stop, which flushes the usage log), once."""
+    if server.poll() is not None:
+        return
+    server.send_signal(signal.SIGINT)
+    try:
+        server.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        server.kill()
+    if log := (data / "server.log").read_text(errors="replace").strip():
+        print(f"server log ({variant.name}), last lines:\n{log[-1500:]}", file=sys.stderr)
+
+
+def logged_by_key(database: Path) -> collections.Counter[str]:
+    sql = (
+        "SELECT k.key, COUNT(*) FROM usage_logs u JOIN api_keys k ON k.id = u.api_key_id "
+        "GROUP BY k.key"
+    )
+    with sqlite3.connect(database) as conn:
+        return collections.Counter({key: int(n) for key, n in conn.execute(sql)})
 
 
 def merge(into: Received, part: Received) -> None:
