@@ -128,8 +128,9 @@ class Run:
 
     @property
     def rate(self) -> float:
-        answered = self.gateway.answered.total()
-        return answered / self.gateway.seconds if self.gateway.seconds else 0.0
+        """Verifications allowed per second, from the first sent to the last answered (a
+        request that waited past the signature window is denied: it does not count)."""
+        return self.gateway.allowed / self.gateway.seconds if self.gateway.seconds else 0.0
 
     @property
     def latencies(self) -> list[float]:
@@ -520,7 +521,8 @@ def print_run(run: Run, r: int) -> None:
     lat = run.latencies
     print(
         f"  round {r} {run.variant:14s} open {run.open_seconds:5.1f} s  "
-        f"failed {run.gateway.failed}  "
+        f"allowed {run.gateway.allowed}/{run.gateway.sent} (rows {run.logged}, "
+        f"failed {run.gateway.failed})  "
         f"RSS {run.idle_rss:4.0f}/{run.peak_rss:4.0f} MB  CPU idle {run.idle_cpu:4.0%} "
         f"load {run.load_cpu:4.0%}  {run.rate:5.1f} verif/s  "
         f"delivered {run.delivered}/{run.deliveries}"
@@ -606,7 +608,7 @@ async def bench(args: argparse.Namespace) -> int:
             "no healthy socket closed": all(not r.received.closed for r in rs),
             "p99 <= 250 ms": statistics.median(pct(r.latencies, 0.99) for r in rs) <= 250,
             "RSS <= 400 MB": statistics.median(r.peak_rss for r in rs) <= 400,
-            f"{args.rate:g} verifications/s sustained": statistics.median(r.rate for r in rs)
+            f"{args.rate:g} verifications/s allowed": statistics.median(r.rate for r in rs)
             >= 0.99 * args.rate,
         }
         print(f"goals ({variant.name}):")

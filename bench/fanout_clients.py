@@ -193,7 +193,8 @@ async def _gateway(
     answered: Counter[str] = Counter()
     allowed = failed = 0
     round_trips: list[float] = []
-    limits = httpx.Limits(max_connections=32, max_keepalive_connections=32)
+    # Enough connections that a slow commit never holds the schedule back.
+    limits = httpx.Limits(max_connections=256, max_keepalive_connections=256)
     last_answer = 0.0
     async with httpx.AsyncClient(base_url=base, limits=limits, timeout=60) as client:
         headers = {"Authorization": f"Bearer {verifier}"}
@@ -222,7 +223,8 @@ async def _gateway(
             except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
                 failed += 1
                 if failed == 1:
-                    print(f"gateway: first failure: {exc!r}", flush=True)
+                    since = time.perf_counter() - start
+                    print(f"gateway: first failure after {since:.1f} s: {exc!r}", flush=True)
                 return
             last_answer = time.perf_counter()
             round_trips.append((last_answer - t0) * 1000)
