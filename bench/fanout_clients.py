@@ -193,8 +193,9 @@ async def _gateway(
     answered: Counter[str] = Counter()
     allowed = failed = 0
     round_trips: list[float] = []
-    # Enough connections that a slow commit never holds the schedule back.
-    limits = httpx.Limits(max_connections=256, max_keepalive_connections=256)
+    # Enough connections that a slow commit never holds the schedule back; an idle one is
+    # dropped before uvicorn's 5 s keep-alive timeout can close it under a request.
+    limits = httpx.Limits(max_connections=128, max_keepalive_connections=128, keepalive_expiry=2.0)
     last_answer = 0.0
     async with httpx.AsyncClient(base_url=base, limits=limits, timeout=60) as client:
         headers = {"Authorization": f"Bearer {verifier}"}
