@@ -8,7 +8,8 @@ core 1:
 
 * ``--clients`` subscriber processes (default 2) holding the sockets between them: 50
   tabs per user (each user's cap), each subscribed as the dashboard subscribes (every
-  key of its user, ``apiKey { id label }`` included; ``--watch key``: only its own key),
+  key of its user, ``apiKey { id label }`` included; ``--watch key``: only its own key;
+  ``--document lean``: ``id kind occurredAt key code`` only),
   and one monitor subscribed to everything, all over ``--protocol``; like the
   dashboard's client they ping every 10 s and answer the server's pings;
 * after ``--idle`` seconds with every socket open (idle CPU and RSS are read then), a
@@ -298,7 +299,8 @@ async def one_run(
         for share in shares:
             mine, theirs = mp.Pipe()
             child = mp.Process(
-                target=subscriber_process, args=(theirs, url, args.protocol, share, load_core)
+                target=subscriber_process,
+                args=(theirs, url, args.protocol, args.document, share, load_core),
             )
             child.start()
             children.append(child)
@@ -574,7 +576,8 @@ async def bench(args: argparse.Namespace) -> int:
     seeded = await seed(args.users, args.tabs, args.watch)
     print(
         f"{len(seeded.watches) - 1} tabs ({args.users} users x {args.tabs}, each watching "
-        f"{'its user' if args.watch == 'all' else 'its key'}) + 1 monitor over "
+        f"{'its user' if args.watch == 'all' else 'its key'}) + 1 monitor, {args.document} "
+        f"fields, over "
         f"{args.protocol}, {args.clients} client processes; {args.rate:g} verifications/s "
         f"for {args.seconds:g} s; server on core {SERVER_CORE}, load on core {LOAD_CORE}"
         + ("" if args.pin else " (NOT pinned)")
@@ -625,6 +628,13 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=100)
     parser.add_argument("--tabs", type=int, default=50, help="tabs (keys watched) per user")
     parser.add_argument("--clients", type=int, default=2, help="subscriber processes")
+    parser.add_argument(
+        "--document",
+        choices=("dashboard", "lean"),
+        default="dashboard",
+        help="what each socket selects: the dashboard's fields (apiKey included) or "
+        "id kind occurredAt key code",
+    )
     parser.add_argument(
         "--watch",
         choices=("all", "key"),
