@@ -122,6 +122,7 @@ class Run:
     peak_rss: float
     idle_cpu: float  # share of one core
     load_cpu: float
+    load_cpu_seconds: float  # the server's CPU time from the first verification to settled
     gateway: Gateway
     received: Received
     expected: list[int]  # events each socket should have received, in watch order
@@ -132,6 +133,12 @@ class Run:
         """Verifications allowed per second, from the first sent to the last answered (a
         request that waited past the signature window is denied: it does not count)."""
         return self.gateway.allowed / self.gateway.seconds if self.gateway.seconds else 0.0
+
+    @property
+    def cpu_per_event(self) -> float:
+        """Server CPU ms per verification and its fan-out (idle work included): less
+        sensitive to a busy machine than latency; one core serves 1000/this a second."""
+        return self.load_cpu_seconds * 1000 / self.logged if self.logged else float("nan")
 
     @property
     def latencies(self) -> list[float]:
@@ -339,6 +346,7 @@ async def one_run(
         measured: Gateway = mine.recv()
         load_cpu = (cpu_seconds(server.pid) - cpu) / (time.perf_counter() - load_started)
         await asyncio.sleep(SETTLE_SECONDS)
+        load_cpu_seconds = cpu_seconds(server.pid) - cpu
         peak = max(peak, rss_mb(server.pid))
         for pipe in pipes:
             pipe.send("stop")
@@ -360,6 +368,7 @@ async def one_run(
             peak,
             idle_cpu,
             load_cpu,
+            load_cpu_seconds,
             measured,
             received,
             expected_counts(watches, logged),
@@ -526,7 +535,7 @@ def print_run(run: Run, r: int) -> None:
         f"allowed {run.gateway.allowed}/{run.gateway.sent} (rows {run.logged}, "
         f"failed {run.gateway.failed})  "
         f"RSS {run.idle_rss:4.0f}/{run.peak_rss:4.0f} MB  CPU idle {run.idle_cpu:4.0%} "
-        f"load {run.load_cpu:4.0%}  {run.rate:5.1f} verif/s  "
+        f"load {run.load_cpu:4.0%} ({run.cpu_per_event:.2f} ms/event)  {run.rate:5.1f} verif/s  "
         f"delivered {run.delivered}/{run.deliveries}"
         f"{'' if run.all_delivered else ' (NOT ALL, ONCE)'}  p50 {pct(lat, 0.5):6.1f} "
         f"p99 {pct(lat, 0.99):7.1f} max {max(lat, default=float('nan')):7.1f} ms  "
@@ -547,6 +556,7 @@ def summarise(runs: dict[str, list[Run]], args: argparse.Namespace) -> dict[str,
             "RSS peak MB": statistics.median(r.peak_rss for r in rs),
             "CPU idle": statistics.median(r.idle_cpu for r in rs),
             "CPU load": statistics.median(r.load_cpu for r in rs),
+            "CPU ms/event": statistics.median(r.cpu_per_event for r in rs),
             "open s": statistics.median(r.open_seconds for r in rs),
         }
     names = list(table)
@@ -556,7 +566,14 @@ def summarise(runs: dict[str, list[Run]], args: argparse.Namespace) -> dict[str,
     print("|---" * (len(columns) + 3) + "|")
     for name in names:
         row = table[name]
-        cells = [f"{row[c]:.0%}" if c.startswith("CPU") else f"{row[c]:.1f}" for c in columns]
+        cells = [
+            f"{row[c]:.0%}"
+            if c in ("CPU idle", "CPU load")
+            else f"{row[c]:.2f}"
+            if c == "CPU ms/event"
+            else f"{row[c]:.1f}"
+            for c in columns
+        ]
         delivered = all(r.all_delivered for r in runs[name])
         closed = sum(sum(r.received.closed.values()) for r in runs[name])
         print(
