@@ -1,8 +1,11 @@
 """Open WebSockets of this process: close codes and the registry of sockets.
 
-The registry caps sockets per principal and closes a dashboard session's sockets when
-that session ends (the hub hands it ``SESSION_ENDED``, which reaches every worker).
-It holds only close callbacks, so it knows nothing of the ASGI server or Starlette.
+The registry caps sockets per principal, closes a dashboard session's sockets when that
+session ends (the hub hands it ``SESSION_ENDED``, which reaches every worker), and
+re-checks the credential that opened sockets while any of them is open: one watchdog
+per credential, not per socket (a user's 50 tabs share one session token, so 5,000 tabs
+cost 100 checks per interval instead of 5,000). It holds only close callbacks and checks,
+so it knows nothing of the ASGI server, Starlette or how a credential is checked.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from dataclasses import dataclass
 log = logging.getLogger("gql_keys.websockets")
 
 CloseSocket = Callable[[int, str], Awaitable[None]]
+CheckCredential = Callable[[], Awaitable[bool]]
 
 # WebSocket close codes (4000-4999 are the application's to define).
 CLOSE_UNAUTHORIZED = 4401  # no or invalid token in connection_init, or the session ended
@@ -33,8 +37,16 @@ class Socket:
     principal_key: str
     session_id: int | None
     close: CloseSocket
-    # The task re-checking the socket's credentials; exactly one, cancelled on unregister.
-    watchdog: asyncio.Task[None] | None = None
+    # The credential re-checked for this socket (see SocketRegistry.watch), once watched.
+    credential: str | None = None
+
+
+@dataclass(slots=True)
+class Watchdog:
+    """Re-checks one credential for every socket it opened; cancelled with the last one."""
+
+    sockets: set[int]
+    task: asyncio.Task[None] | None = None
 
 
 class SocketRegistry:
@@ -50,6 +62,7 @@ class SocketRegistry:
         self._ids = itertools.count(1)
         self._by_id: dict[int, Socket] = {}
         self._per_principal: dict[str, int] = {}
+        self._watchdogs: dict[str, Watchdog] = {}
         self._tasks: set[asyncio.Task[None]] = set()
 
     def new_id(self) -> int:
@@ -69,28 +82,61 @@ class SocketRegistry:
         self._per_principal[principal_key] = self._per_principal.get(principal_key, 0) + 1
         return True
 
-    def watch(self, conn_id: int, watchdog: asyncio.Task[None]) -> None:
-        """Make ``watchdog`` the one credential watchdog of a registered socket; it is
-        cancelled when the socket is unregistered (at once if it is not registered)."""
+    def watch(self, conn_id: int, credential: str, check: CheckCredential, every: float) -> None:
+        """Re-check ``credential`` (a key naming it, e.g. its digest) every ``every``
+        seconds while a socket it opened is open: when ``check`` says it no longer holds,
+        every such socket is closed (4401). The first socket's ``check`` serves all; each
+        socket is watched once, and a socket that is not registered is not watched."""
         conn = self._by_id.get(conn_id)
-        if conn is None:
-            watchdog.cancel()
+        if conn is None or conn.credential is not None:
             return
-        if conn.watchdog is not None and conn.watchdog is not watchdog:
-            conn.watchdog.cancel()
-        conn.watchdog = watchdog
+        conn.credential = credential
+        watchdog = self._watchdogs.get(credential)
+        if watchdog is None:
+            watchdog = self._watchdogs[credential] = Watchdog(set())
+            watchdog.task = asyncio.get_running_loop().create_task(
+                self._watch_credentials(credential, check, every)
+            )
+        watchdog.sockets.add(conn_id)
+
+    async def _watch_credentials(
+        self, credential: str, check: CheckCredential, every: float
+    ) -> None:
+        while True:
+            await asyncio.sleep(every)
+            try:
+                if not await check():
+                    break
+            except Exception:  # e.g. the database is unreachable: check again later
+                log.warning("re-checking a socket credential failed", exc_info=True)
+        watchdog = self._watchdogs.pop(credential, None)
+        for cid in sorted(watchdog.sockets) if watchdog is not None else ():
+            conn = self._by_id.get(cid)
+            if conn is not None:
+                conn.credential = None  # its watchdog ends here, not by unregister
+                self.unregister(cid)
+                self.spawn_close(conn.close(CLOSE_UNAUTHORIZED, "Credentials expired or revoked"))
 
     def unregister(self, conn_id: int) -> None:
         conn = self._by_id.pop(conn_id, None)
         if conn is None:
             return
-        if conn.watchdog is not None:
-            conn.watchdog.cancel()
+        if conn.credential is not None and (watchdog := self._watchdogs.get(conn.credential)):
+            watchdog.sockets.discard(conn_id)
+            if not watchdog.sockets:
+                del self._watchdogs[conn.credential]
+                if watchdog.task is not None:
+                    watchdog.task.cancel()
         left = self._per_principal.get(conn.principal_key, 1) - 1
         if left > 0:
             self._per_principal[conn.principal_key] = left
         else:
             self._per_principal.pop(conn.principal_key, None)
+
+    @property
+    def watchdog_count(self) -> int:
+        """Credentials being re-checked (one task each)."""
+        return len(self._watchdogs)
 
     def count(self, principal_key: str | None = None) -> int:
         if principal_key is None:

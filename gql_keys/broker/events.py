@@ -37,9 +37,12 @@ _KINDS: dict[str, ActivityKind | ControlKind] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, weakref_slot=True)
 class ActivityEvent:
-    """One event; ``id`` is monotonic per stream (the usage-log id for use events)."""
+    """One event; ``id`` is monotonic per stream (the usage-log id for use events).
+
+    Weakly referenceable: subscribers share what they derive from one event while it
+    lives (gql_keys.graphql.activity.sharing)."""
 
     id: str
     kind: ActivityKind | ControlKind

@@ -111,6 +111,8 @@ def server_options(settings: Settings) -> dict[str, Any]:
         # The frame limit holds at the protocol layer: a bigger frame closes the socket
         # (1009) before it is buffered, let alone handed to the app (uvicorn: 16 MiB).
         "ws_max_size": settings.max_ws_message_bytes,
+        # permessage-deflate keeps a zlib compressor and decompressor per socket.
+        "ws_per_message_deflate": settings.ws_compression,
         # The client address comes from the socket; gql-keys reads X-Forwarded-For
         # itself, and only from GQL_KEYS_TRUSTED_PROXIES.
         "proxy_headers": False,

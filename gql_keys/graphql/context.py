@@ -29,9 +29,6 @@ class Context:
     loaders: dict[str, Any] = field(default_factory=dict)
     # WebSockets: the connection_init payload (Strawberry sets it before on_ws_connect).
     connection_params: dict[str, Any] | None = None
-    # WebSockets: the bearer token that authenticated the socket, re-checked while
-    # subscriptions run so a revoked or expired credential stops receiving events.
-    socket_token: str | None = field(default=None, repr=False)
     # WebSockets: this socket's key in the socket registry once registered (unique in
     # the process; never ``id()``, which a later socket may reuse).
     socket_id: int | None = None

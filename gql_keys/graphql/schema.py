@@ -18,6 +18,7 @@ from gql_keys.graphql import (
     verification,
 )
 from gql_keys.graphql.accounts.queries import load_user_node
+from gql_keys.graphql.activity.sharing import SharedEventExecutor
 from gql_keys.graphql.error_logging import QuietSchema
 from gql_keys.graphql.keys.queries import load_api_key_node
 from gql_keys.graphql.node import node_query
@@ -69,6 +70,8 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         config=StrawberryConfig(disable_field_suggestions=True),
         # Error codes, document limits, parser and validation caches.
         extensions=list(operation_extensions(settings)),
+        # Sockets with the same audience and operation share each event's execution.
+        execution_context_class=SharedEventExecutor,
     )
 
 

@@ -16,7 +16,11 @@ from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
 from strawberry.exceptions import MissingQueryError
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.http.async_base_view import AsyncBaseHTTPView
-from strawberry.http.exceptions import NonJsonMessageReceived, NonTextMessageReceived
+from strawberry.http.exceptions import (
+    NonJsonMessageReceived,
+    NonTextMessageReceived,
+    WebSocketDisconnected,
+)
 from strawberry.http.parse_content_type import parse_content_type
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.types import ExecutionResult
@@ -31,6 +35,7 @@ from gql_keys.graphql.activity.transport import (
 )
 from gql_keys.graphql.context import Context
 from gql_keys.graphql.partners import authenticate_partner, has_signature_headers, partner_refusal
+from gql_keys.graphql.ws_encoding import MessageEncoder
 from gql_keys.request_ids import new_request_id
 from gql_keys.runtime import Runtime
 from gql_keys.security.client_ip import client_ip
@@ -94,6 +99,7 @@ class LimitedWebSocketAdapter(ASGIWebSocketAdapter):
     ) -> None:
         super().__init__(view, request, response)
         self.max_bytes: int = getattr(view, "max_ws_message_bytes", 64 * 1024)
+        self.encoder: MessageEncoder = getattr(view, "ws_encoder", None) or MessageEncoder()
 
     async def iter_json(
         self, *, ignore_parsing_errors: bool = False
@@ -118,7 +124,10 @@ class LimitedWebSocketAdapter(ASGIWebSocketAdapter):
         # A socket closed by the server (logout, slow consumer) drops late messages.
         if self.ws.application_state != WebSocketState.CONNECTED:
             return
-        await super().send_json(message)
+        try:
+            await self.ws.send_text(self.encoder.encode(message))
+        except WebSocketDisconnect as exc:
+            raise WebSocketDisconnected from exc
 
     async def close(self, code: int, reason: str) -> None:
         if self.ws.application_state == WebSocketState.CONNECTED:
@@ -178,6 +187,8 @@ class GraphQLView(GraphQL[Context, None]):
         )
         self.rt = rt
         self.max_ws_message_bytes = settings.max_ws_message_bytes
+        # One for all sockets: a result shared by many of them is encoded once.
+        self.ws_encoder = MessageEncoder()
 
     async def render_graphql_ide(self, request: Request) -> Response:
         """GraphiQL from the package, under its own CSP (only reached in development)."""

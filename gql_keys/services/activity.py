@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 
 from gql_keys.broker.events import ActivityEvent, ActivityKind, ControlKind, new_event_id
-from gql_keys.broker.hub import EventFilter
+from gql_keys.broker.hub import Interest
 from gql_keys.domain_errors import DomainError, ErrorCode, Forbidden, Unauthenticated
 from gql_keys.principals import Principal, ServicePrincipal, ServiceRole, UserPrincipal
 from gql_keys.repositories import keys as repo
@@ -42,8 +42,9 @@ async def activity_filter(
     key_ids: Sequence[int] | None,
     kinds: Collection[ActivityKind] | None,
     sub_account_id: int | None = None,
-) -> EventFilter:
-    """The predicate deciding which events this subscription receives.
+) -> Interest:
+    """Which events this subscription receives: a user's are only ever of their own
+    account (the hub asks it about nothing else), a monitor's of every account.
 
     ``key_ids`` None means every key the principal may see plus account events;
     a list restricts to events of those keys. ``kinds`` None means every public kind.
@@ -77,7 +78,7 @@ async def activity_filter(
             return False
         return wanted_keys is None or event.api_key_id in wanted_keys
 
-    return accepts
+    return Interest(accepts, frozenset([owner]) if owner is not None else None)
 
 
 async def end_session(rt: Runtime, session_id: int) -> None:

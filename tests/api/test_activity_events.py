@@ -10,7 +10,7 @@ import pytest
 from tortoise.transactions import in_transaction
 
 from gql_keys.broker.events import ActivityEvent, ActivityKind, ControlKind
-from gql_keys.broker.hub import Hub, SlowConsumer
+from gql_keys.broker.hub import Hub, Interest, SlowConsumer
 from gql_keys.domain_errors import ServiceUnavailable
 from gql_keys.models import UsageLog, UsageRollup
 from gql_keys.repositories.usage_writes import LastUse, RollupDelta, write_batch
@@ -81,6 +81,36 @@ async def test_hub_hands_each_subscriber_only_what_it_accepts() -> None:
         hub.deliver(event(n, owner))
     assert ids([mine.queue.get_nowait() for _ in range(mine.queue.qsize())]) == ["1", "3"]
     assert everything.queue.qsize() == 3
+
+
+async def test_a_users_subscriber_is_never_asked_about_other_owners_events() -> None:
+    hub = Hub(queue_size=10)
+    asked: dict[str, list[str]] = {"user": [], "monitor": []}
+
+    def recording(name: str) -> Callable[[ActivityEvent], bool]:
+        def accepts(e: ActivityEvent) -> bool:
+            asked[name].append(e.id)
+            return True
+
+        return accepts
+
+    user = hub.subscribe(Interest(recording("user"), frozenset([1])))
+    monitor = hub.subscribe(Interest(recording("monitor")))
+    for n, owner in ((1, 1), (2, 2), (3, 1), (4, 3)):
+        hub.deliver(event(n, owner))
+    hub.deliver(
+        ActivityEvent(
+            id="5", kind=ActivityKind.KEY_USED, occurred_at=datetime.now(UTC), owner_id=None
+        )
+    )
+    assert asked == {"user": ["1", "3"], "monitor": ["1", "2", "3", "4", "5"]}
+    assert (user.queue.qsize(), monitor.queue.qsize()) == (2, 5)
+    assert hub.subscriber_count == 2
+    hub.unsubscribe(user)
+    hub.unsubscribe(user)  # twice: counted once
+    hub.deliver(event(6, 1))
+    assert asked["user"] == ["1", "3"]
+    assert hub.subscriber_count == 1
 
 
 async def test_overflowing_subscriber_is_dropped_and_told_once() -> None:

@@ -7,8 +7,9 @@ from collections.abc import AsyncGenerator
 import strawberry
 from starlette.websockets import WebSocket
 
-from gql_keys.broker.hub import EventFilter, SlowConsumer
+from gql_keys.broker.hub import Interest, SlowConsumer
 from gql_keys.domain_errors import DomainError, ErrorCode, Forbidden, Unauthenticated
+from gql_keys.graphql.activity.sharing import payload_for
 from gql_keys.graphql.activity.transport import close_socket
 from gql_keys.graphql.activity.types import KeyActivityEventType
 from gql_keys.graphql.context import Info
@@ -35,7 +36,7 @@ async def _accepts(
     key_ids: list[strawberry.ID] | None,
     kinds: list[ActivityKind] | None,
     sub_account_id: strawberry.ID | None,
-) -> EventFilter:
+) -> Interest:
     ids: list[int] | None = None
     if key_ids is not None:
         if len(key_ids) > MAX_KEY_IDS:
@@ -88,6 +89,6 @@ class Subscription:
                     event = await subscriber.next()
                 except SlowConsumer:
                     return
-                yield KeyActivityEventType.from_event(event)
+                yield payload_for(event)
         finally:
             hub.unsubscribe(subscriber)

@@ -6,9 +6,10 @@ principal that may not subscribe (verifier token), 4429 when the principal alrea
 ``ws_max_connections_per_principal`` sockets open, 4008 for a slow consumer. No
 subscription can start before authentication: Strawberry answers a ``subscribe``
 before ``connection_ack`` with 4401 itself. Both protocols close a socket that sends no
-``connection_init`` within the init timeout (4408) and one that sends a second (4429);
-each authenticated socket has exactly one credential watchdog, held by the socket
-registry and cancelled when the socket closes.
+``connection_init`` within the init timeout (4408) and one that sends a second (4429).
+The socket registry re-checks each credential (not each socket) every
+``ws_reauth_seconds`` while a socket it opened is open, and closes them all (4401) once
+it no longer holds.
 
 Origins: the view refuses (HTTP 403, before any hook) a cross-origin handshake whose
 ``Origin`` is not in ``GQL_KEYS_ALLOWED_ORIGINS``. With the list empty only same-origin
@@ -18,6 +19,7 @@ browser pages and clients that send no ``Origin`` (gateways, monitors, CLIs) con
 from __future__ import annotations
 
 import asyncio
+import functools
 from typing import Any, cast
 
 from starlette.websockets import WebSocket, WebSocketState
@@ -27,8 +29,9 @@ from strawberry.subscriptions.protocols.graphql_ws.types import ConnectionInitMe
 from strawberry.types.unset import UNSET, UnsetType
 
 from gql_keys.graphql.context import Context
-from gql_keys.principals import UserPrincipal
+from gql_keys.principals import Principal, UserPrincipal
 from gql_keys.runtime import Runtime
+from gql_keys.security.tokens import token_digest
 from gql_keys.services.activity import may_subscribe, principal_key
 from gql_keys.services.auth import authenticate_token, bearer_token
 from gql_keys.sockets import (
@@ -71,7 +74,7 @@ async def accept_socket(rt: Runtime, context: Context) -> UnsetType:
     token = bearer_token(_authorization(context.connection_params))
     # A socket is not use of the session: only HTTP requests keep it alive.
     principal = await authenticate_token(rt, token, in_use=False) if token is not None else None
-    if principal is None:
+    if token is None or principal is None:
         raise await _refuse(ws, CLOSE_UNAUTHORIZED, "Unauthorized")
     if not may_subscribe(principal):
         raise await _refuse(ws, CLOSE_FORBIDDEN, "Forbidden")
@@ -85,35 +88,21 @@ async def accept_socket(rt: Runtime, context: Context) -> UnsetType:
         raise await _refuse(ws, CLOSE_TOO_MANY_CONNECTIONS, "Too many connections")
     context.socket_id = socket_id
     context.principal = principal
-    context.socket_token = token
-    rt.sockets.watch(
-        socket_id, asyncio.get_running_loop().create_task(_watch_credentials(context, ws))
-    )
+    # One check for every socket of this token (it holds no socket, only the credential).
+    check = functools.partial(credential_holds, rt, token, principal)
+    rt.sockets.watch(socket_id, token_digest(token), check, rt.settings.ws_reauth_seconds)
     unset: UnsetType = UNSET
     return unset
 
 
-async def credential_still_valid(context: Context) -> bool:
-    """Whether the token that opened this socket still stands for the same principal."""
-    token = context.socket_token
-    if token is None or context.principal is None:
-        return False
-    return await authenticate_token(context.rt, token, in_use=False) == context.principal
-
-
-async def _watch_credentials(context: Context, ws: WebSocket) -> None:
-    """Close the socket once its session or service token is revoked, expired or (a
-    session) idle: the checks themselves never refresh the session."""
-    every = context.rt.settings.ws_reauth_seconds
-    while True:
-        await asyncio.sleep(every)
-        if not await credential_still_valid(context):
-            await close_socket(ws, CLOSE_UNAUTHORIZED, "Credentials expired or revoked")
-            return
+async def credential_holds(rt: Runtime, token: str, principal: Principal) -> bool:
+    """Whether ``token`` still stands for ``principal`` (not revoked, not expired, and a
+    session not idle): the check itself never refreshes the session."""
+    return await authenticate_token(rt, token, in_use=False) == principal
 
 
 def forget_socket(rt: Runtime, context: Context) -> None:
-    """The socket closed: unregister it, which cancels its credential watchdog."""
+    """The socket closed: unregister it (its credential's watchdog stops with the last)."""
     if context.socket_id is not None:
         rt.sockets.unregister(context.socket_id)
 
