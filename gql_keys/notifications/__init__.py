@@ -1,0 +1,1 @@
+"""What leaves the service to tell people: e-mail (and, through the outbox, webhooks)."""
