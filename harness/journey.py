@@ -297,7 +297,7 @@ def edit_and_roll(
 
     page.get_by_role("button", name="Roll secret").click()
     dialog.get_by_label("Google Authenticator code").fill(next_code(server, seed))
-    dialog.get_by_role("button", name="Roll secret").click()
+    dialog.get_by_role("button", name="Roll now").click()
     rolled = dialog.get_by_label("Secret key").inner_text().strip()
     assert rolled
     assert rolled != secret

@@ -109,7 +109,7 @@ def main() -> int:
                 market_maker = page.get_by_role("row").filter(has_text="market-maker")
                 market_maker.get_by_role("button", name="Roll secret").click()
                 dialog.get_by_label("Google Authenticator code").fill(next_code(server, seed))
-                dialog.get_by_role("button", name="Roll secret").click()
+                dialog.get_by_role("button", name="Roll now").click()
                 rolled = dialog.get_by_label("Secret key").inner_text().strip()
                 dialog.get_by_role("button", name="Done").click()
                 for n in range(6):
