@@ -185,7 +185,7 @@ export function RollKeyDialog({ apiKey, onClose, onRolled }) {
       </div>
       <p>The key keeps its identifier <code>${apiKey.key}</code>. ${ed25519
         ? "Requests must then be signed with the private key matching the new public key."
-        : "A new secret is shown once; partners move to it during the overlap."}</p>
+        : quarantined ? "A new secret is shown once." : "A new secret is shown once; partners move to it during the overlap."}</p>
       ${quarantined
         ? html`<p class="warning" id="roll-quarantined">The key is quarantined: the old ${ed25519 ? "public key" : "secret"} stops
             working at once (no overlap), and the key is active again with the new one.</p>`

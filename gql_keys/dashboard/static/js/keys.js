@@ -202,9 +202,15 @@ export function KeysPage({ user, activityTick }) {
   return html`<section aria-labelledby="keys-title">
     <div class="section-head">
       <h1 id="keys-title">API Management</h1>
-      <button type="button" class="primary" disabled=${!user.twoFactorEnabled || !data}
-        aria-describedby=${user.twoFactorEnabled ? undefined : "needs-2fa"}
-        onClick=${() => open("create")}>Create New Key</button>
+      <div class="actions head-actions">
+        <button type="button" disabled=${!user.twoFactorEnabled || !data}
+          aria-describedby=${user.twoFactorEnabled ? "canary-hint" : "needs-2fa"}
+          onClick=${() => open("canary")}>Create canary key</button>
+        <button type="button" class="primary" disabled=${!user.twoFactorEnabled || !data}
+          aria-describedby=${user.twoFactorEnabled ? undefined : "needs-2fa"}
+          onClick=${() => open("create")}>Create New Key</button>
+      </div>
+      <p class="visually-hidden" id="canary-hint">A decoy to plant where a thief would look: every use is denied and reported to you.</p>
     </div>
     ${!user.twoFactorEnabled && html`<p class="hint" id="needs-2fa">Turn on two-factor authentication to create keys.</p>`}
     <${Alert} kind="info">${notice}<//>
@@ -227,8 +233,8 @@ export function KeysPage({ user, activityTick }) {
         </table></div>`)}
     ${data && data.keys.length > 0 && data.deleted > 0 && html`<p class="table-foot">
       <a href="#/keys/deleted">Deleted keys (${data.deleted})</a></p>`}
-    ${dialog?.kind === "create" && html`<${CreateKeyDialog} catalog=${data.catalog}
-      onCreated=${load} onClose=${close} />`}
+    ${(dialog?.kind === "create" || dialog?.kind === "canary") && html`<${CreateKeyDialog} catalog=${data.catalog}
+      canary=${dialog.kind === "canary"} onCreated=${load} onClose=${close} />`}
     ${dialog?.kind === "edit" && html`<${EditKeyDialog} apiKey=${dialog.apiKey} catalog=${data.catalog}
       onClose=${close} onSaved=${(saved, message) => { close(); setNotice(`“${saved.label}”: ${message}`); load(); }} />`}
     ${dialog?.kind === "roll" && html`<${RollKeyDialog} apiKey=${dialog.apiKey}
