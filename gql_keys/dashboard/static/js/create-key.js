@@ -108,9 +108,10 @@ const FIELD_IDS = [["label", "key-label"], ["scopes", "scope-first"], ["ipAllowl
   ["rateLimit.perSeconds", "key-rate-seconds"], ["publicKey", "key-public"]];
 
 /**
- * `canary`: the same dialog makes a decoy (CreateApiKeyInput.canary), said so at the top.
+ * `canary`: the same dialog makes a decoy (CreateApiKeyInput.canary), said so at the top;
+ * `subAccountId`: the key belongs to that sub-account.
  */
-export function CreateKeyDialog({ catalog, onClose, onCreated, canary = false }) {
+export function CreateKeyDialog({ catalog, onClose, onCreated, canary = false, subAccountId = null }) {
   const [form, setForm] = useState({
     label: "", scopes: new Set(), allowlist: "", expiresOn: "", rateRequests: "", ratePer: "",
     algorithm: "HMAC_SHA512", publicKey: "",
@@ -128,6 +129,7 @@ export function CreateKeyDialog({ catalog, onClose, onCreated, canary = false })
   async function challengeFor() {
     const input = buildInput(form);
     if (canary) input.canary = true;
+    if (subAccountId) input.subAccountId = subAccountId;
     const sameInput = JSON.stringify(input);
     if (challenge && challenge.input === sameInput && new Date(challenge.expiresAt) > new Date()) return challenge;
     const result = (await gql(CREATE, { input })).createApiKey;

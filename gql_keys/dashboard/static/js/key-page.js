@@ -17,7 +17,7 @@ const PERIODS = {
 const PAGE = 25;
 
 const KEY = `query Key($id: ID!, $since: DateTime!, $bucket: UsageBucketSize!) {
-  apiKey(id: $id) { ${KEY_FIELDS} previousSecretExpiresAt rolledAt
+  apiKey(id: $id) { ${KEY_FIELDS} previousSecretExpiresAt rolledAt subAccount { id label }
     usage(since: $since, bucket: $bucket) { start allowed denied } }
   scopeCatalog { scope title description area }
 }`;
@@ -222,7 +222,9 @@ export function KeyPage({ params, activityTick }) {
     document.getElementById("logs-title")?.scrollIntoView({ block: "start" });
   };
   return html`<section aria-labelledby="key-title">
-    <p class="crumbs"><a href="#/">API Management</a> ›</p>
+    <p class="crumbs">${apiKey?.subAccount
+      ? html`<a href="#/sub-accounts">Sub-accounts</a> › <a href=${`#/sub-accounts/${encodeURIComponent(apiKey.subAccount.id)}`}>${apiKey.subAccount.label}</a> ›`
+      : html`<a href="#/">API Management</a> ›`}</p>
     <${Alert}>${error}<//>
     <${Alert} kind="info">${notice}<//>
     ${apiKey && html`

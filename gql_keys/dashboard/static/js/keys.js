@@ -136,6 +136,49 @@ function KeyRow({ apiKey, catalog, onAction }) {
   </tr>`;
 }
 
+/** A table of keys, one key a line, each with its actions (`onAction(kind, apiKey)`). */
+export function KeysTable({ keys, catalog, onAction, caption }) {
+  return html`<div class="table-wrap"><table class="keys">
+    <caption class="visually-hidden">${caption}</caption>
+    <thead><tr>
+      <th scope="col">Label</th><th scope="col">Key</th><th scope="col">Permissions</th>
+      <th scope="col">IP allowlist</th><th scope="col">Last used</th><th scope="col">Expires</th>
+      <th scope="col">Status</th><th scope="col"><span class="visually-hidden">Actions</span></th>
+    </tr></thead>
+    <tbody>${keys.map((k) => html`<${KeyRow} key=${k.id} apiKey=${k} catalog=${catalog} onAction=${onAction} />`)}</tbody>
+  </table></div>`;
+}
+
+/**
+ * The dialog a table action or a create button opened: `dialog` is { kind, apiKey }
+ * ("create" | "canary" | "edit" | "roll" | "release" | "delete"); `subAccountId` makes new
+ * keys for that sub-account. `onChanged(message)` after anything changed (message may be "").
+ */
+export function KeyDialogs({ dialog, catalog, onClose, onChanged, subAccountId = null }) {
+  const { kind, apiKey } = dialog;
+  const after = (message) => { onClose(); onChanged(message); };
+  if (kind === "create" || kind === "canary") {
+    return html`<${CreateKeyDialog} catalog=${catalog} canary=${kind === "canary"} subAccountId=${subAccountId}
+      onCreated=${() => onChanged("")} onClose=${onClose} />`;
+  }
+  if (kind === "edit") {
+    return html`<${EditKeyDialog} apiKey=${apiKey} catalog=${catalog} onClose=${onClose}
+      onSaved=${(saved, message) => after(`“${saved.label}”: ${message}`)} />`;
+  }
+  if (kind === "roll") {
+    return html`<${RollKeyDialog} apiKey=${apiKey} onClose=${() => { onClose(); onChanged(""); }}
+      onRolled=${() => onChanged(`Rolled the secret of “${apiKey.label}”.`)} />`;
+  }
+  if (kind === "release") {
+    return html`<${ReleaseDialog} apiKey=${apiKey} onClose=${onClose}
+      onDone=${(released) => after(`Released “${released.label}” from quarantine.`)} />`;
+  }
+  if (kind === "delete") {
+    return html`<${DeleteDialog} apiKey=${apiKey} onClose=${onClose} onDeleted=${() => after(`Deleted “${apiKey.label}”.`)} />`;
+  }
+  return null;
+}
+
 function DeleteDialog({ apiKey, onClose, onDeleted }) {
   const [error, setError] = useState("");
   const [busy, setBusy] = useState(false);
@@ -222,27 +265,11 @@ export function KeysPage({ user, activityTick }) {
     </div>`}
     ${data && (data.keys.length === 0
       ? html`<${EmptyState} everHadKeys=${data.deleted > 0} />`
-      : html`<div class="table-wrap"><table class="keys">
-          <caption class="visually-hidden">Your API keys</caption>
-          <thead><tr>
-            <th scope="col">Label</th><th scope="col">Key</th><th scope="col">Permissions</th>
-            <th scope="col">IP allowlist</th><th scope="col">Last used</th><th scope="col">Expires</th>
-            <th scope="col">Status</th><th scope="col"><span class="visually-hidden">Actions</span></th>
-          </tr></thead>
-          <tbody>${shown.map((k) => html`<${KeyRow} key=${k.id} apiKey=${k} catalog=${data.catalog} onAction=${open} />`)}</tbody>
-        </table></div>`)}
+      : html`<${KeysTable} keys=${shown} catalog=${data.catalog} onAction=${open} caption="Your API keys" />`)}
     ${data && data.keys.length > 0 && data.deleted > 0 && html`<p class="table-foot">
       <a href="#/keys/deleted">Deleted keys (${data.deleted})</a></p>`}
-    ${(dialog?.kind === "create" || dialog?.kind === "canary") && html`<${CreateKeyDialog} catalog=${data.catalog}
-      canary=${dialog.kind === "canary"} onCreated=${load} onClose=${close} />`}
-    ${dialog?.kind === "edit" && html`<${EditKeyDialog} apiKey=${dialog.apiKey} catalog=${data.catalog}
-      onClose=${close} onSaved=${(saved, message) => { close(); setNotice(`“${saved.label}”: ${message}`); load(); }} />`}
-    ${dialog?.kind === "roll" && html`<${RollKeyDialog} apiKey=${dialog.apiKey}
-      onClose=${() => { close(); load(); }} onRolled=${() => setNotice(`Rolled the secret of “${dialog.apiKey.label}”.`)} />`}
-    ${dialog?.kind === "release" && html`<${ReleaseDialog} apiKey=${dialog.apiKey} onClose=${close}
-      onDone=${(released) => { close(); setNotice(`Released “${released.label}” from quarantine.`); load(); }} />`}
-    ${dialog?.kind === "delete" && html`<${DeleteDialog} apiKey=${dialog.apiKey} onClose=${close}
-      onDeleted=${() => { setNotice(`Deleted “${dialog.apiKey.label}”.`); close(); load(); }} />`}
+    ${dialog && html`<${KeyDialogs} dialog=${dialog} catalog=${data.catalog} onClose=${close}
+      onChanged=${(message) => { if (message) setNotice(message); load(); }} />`}
   </section>`;
 }
 
