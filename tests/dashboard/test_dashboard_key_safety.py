@@ -95,7 +95,9 @@ def test_a_leaked_key_shows_the_report_in_its_row_and_a_roll_ends_it_with_no_ove
 
     row.get_by_role("button", name="Roll secret").click()
     dialog = page.get_by_role("dialog")
-    expect(dialog.locator("#roll-quarantined")).to_contain_text("stops working at once (no overlap)")
+    expect(dialog.locator("#roll-quarantined")).to_contain_text(
+        "stops working at once (no overlap)"
+    )
     expect(dialog.get_by_label("Old secret keeps working for")).to_have_count(0)
     dialog.get_by_label("Google Authenticator code").fill(next_code(server, seed))
     dialog.get_by_role("button", name="Roll now").click()

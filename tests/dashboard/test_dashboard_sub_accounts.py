@@ -46,9 +46,8 @@ def test_a_sub_account_gets_its_own_keys_is_locked_unlocked_and_deleted_with_the
     keys = page.get_by_role("table", name="Keys of options desk")
     expect(keys.get_by_role("row").filter(has_text="desk-bot")).to_contain_text(key)
     verifier = verifier_token(server)
-    assert partner_request(server, verifier, key, secret, client_ip="127.0.0.1", path=SPOT_PATH) == (
-        "VALID"
-    )
+    allowed = partner_request(server, verifier, key, secret, client_ip="127.0.0.1", path=SPOT_PATH)
+    assert allowed == "VALID"
 
     keys.get_by_role("link", name="desk-bot").click()
     expect(page.get_by_role("heading", name="desk-bot")).to_be_visible()
@@ -74,9 +73,8 @@ def test_a_sub_account_gets_its_own_keys_is_locked_unlocked_and_deleted_with_the
     dialog.get_by_role("button", name="Confirm").click()
     expect(page.locator("dialog")).to_have_count(0)
     expect(row).to_contain_text("Active")
-    assert partner_request(server, verifier, key, secret, client_ip="127.0.0.1", path=SPOT_PATH) == (
-        "VALID"
-    )
+    allowed = partner_request(server, verifier, key, secret, client_ip="127.0.0.1", path=SPOT_PATH)
+    assert allowed == "VALID"
 
     row.get_by_role("button", name="Delete").click()
     expect(dialog).to_contain_text("Every key of this sub-account is deleted with it")
