@@ -105,21 +105,37 @@ def create_key(
     for title in scopes:
         dialog.get_by_label(title, exact=True).check()
     dialog.get_by_label("IP allowlist").fill(allowlist)
-    dialog.get_by_role("button", name="Next").click()
     dialog.get_by_label("Google Authenticator code").fill(next_code(server, seed))
-    dialog.get_by_role("button", name="Create key").click()
+    dialog.get_by_role("button", name="Next").click()
     secret = dialog.get_by_label("Secret key").inner_text().strip()
     key = dialog.locator("dd code").inner_text().strip()
     return key, secret
 
 
-def verifier_token(server: LiveServer) -> str:
-    env = {
+def server_env(server: LiveServer) -> dict[str, str]:
+    """The environment a ``gql-keys`` command needs to act on ``server``'s database."""
+    return {
         **os.environ,
         "GQL_KEYS_DATABASE_URL": server.settings.database_url,
         "GQL_KEYS_DATA_DIR": str(server.settings.data_dir),
         "GQL_KEYS_MASTER_KEY": server.settings.master_key,
     }
+
+
+def report_leak(server: LiveServer, secret: str) -> None:
+    """Report ``secret`` as leaked the way an operator does (``gql-keys keys report-leak``)."""
+    subprocess.run(
+        [str(GQL_KEYS), "keys", "report-leak"],
+        env=server_env(server),
+        input=secret,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+
+
+def verifier_token(server: LiveServer) -> str:
+    env = server_env(server)
     done = subprocess.run(
         [
             str(GQL_KEYS),
@@ -297,7 +313,7 @@ def edit_and_roll(
 
     page.get_by_role("button", name="Roll secret").click()
     dialog.get_by_label("Google Authenticator code").fill(next_code(server, seed))
-    dialog.get_by_role("button", name="Roll secret").click()
+    dialog.get_by_role("button", name="Roll now").click()
     rolled = dialog.get_by_label("Secret key").inner_text().strip()
     assert rolled
     assert rolled != secret

@@ -26,6 +26,7 @@ from harness.journey import (  # noqa: E402
     create_key,
     next_code,
     partner_request,
+    report_leak,
     verifier_token,
 )
 from harness.live_server import LiveServer, settings_for  # noqa: E402
@@ -81,7 +82,9 @@ def main() -> int:
                 )
                 shoot(page, "secret-once")
                 page.get_by_role("button", name="Done").click()
-                create_key(page, server, seed, "tax reporting", ["Wallet: read"], "203.0.113.8")
+                _, leaked = create_key(
+                    page, server, seed, "tax reporting", ["Wallet: read"], "203.0.113.8"
+                )
                 page.get_by_role("button", name="Done").click()
                 create_key(page, server, seed, "treasury", ["Withdraw"], "2001:db8:40::/48")
                 page.get_by_role("button", name="Done").click()
@@ -92,10 +95,8 @@ def main() -> int:
                 dialog.get_by_label("IP allowlist").fill("203.0.113.9")
                 dialog.evaluate("dialog => { dialog.scrollTop = 0; }")
                 shoot(page, "create-key")
-                dialog.get_by_role("button", name="Next").click()
-                expect(dialog.get_by_label("Google Authenticator code")).to_be_focused()
-                shoot(page, "create-key-confirm")
                 page.keyboard.press("Escape")
+                report_leak(server, leaked)
                 for n in range(24):
                     ip = "203.0.113.7" if n % 5 else "192.0.2.44"
                     partner_request(server, token, key, secret, client_ip=ip, path=SPOT)
@@ -109,7 +110,7 @@ def main() -> int:
                 market_maker = page.get_by_role("row").filter(has_text="market-maker")
                 market_maker.get_by_role("button", name="Roll secret").click()
                 dialog.get_by_label("Google Authenticator code").fill(next_code(server, seed))
-                dialog.get_by_role("button", name="Roll secret").click()
+                dialog.get_by_role("button", name="Roll now").click()
                 rolled = dialog.get_by_label("Secret key").inner_text().strip()
                 dialog.get_by_role("button", name="Done").click()
                 for n in range(6):
@@ -139,6 +140,32 @@ def main() -> int:
                 expect(dialog.get_by_label("Google Authenticator code")).to_be_focused()
                 shoot(page, "edit-widening")
                 page.keyboard.press("Escape")
+
+                page.get_by_role("link", name="tax reporting").click()
+                expect(page.locator("#quarantine-why")).to_be_visible()
+                page.evaluate("() => document.activeElement?.blur()")
+                shoot(page, "key-quarantined")
+
+                page.get_by_role("link", name="Sub-accounts").click()
+                for label in ("options desk", "client: Northwind", "arbitrage strategy"):
+                    page.get_by_label("Label").fill(label)
+                    page.get_by_role("button", name="Create sub-account").click()
+                    expect(page.get_by_role("row").filter(has_text=label)).to_be_visible()
+                page.get_by_role("row").filter(has_text="Northwind").get_by_role(
+                    "button", name="Lock"
+                ).click()
+                expect(page.get_by_role("row").filter(has_text="Northwind")).to_contain_text(
+                    "Locked"
+                )
+                page.get_by_role("link", name="options desk").click()
+                create_key(page, server, seed, "desk-bot", ["Options: trade"], "203.0.113.20")
+                page.get_by_role("button", name="Done").click()
+                page.evaluate("() => document.activeElement?.blur()")
+                shoot(page, "sub-account")
+                page.get_by_role("navigation").get_by_role("link", name="Sub-accounts").click()
+                expect(page.get_by_role("table", name="Your sub-accounts")).to_contain_text("1")
+                page.evaluate("() => document.activeElement?.blur()")
+                shoot(page, "sub-accounts")
 
                 page.get_by_role("link", name="Security").click()
                 expect(page.get_by_role("table", name="Where you are signed in")).to_be_visible()

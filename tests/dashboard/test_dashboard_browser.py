@@ -66,10 +66,10 @@ def test_create_key_with_the_keyboard_alone(
     expect(dialog.get_by_label("Wallet: read", exact=True)).to_be_checked()
     tab_to(page, "IP allowlist")
     page.keyboard.type("127.0.0.1")
-    tab_to(page, "Next")
-    page.keyboard.press("Enter")
-    expect(dialog.get_by_label("Google Authenticator code")).to_be_focused()
+    tab_to(page, "Google Authenticator code")
     page.keyboard.type(next_code(server, seed))
+    page.keyboard.press("Tab")
+    expect(dialog.get_by_role("button", name="Next")).to_be_focused()  # the code's own line
     page.keyboard.press("Enter")
     secret = dialog.get_by_label("Secret key").inner_text().strip()
     assert secret
@@ -111,20 +111,24 @@ def test_user_errors_appear_next_to_the_field_they_name(page: Page, server: Live
     dialog.get_by_label("Label").fill("bad allowlist")
     dialog.get_by_label("Spot: read").check()
     dialog.get_by_label("IP allowlist").fill("not-an-address")
-    dialog.get_by_role("button", name="Next").click()  # checked before any code is asked
+    good_code = next_code(server, seed)
+    dialog.get_by_label("Google Authenticator code").fill(good_code)
+    dialog.get_by_role("button", name="Next").click()  # the details are checked first
     allowlist = dialog.get_by_label("IP allowlist")
     expect(allowlist).to_have_attribute("aria-invalid", "true")
+    expect(allowlist).to_be_focused()
     described_by = allowlist.get_attribute("aria-describedby") or ""
     error = page.locator(f"#{described_by.split()[-1]}")
     expect(error).to_have_class("field-error")
     expect(error).not_to_be_empty()
+    code = dialog.get_by_label("Google Authenticator code")
+    expect(code).to_have_value(good_code)  # not spent on a bad field
 
     dialog.get_by_label("IP allowlist").fill("127.0.0.1")
+    code.fill("000000")
     dialog.get_by_role("button", name="Next").click()
-    dialog.get_by_label("Google Authenticator code").fill("000000")
-    dialog.get_by_role("button", name="Create key").click()
-    code = dialog.get_by_label("Google Authenticator code")
     expect(code).to_have_attribute("aria-invalid", "true")
+    expect(code).to_be_focused()
     expect(page.locator("#key-code-error")).not_to_be_empty()
 
 
@@ -228,8 +232,9 @@ def test_axe_finds_no_serious_or_critical_violation(page: Page, server: LiveServ
     assert serious() == []
     dialog.get_by_label("Label").fill("for-axe-2")
     dialog.get_by_label("Spot: read").check()
+    dialog.get_by_label("Google Authenticator code").fill("000000")
     dialog.get_by_role("button", name="Next").click()
-    expect(dialog.get_by_role("button", name="Create key")).to_be_visible()
+    expect(page.locator("#key-code-error")).not_to_be_empty()
     assert serious() == []
     page.keyboard.press("Escape")
     page.get_by_role("link", name="for-axe").click()
@@ -303,10 +308,8 @@ def test_an_ed25519_key_takes_a_public_key_and_shows_no_secret(
     expect(dialog.get_by_label("Public key")).to_have_count(0)
     dialog.get_by_label("Ed25519").check()
     dialog.get_by_label("Public key").fill(public_pem)
-    dialog.get_by_role("button", name="Next").click()
-    expect(dialog).to_contain_text("Ed25519")  # the summary before the code
     dialog.get_by_label("Google Authenticator code").fill(next_code(server, seed))
-    dialog.get_by_role("button", name="Create key").click()
+    dialog.get_by_role("button", name="Next").click()
     expect(dialog.get_by_role("heading", name="Key created")).to_be_visible()
     expect(dialog.get_by_label("Secret key")).to_have_count(0)
     dialog.get_by_role("button", name="Done").click()
@@ -382,3 +385,27 @@ def test_usage_logs_filter_and_load_more_pages(page: Page, server: LiveServer) -
     page.get_by_role("button", name="Apply filters").click()
     expect(logs.get_by_role("row")).to_have_count(21)
     expect(logs).not_to_contain_text("IP_NOT_ALLOWED")
+
+
+def test_create_new_key_is_one_dialog_in_the_contract_order(page: Page, server: LiveServer) -> None:
+    email, seed, _ = account_with_two_factor(server)
+    sign_in(page, server, email, seed)
+    page.get_by_role("button", name="Create New Key").click()
+    dialog = page.get_by_role("dialog")
+    controls = [
+        dialog.get_by_label("Label"),
+        dialog.get_by_label("Spot: read", exact=True),
+        dialog.get_by_label("Withdraw", exact=True),
+        dialog.get_by_label("IP allowlist"),
+        dialog.get_by_label("Google Authenticator code"),
+        dialog.get_by_role("button", name="Next"),
+    ]
+    ids = [control.evaluate("e => { e.dataset.order = 'x'; return true; }") for control in controls]
+    assert all(ids)
+    order: list[str] = dialog.evaluate(
+        """d => [...d.querySelectorAll('[data-order]')].map(e => e.id || e.textContent.trim())"""
+    )
+    expected = [control.evaluate("e => e.id || e.textContent.trim()") for control in controls]
+    assert order == expected  # document order is reading and Tab order
+    for control in controls:
+        expect(control).to_be_visible()  # one step: everything is there at once

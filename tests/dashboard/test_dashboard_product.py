@@ -75,13 +75,17 @@ def test_each_row_has_its_actions_and_one_key_keeps_to_one_line_at_1280_px(
     wide = page.locator(".table-wrap")
     assert wide.evaluate("w => w.scrollWidth <= w.clientWidth")  # nothing scrolled off
     busy = rows.filter(has_text="market maker")
-    expect(busy.get_by_text("Withdraw", exact=True)).to_be_visible()  # the riskiest first
+    first = busy.locator("ul.tags li").first
+    expect(first.get_by_text("Withdraw", exact=True)).to_be_visible()  # the riskiest first
+    # A new key's WITHDRAW cools off: marked pending, with when, in words screen readers read.
+    expect(first).to_contain_text(re.compile(r"pending: takes effect \w+"))
     expect(busy).to_contain_text("Futures: read")  # the rest named for screen readers
 
     busy.get_by_role("button", name="Roll secret").click()
     dialog = page.get_by_role("dialog")
     dialog.get_by_label("Google Authenticator code").fill(next_code(server, seed))
-    dialog.get_by_role("button", name="Roll secret").click()
+    expect(page.get_by_role("button", name="Roll secret")).to_have_count(2)  # the rows only
+    dialog.get_by_role("button", name="Roll now").click()
     expect(dialog.get_by_label("Secret key")).not_to_be_empty()
     dialog.get_by_role("button", name="Done").click()
     expect(page.get_by_role("status").filter(has_text="Rolled the secret")).to_be_visible()

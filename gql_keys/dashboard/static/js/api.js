@@ -93,5 +93,6 @@ export function withRetryTime(message) {
 }
 
 export const KEY_FIELDS = `id key label algorithm scopes ipAllowlist status createdAt expiresAt
-  lastUsedAt lastUsedIp rateLimit { requests perSeconds }`;
+  lastUsedAt lastUsedIp rateLimit { requests perSeconds } canary quarantinedAt quarantineReason
+  pendingChange { effectiveAt scopes ipAllowlist }`;
 export const USER_FIELDS = "id email twoFactorEnabled createdAt";

@@ -1,11 +1,10 @@
-// The Create New Key dialog in two steps: the key's details (Next asks the server for a
-// challenge, so bad input is reported before any code), then a summary with the
-// authenticator code and Create key; on success the secret, once. Closing the dialog
-// unmounts it, secret and all.
+// The Create New Key dialog, one form in the contract's order: Label, a checkbox per scope,
+// IP allowlist, then the Google Authenticator code and Next (the server checks the details
+// before the code is spent); on success the secret, once. Closing the dialog unmounts it,
+// secret and all. The same dialog makes canary keys.
 import { errorsByField, gql, KEY_FIELDS, otherErrors } from "./api.js";
-import { html, useEffect, useRef, useState } from "./lib.js";
-import { algorithmName, scopeTitle } from "./names.js";
-import { Alert, CopyButton, Dialog, Field, FieldError, reveal, Time } from "./ui.js";
+import { html, useRef, useState } from "./lib.js";
+import { Alert, CopyButton, Dialog, Field, FieldError, reveal } from "./ui.js";
 
 const CREATE = `mutation CreateApiKey($input: CreateApiKeyInput!) {
   createApiKey(input: $input) { challenge { id expiresAt } userErrors { field message code } }
@@ -101,51 +100,44 @@ export function SecretView({ apiKey, secret, onClose, title = "Key created" }) {
   </div>`;
 }
 
-/** What the key will be, read back before the code confirms it. */
-function Summary({ form, catalog }) {
-  const input = buildInput(form);
-  const rate = input.rateLimit ? `${input.rateLimit.requests} requests per ${input.rateLimit.perSeconds} s` : "Platform default";
-  return html`<dl class="facts summary">
-    <dt>Label</dt><dd>${input.label}</dd>
-    <dt>Permissions</dt><dd>${input.scopes.map((s) => scopeTitle(catalog, s)).join(", ")}</dd>
-    <dt>IP allowlist</dt><dd>${input.ipAllowlist ? input.ipAllowlist.join(", ") : "Any address (the key expires within 90 days)"}</dd>
-    <dt>Expires</dt><dd><${Time} value=${input.expiresAt} fallback="Not set" only="date" /></dd>
-    <dt>Rate limit</dt><dd>${rate}</dd>
-    <dt>Signature</dt><dd>${algorithmName(input.algorithm)}</dd>
-  </dl>`;
-}
-
 const DETAIL_FIELDS = ["label", "scopes", "ipAllowlist", "expiresAt", "rateLimit", "rateLimit.requests",
-  "rateLimit.perSeconds", "publicKey", "algorithm"];
+  "rateLimit.perSeconds", "publicKey", "algorithm", "code"];
+// Where the focus goes when the server names a field: the first of these that has an error.
+const FIELD_IDS = [["label", "key-label"], ["scopes", "scope-first"], ["ipAllowlist", "key-allowlist"],
+  ["expiresAt", "key-expires"], ["rateLimit", "key-rate-requests"], ["rateLimit.requests", "key-rate-requests"],
+  ["rateLimit.perSeconds", "key-rate-seconds"], ["publicKey", "key-public"]];
 
-export function CreateKeyDialog({ catalog, onClose, onCreated }) {
+/**
+ * `canary`: the same dialog makes a decoy (CreateApiKeyInput.canary), said so at the top;
+ * `subAccountId`: the key belongs to that sub-account.
+ */
+export function CreateKeyDialog({ catalog, onClose, onCreated, canary = false, subAccountId = null }) {
   const [form, setForm] = useState({
     label: "", scopes: new Set(), allowlist: "", expiresOn: "", rateRequests: "", ratePer: "",
     algorithm: "HMAC_SHA512", publicKey: "",
   });
-  const [step, setStep] = useState("details"); // details -> confirm
   const [code, setCode] = useState("");
   const [challenge, setChallenge] = useState(null); // { id, expiresAt, input }
   const [errors, setErrors] = useState({});
   const [busy, setBusy] = useState(false);
   const [created, setCreated] = useState(null); // { apiKey, secret }
   const set = (name) => (value) => setForm((f) => ({ ...f, [name]: value }));
-  const codeRef = useRef(null);
-  const labelRef = useRef(null);
-  useEffect(() => {
-    if (step === "confirm") reveal(codeRef.current?.querySelector("input"));
-    else if (challenge) labelRef.current?.querySelector("input")?.focus();
-  }, [step]);
+  const box = useRef(null);
+  const focusOn = (id) => reveal(box.current?.querySelector(id === "scope-first" ? ".scopes input" : `#${id}`));
 
   /** A challenge for the form as it is: the one we hold, or a new one (errors by field). */
   async function challengeFor() {
     const input = buildInput(form);
+    if (canary) input.canary = true;
+    if (subAccountId) input.subAccountId = subAccountId;
     const sameInput = JSON.stringify(input);
     if (challenge && challenge.input === sameInput && new Date(challenge.expiresAt) > new Date()) return challenge;
     const result = (await gql(CREATE, { input })).createApiKey;
     if (result.userErrors.length > 0) {
-      setErrors(errorsByField(result.userErrors));
-      setStep("details");
+      const byField = errorsByField(result.userErrors);
+      setErrors(byField);
+      const first = FIELD_IDS.find(([field]) => byField[field]);
+      if (first) focusOn(first[1]);
       return null;
     }
     const current = { ...result.challenge, input: sameInput };
@@ -153,29 +145,16 @@ export function CreateKeyDialog({ catalog, onClose, onCreated }) {
     return current;
   }
 
-  async function run(action) {
-    setBusy(true);
+  /** Next: the server checks the details first (a bad field costs no code), then the code. */
+  async function submit(event) {
+    event.preventDefault();
     setErrors({});
-    try {
-      await action();
-    } catch (error) {
-      setErrors({ "": error.message });
-    } finally {
-      setBusy(false);
+    if (form.scopes.size === 0) {
+      setErrors({ scopes: "Choose at least one permission." });
+      return focusOn("scope-first");
     }
-  }
-
-  const next = (event) => {
-    event.preventDefault();
-    if (form.scopes.size === 0) return setErrors({ scopes: "Choose at least one permission." });
-    return run(async () => {
-      if (await challengeFor()) setStep("confirm");
-    });
-  };
-
-  const create = (event) => {
-    event.preventDefault();
-    return run(async () => {
+    setBusy(true);
+    try {
       const current = await challengeFor();
       if (!current) return;
       const confirmed = (await gql(CONFIRM, { input: { challengeId: current.id, code } })).verifyTwoFactor;
@@ -186,50 +165,38 @@ export function CreateKeyDialog({ catalog, onClose, onCreated }) {
         }
         const byField = errorsByField(confirmed.userErrors);
         setErrors({ code: byField.code ?? byField.challengeId ?? byField[""] });
-        reveal(codeRef.current?.querySelector("input"));
+        focusOn("key-code");
         return;
       }
       setCreated({ apiKey: confirmed.apiKey, secret: confirmed.secret });
       onCreated(confirmed.apiKey);
-    });
-  };
+    } catch (error) {
+      setErrors({ "": error.message });
+    } finally {
+      setBusy(false);
+    }
+  }
 
+  const title = canary ? "Create canary key" : "Create New Key";
   if (created) {
     return html`<${Dialog} labelledBy="create-key-title" onClose=${onClose} className="wide">
-      <${SecretView} apiKey=${created.apiKey} secret=${created.secret} onClose=${onClose} />
-    <//>`;
-  }
-  const head = html`<div class="dialog-head">
-    <h2 id="create-key-title">Create New Key</h2>
-    <button type="button" class="quiet" onClick=${onClose}>Cancel</button>
-  </div>`;
-  if (step === "confirm") {
-    return html`<${Dialog} labelledBy="create-key-title" onClose=${onClose} className="wide">
-      <form onSubmit=${create} class="create-key">
-        ${head}
-        <p class="step">Step 2 of 2: confirm with your authenticator</p>
-        <${Summary} form=${form} catalog=${catalog} />
-        <div class="confirm-step" ref=${codeRef}>
-          <${Field} id="key-code" label="Google Authenticator code" autocomplete="one-time-code"
-            inputmode="numeric" required value=${code} onValue=${setCode} error=${errors.code}
-            hint="The 6-digit code your app shows now: it creates the key." />
-        </div>
-        <${Alert}>${otherErrors(errors, ["code"])}<//>
-        <div class="actions end">
-          <button type="button" onClick=${() => { setErrors({}); setStep("details"); }}>Back</button>
-          <button type="submit" class="primary" disabled=${busy}>Create key</button>
-        </div>
-      </form>
+      <${SecretView} apiKey=${created.apiKey} secret=${created.secret} onClose=${onClose}
+        title=${canary ? "Canary key created" : "Key created"} />
     <//>`;
   }
   return html`<${Dialog} labelledBy="create-key-title" onClose=${onClose} className="wide">
-    <form onSubmit=${next} class="create-key">
-      ${head}
-      <p class="step">Step 1 of 2: what the key may do</p>
-      <div ref=${labelRef}>
-        <${Field} id="key-label" label="Label" required maxlength="64" autofocus value=${form.label}
-          onValue=${set("label")} error=${errors.label} hint="What the key is for, e.g. the partner's name." />
+    <form onSubmit=${submit} class="create-key" ref=${box}>
+      <div class="dialog-head">
+        <h2 id="create-key-title">${title}</h2>
+        <button type="button" class="quiet" onClick=${onClose}>Cancel</button>
       </div>
+      ${canary && html`<p class="warning" id="canary-explained"><strong>A decoy, not a key to use.</strong> Plant it where
+        a thief would look (a config file, a repository, a wiki page). Every use of it is denied, answered like an
+        unknown key so the thief learns nothing, and reported to you with the caller's address. Its permissions
+        only make it look tempting.</p>`}
+      <${Field} id="key-label" label="Label" required maxlength="64" autofocus value=${form.label}
+        onValue=${set("label")} error=${errors.label}
+        hint=${canary ? "Where you plant it, e.g. “staging .env in the ops repo”." : "What the key is for, e.g. the partner's name."} />
       <${ScopePicker} catalog=${catalog} selected=${form.scopes} onChange=${set("scopes")}
         error=${errors.scopes} />
       <${Field} id="key-allowlist" label="IP allowlist" multiline rows="3" value=${form.allowlist}
@@ -254,8 +221,13 @@ export function CreateKeyDialog({ catalog, onClose, onCreated }) {
       ${form.algorithm === "ED25519" && html`<${Field} id="key-public" label="Public key" multiline rows="3"
         required value=${form.publicKey} onValue=${set("publicKey")} error=${errors.publicKey}
         hint="PEM, or base64 of the 32-byte raw Ed25519 public key." />`}
+      <div class="confirm-step">
+        <${Field} id="key-code" label="Google Authenticator code" autocomplete="one-time-code"
+          inputmode="numeric" required value=${code} onValue=${setCode} error=${errors.code}
+          hint=${`The 6-digit code your app shows now: it confirms the new ${canary ? "canary " : ""}key. The details are checked first, so a mistake there costs no code.`}
+          action=${html`<button type="submit" class="primary" disabled=${busy}>Next</button>`} />
+      </div>
       <${Alert}>${otherErrors(errors, DETAIL_FIELDS)}<//>
-      <div class="actions end"><button type="submit" class="primary" disabled=${busy}>Next</button></div>
     </form>
   <//>`;
 }

@@ -146,13 +146,14 @@ export function RollKeyDialog({ apiKey, onClose, onRolled }) {
   const [busy, setBusy] = useState(false);
   const [rolled, setRolled] = useState(null);
   const ed25519 = apiKey.algorithm === "ED25519";
+  const quarantined = apiKey.status === "QUARANTINED";
 
   async function submit(event) {
     event.preventDefault();
     setBusy(true);
     setErrors({});
     try {
-      const input = { id: apiKey.id, overlapSeconds: Number(overlap) };
+      const input = { id: apiKey.id, overlapSeconds: quarantined ? 0 : Number(overlap) };
       if (ed25519) input.publicKey = publicKey.trim();
       const result = (await gql(ROLL, { input })).rollApiKey;
       if (result.userErrors.length > 0) return setErrors(errorsByField(result.userErrors));
@@ -184,15 +185,18 @@ export function RollKeyDialog({ apiKey, onClose, onRolled }) {
       </div>
       <p>The key keeps its identifier <code>${apiKey.key}</code>. ${ed25519
         ? "Requests must then be signed with the private key matching the new public key."
-        : "A new secret is shown once; partners move to it during the overlap."}</p>
-      <div class="field"><label for="roll-overlap">Old ${ed25519 ? "public key" : "secret"} keeps working for</label>
+        : quarantined ? "A new secret is shown once." : "A new secret is shown once; partners move to it during the overlap."}</p>
+      ${quarantined
+        ? html`<p class="warning" id="roll-quarantined">The key is quarantined: the old ${ed25519 ? "public key" : "secret"} stops
+            working at once (no overlap), and the key is active again with the new one.</p>`
+        : html`<div class="field"><label for="roll-overlap">Old ${ed25519 ? "public key" : "secret"} keeps working for</label>
         <select id="roll-overlap" value=${overlap} onChange=${(e) => setOverlap(e.currentTarget.value)}>
           ${OVERLAPS.map(([seconds, text]) => html`<option value=${String(seconds)} key=${seconds}>${text}</option>`)}
-        </select></div>
+        </select></div>`}
       ${ed25519 && html`<${Field} id="roll-public" label="Public key" multiline rows="3" required
         value=${publicKey} onValue=${setPublicKey} error=${errors.publicKey} />`}
       <${CodeStep} code=${code} setCode=${setCode} error=${errors.code} busy=${busy}
-        button=${ed25519 ? "Roll public key" : "Roll secret"} />
+        button="Roll now" note=${quarantined ? "roll-quarantined" : null} />
       <${Alert}>${otherErrors(errors, SHOWN)}<//>
     </form>
   <//>`;

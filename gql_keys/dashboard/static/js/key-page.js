@@ -3,9 +3,10 @@
 import { gql, KEY_FIELDS } from "./api.js";
 import { UsageChart } from "./chart.js";
 import { EditKeyDialog, RollKeyDialog } from "./edit-key.js";
-import { KeyIdentifier } from "./keys.js";
+import { cancelPendingChange, QuarantineDialog, ReleaseDialog } from "./key-safety.js";
+import { KeyIdentifier, KeyStatus } from "./keys.js";
 import { html, useCallback, useEffect, useState } from "./lib.js";
-import { algorithmName, codeName, scopeTitle, statusName, VERIFICATION_CODES } from "./names.js";
+import { algorithmName, codeName, pendingScopes, quarantineReasonName, scopeTitle, VERIFICATION_CODES } from "./names.js";
 import { Alert, Time } from "./ui.js";
 
 const PERIODS = {
@@ -16,7 +17,7 @@ const PERIODS = {
 const PAGE = 25;
 
 const KEY = `query Key($id: ID!, $since: DateTime!, $bucket: UsageBucketSize!) {
-  apiKey(id: $id) { ${KEY_FIELDS} previousSecretExpiresAt rolledAt
+  apiKey(id: $id) { ${KEY_FIELDS} previousSecretExpiresAt rolledAt subAccount { id label }
     usage(since: $since, bucket: $bucket) { start allowed denied } }
   scopeCatalog { scope title description area }
 }`;
@@ -157,13 +158,27 @@ function PreviousSecretUse({ apiKey, material, refresh, onShow }) {
       count > 0 ? html` (<button type="button" class="link" onClick=${onShow}>show them</button>)` : ""}`}</dd>`;
 }
 
+/** A change still cooling off: what it adds, when, and a way to drop it now. */
+function PendingChange({ apiKey, catalog, onCancel, busy }) {
+  const change = apiKey.pendingChange;
+  const adds = pendingScopes(apiKey);
+  const widened = change.ipAllowlist.filter((ip) => !apiKey.ipAllowlist.includes(ip));
+  return html`<dt>Pending change</dt>
+    <dd id="pending-change"><p class="pending-text">From <${Time} value=${change.effectiveAt} />:
+      ${adds.length > 0 && html` adds ${adds.map((s) => scopeTitle(catalog, s)).join(", ")}`}${
+      adds.length > 0 && widened.length > 0 ? ";" : ""}${
+      widened.length > 0 && html` allows ${widened.join(", ")}`}. Until then the key verifies as it is now.</p>
+      <button type="button" class="small" onClick=${onCancel} disabled=${busy}>Cancel pending change</button></dd>`;
+}
+
 export function KeyPage({ params, activityTick }) {
   const id = params[0];
   const [period, setPeriod] = useState("day");
   const [apiKey, setApiKey] = useState(undefined);
   const [since, setSince] = useState(null);
   const [catalog, setCatalog] = useState([]);
-  const [dialog, setDialog] = useState(null); // "edit" | "roll"
+  const [dialog, setDialog] = useState(null); // "edit" | "roll" | "quarantine" | "release"
+  const [busy, setBusy] = useState(false);
   const [notice, setNotice] = useState("");
   const [error, setError] = useState("");
   const [filters, setFilters] = useState(NO_FILTERS);
@@ -187,25 +202,56 @@ export function KeyPage({ params, activityTick }) {
       <p><a href="#/">Back to API Management</a></p></section>`;
   }
   const material = apiKey?.algorithm === "ED25519" ? "public key" : "secret";
+  const open = (kind) => { setNotice(""); setDialog(kind); };
+  const done = (message) => () => { setDialog(null); setNotice(message); load(); };
+  const cancelPending = async () => {
+    setBusy(true);
+    try {
+      await cancelPendingChange(apiKey);
+      setNotice("Pending change cancelled: the key stays as it is.");
+      setError("");
+      load();
+    } catch (e) {
+      setError(e.message);
+    } finally {
+      setBusy(false);
+    }
+  };
   const showOldSecretRequests = () => {
     setFilters({ ...NO_FILTERS, signedWith: "previous" });
     document.getElementById("logs-title")?.scrollIntoView({ block: "start" });
   };
   return html`<section aria-labelledby="key-title">
-    <p class="crumbs"><a href="#/">API Management</a> ›</p>
+    <p class="crumbs">${apiKey?.subAccount
+      ? html`<a href="#/sub-accounts">Sub-accounts</a> › <a href=${`#/sub-accounts/${encodeURIComponent(apiKey.subAccount.id)}`}>${apiKey.subAccount.label}</a> ›`
+      : html`<a href="#/">API Management</a> ›`}</p>
     <${Alert}>${error}<//>
     <${Alert} kind="info">${notice}<//>
     ${apiKey && html`
       <div class="section-head">
         <h1 id="key-title">${apiKey.label}</h1>
         ${apiKey.status === "ACTIVE" && html`<div class="actions">
-          <button type="button" onClick=${() => { setNotice(""); setDialog("edit"); }}>Edit</button>
-          <button type="button" onClick=${() => { setNotice(""); setDialog("roll"); }}>Roll secret</button>
+          <button type="button" onClick=${() => open("edit")}>Edit</button>
+          <button type="button" onClick=${() => open("roll")}>Roll secret</button>
+          ${!apiKey.canary && html`<button type="button" class="danger-quiet" onClick=${() => open("quarantine")}>Quarantine now</button>`}
+        </div>`}
+        ${apiKey.status === "QUARANTINED" && html`<div class="actions">
+          <button type="button" class="primary" onClick=${() => open("roll")}>Roll secret</button>
+          <button type="button" onClick=${() => open("release")}>Release</button>
         </div>`}
       </div>
+      ${apiKey.status === "QUARANTINED" && html`<p class="warning" id="quarantine-why">
+        <strong>Quarantined</strong> <${Time} value=${apiKey.quarantinedAt} />: ${quarantineReasonName(apiKey.quarantineReason)}.
+        The key still reads and cancels orders; everything else is refused. Roll its secret (the old one
+        stops at once), release it if this was a false alarm, or delete it.</p>`}
+      ${apiKey.canary && html`<p class="warning" id="canary-note"><strong>Canary key.</strong> A decoy to plant
+        where a thief would look: every use is denied, answered like an unknown key, and reported to you.</p>`}
       <dl class="facts card">
         <dt>Key</dt><dd><${KeyIdentifier} value=${apiKey.key} /></dd>
-        <dt>Status</dt><dd><span class=${`status status-${apiKey.status.toLowerCase()}`}>${statusName(apiKey.status)}</span></dd>
+        <dt>Status</dt><dd><${KeyStatus} apiKey=${apiKey} />${apiKey.status === "QUARANTINED"
+          ? html` <span class="muted">(${quarantineReasonName(apiKey.quarantineReason)})</span>` : ""}</dd>
+        ${apiKey.pendingChange && html`<${PendingChange} apiKey=${apiKey} catalog=${catalog}
+          onCancel=${cancelPending} busy=${busy} />`}
         <dt>Permissions</dt><dd><ul class="tags">${apiKey.scopes.map((s) => html`<li key=${s}>${scopeTitle(catalog, s)}</li>`)}</ul></dd>
         <dt>IP allowlist</dt><dd>${apiKey.ipAllowlist.length
           ? html`<ul class="plain">${apiKey.ipAllowlist.map((ip) => html`<li key=${ip}><code>${ip}</code></li>`)}</ul>`
@@ -234,6 +280,10 @@ export function KeyPage({ params, activityTick }) {
         onClose=${() => setDialog(null)}
         onSaved=${(_, message) => { setDialog(null); setNotice(message); load(); }} />`}
       ${dialog === "roll" && html`<${RollKeyDialog} apiKey=${apiKey}
-        onClose=${() => { setDialog(null); load(); }} onRolled=${() => setNotice("Secret rolled.")} />`}`}
+        onClose=${() => { setDialog(null); load(); }} onRolled=${() => setNotice("Secret rolled.")} />`}
+      ${dialog === "quarantine" && html`<${QuarantineDialog} apiKey=${apiKey} onClose=${() => setDialog(null)}
+        onDone=${done("Quarantined: only reads and order cancellations verify.")} />`}
+      ${dialog === "release" && html`<${ReleaseDialog} apiKey=${apiKey} onClose=${() => setDialog(null)}
+        onDone=${done("Released from quarantine: the key is active again.")} />`}`}
   </section>`;
 }

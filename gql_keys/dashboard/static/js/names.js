@@ -28,11 +28,14 @@ export const codeName = named({
   TIMESTAMP_OUT_OF_WINDOW: "Clock out of range",
   REPLAYED: "Replayed request",
   RATE_LIMITED: "Rate limited",
+  KEY_QUARANTINED: "Key quarantined",
+  CANARY_TRIPPED: "Canary tripped",
+  ACCOUNT_LOCKED: "Sub-account locked",
 });
 
 export const VERIFICATION_CODES = ["VALID", "KEY_NOT_FOUND", "KEY_EXPIRED", "KEY_DELETED",
   "IP_NOT_ALLOWED", "SCOPE_NOT_GRANTED", "INVALID_SIGNATURE", "TIMESTAMP_OUT_OF_WINDOW",
-  "REPLAYED", "RATE_LIMITED"];
+  "REPLAYED", "RATE_LIMITED", "KEY_QUARANTINED", "CANARY_TRIPPED", "ACCOUNT_LOCKED"];
 
 export const algorithmName = named({ HMAC_SHA512: "HMAC-SHA512", ED25519: "Ed25519" });
 
@@ -46,6 +49,11 @@ export const activityName = named({
   KEY_ROLLED: "Secret rolled",
   KEY_EXPIRING: "Expires within 7 days",
   TWO_FACTOR_FAILED: "Wrong authenticator code",
+  KEY_QUARANTINED: "Key quarantined",
+  KEY_RELEASED: "Released from quarantine",
+  CANARY_TRIPPED: "Canary tripped",
+  KEY_CHANGE_PENDING: "Change pending",
+  KEY_CHANGE_CANCELLED: "Pending change cancelled",
 });
 
 /** A security log entry, as the Security view says it. */
@@ -64,7 +72,22 @@ export const securityEventName = named({
   KEY_UPDATED: "Key changed",
   KEY_ROLLED: "Key secret rolled",
   KEY_DELETED: "Key deleted",
+  KEY_QUARANTINED: "Key quarantined",
+  KEY_RELEASED: "Key released from quarantine",
+  CANARY_TRIPPED: "Canary key tripped",
+  KEY_CHANGE_PENDING: "Key change pending",
+  KEY_CHANGE_CANCELLED: "Pending key change cancelled",
 });
+
+/** Why a key is quarantined, as a sentence's end: "Quarantined: …". */
+export const quarantineReasonName = named({
+  LEAK_REPORTED: "a leak of its secret was reported",
+  OWNER: "you quarantined it",
+});
+
+/** The scopes a pending change adds (what the key does not hold yet). */
+export const pendingScopes = (apiKey) =>
+  apiKey.pendingChange ? apiKey.pendingChange.scopes.filter((s) => !apiKey.scopes.includes(s)) : [];
 
 /** A scope by its ScopeInfo.title (the catalog the server sends). */
 export const scopeTitle = (catalog, scope) => catalog.find((s) => s.scope === scope)?.title ?? humanize(scope);

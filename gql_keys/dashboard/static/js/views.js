@@ -5,11 +5,14 @@
 import { KeyPage } from "./key-page.js";
 import { DeletedKeysPage, KeysPage } from "./keys.js";
 import { SecurityPage } from "./security.js";
+import { SubAccountPage, SubAccountsPage } from "./sub-accounts.js";
 
 export const VIEWS = [
   { name: "keys", nav: "API keys", href: "#/", match: /^(?:#\/?)?$/, view: KeysPage },
   { name: "deleted-keys", section: "keys", match: /^#\/keys\/deleted$/, view: DeletedKeysPage },
   { name: "key", section: "keys", match: /^#\/keys\/([^/]+)$/, view: KeyPage },
+  { name: "sub-accounts", nav: "Sub-accounts", href: "#/sub-accounts", match: /^#\/sub-accounts$/, view: SubAccountsPage },
+  { name: "sub-account", section: "sub-accounts", match: /^#\/sub-accounts\/([^/]+)$/, view: SubAccountPage },
   { name: "security", nav: "Security", href: "#/security", match: /^#\/security$/, view: SecurityPage },
 ];
 
