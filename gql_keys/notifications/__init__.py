@@ -1,0 +1,1 @@
+"""Notifications leaving the system: webhooks and e-mail (no database, no GraphQL)."""
