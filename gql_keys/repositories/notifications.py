@@ -54,7 +54,12 @@ async def endpoints_by_ids(ids: Sequence[int]) -> dict[int, WebhookEndpoint]:
 
 async def delete_endpoint(user_id: int, endpoint_id: int) -> bool:
     """Delete it and its deliveries (they cascade); whether it existed."""
-    return await WebhookEndpoint.filter(id=endpoint_id, user_id=user_id).delete() == 1
+    query = WebhookEndpoint.filter(id=endpoint_id, user_id=user_id)
+    if not await query.exists():
+        return False
+    await NotificationDelivery.filter(endpoint_id=endpoint_id).delete()
+    await query.delete()
+    return True
 
 
 async def enabled_endpoints_of(user_id: int) -> list[WebhookEndpoint]:

@@ -63,7 +63,10 @@ class DeliveryWorker:
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._stopping.wait(), poll)
         finally:
-            await self._client.aclose()
+            await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
 
     async def deliver_due(self) -> int:
         """Claim one batch of due deliveries and send them; how many were claimed."""

@@ -169,10 +169,11 @@ async def get_endpoint(user_id: int, endpoint_id: int) -> WebhookEndpoint | None
     return await repo.endpoint_of(user_id, endpoint_id)
 
 
-async def delete_endpoint(user_id: int, endpoint_id: int) -> None:
+async def delete_endpoint(rt: Runtime, user_id: int, endpoint_id: int) -> None:
     """At once: nothing more is sent to it (its pending deliveries go with it)."""
-    if not await repo.delete_endpoint(user_id, endpoint_id):
-        raise not_found("input", "id")
+    async with transaction(rt.settings):
+        if not await repo.delete_endpoint(user_id, endpoint_id):
+            raise not_found("input", "id")
 
 
 async def send_test(rt: Runtime, user_id: int, endpoint_id: int) -> NotificationDelivery:

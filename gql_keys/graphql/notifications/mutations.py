@@ -81,7 +81,7 @@ class Mutation:
         principal = require_user(info)
         try:
             pk = require_int_id(input.id, "WebhookEndpoint", NOT_FOUND)
-            await service.delete_endpoint(principal.user_id, pk)
+            await service.delete_endpoint(info.context.rt, principal.user_id, pk)
         except DomainError as exc:
             return DeleteWebhookEndpointPayload(user_errors=user_errors(exc))
         return DeleteWebhookEndpointPayload(
