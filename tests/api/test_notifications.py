@@ -57,7 +57,8 @@ async def test_a_new_key_is_posted_as_key_created_signed_so_standardwebhooks_ver
     user = await signed_up_user(client, rt)
     endpoint, secret = await new_endpoint(client, rt, user, receiver.url)
     assert secret.startswith("whsec_")
-    assert endpoint["events"] and endpoint["disabled"] is False
+    assert endpoint["events"]
+    assert endpoint["disabled"] is False
 
     key = await new_key(client, rt, user, label="desk bot")
     assert await deliver_all(rt) >= 1
@@ -272,3 +273,22 @@ async def test_a_key_entering_its_last_days_is_notified_as_key_expiring(
     assert payload["type"] == "key.expiring"
     assert payload["data"]["key"] == key["apiKey"]["key"]
     assert payload["data"]["expiresAt"]
+
+
+async def test_every_delivery_checks_the_destination_again(
+    client: httpx.AsyncClient, rt: Runtime, receiver: WebhookReceiver
+) -> None:
+    user = await signed_up_user(client, rt)
+    endpoint, _ = await new_endpoint(client, rt, user, receiver.url)  # allowed in development
+    await gql(client, SEND_TEST, {"input": {"id": endpoint["id"]}}, token=user.token)
+    strict = dataclasses.replace(
+        rt, settings=rt.settings.with_overrides(webhook_allow_private=False)
+    )
+    await deliver_all(strict)
+    assert receiver.received == []
+    (delivery,) = await deliveries(client, user)
+    assert (delivery["status"], delivery["attempts"], delivery["lastStatusCode"]) == (
+        "PENDING",
+        1,
+        None,
+    )
