@@ -30,6 +30,7 @@ from tests.api.notifications_support import (
     endpoints,
     new_endpoint,
     verified,
+    worker,
 )
 from tests.api.test_keys import DELETE, new_key
 
@@ -292,3 +293,48 @@ async def test_every_delivery_checks_the_destination_again(
         1,
         None,
     )
+
+
+async def test_a_delivery_claimed_by_a_worker_that_died_is_sent_after_its_lease(
+    client: httpx.AsyncClient, rt: Runtime, receiver: WebhookReceiver
+) -> None:
+    user = await signed_up_user(client, rt)
+    endpoint, secret = await new_endpoint(client, rt, user, receiver.url)
+    await gql(client, SEND_TEST, {"input": {"id": endpoint["id"]}}, token=user.token)
+    dead = worker(rt)
+    (claimed,) = await dead.claim()  # ... and the worker dies before sending
+    await dead.aclose()
+    assert await deliver_all(rt) == 0  # the lease holds
+    rt.clock.advance(rt.settings.notification_claim_lease_seconds + 1)
+    assert await deliver_all(rt) == 1
+    (received,) = receiver.wait_for(1)
+    assert received.headers["webhook-id"] == claimed.message_id
+    assert verified(secret, received)["type"] == "test"
+    (delivery,) = await deliveries(client, user)
+    assert (delivery["status"], delivery["attempts"]) == ("SUCCEEDED", 1)
+
+
+async def test_no_secret_leaves_in_a_delivery_or_a_mail(
+    client: httpx.AsyncClient, rt: Runtime, receiver: WebhookReceiver
+) -> None:
+    from tests.api.test_keys import raw_rows
+
+    user = await signed_up_user(client, rt)
+    _, whsec = await new_endpoint(client, rt, user, receiver.url)
+    key = await new_key(client, rt, user)
+    body = await gql(client, DELETE, {"input": {"id": key["apiKey"]["id"]}}, token=user.token)
+    assert body["data"]["deleteApiKey"]["userErrors"] == []
+    mails = MailBag()
+    await deliver_all(rt, mails)
+
+    sent = [r.body.decode() for r in receiver.wait_for(2)]
+    sent += [json.dumps(m) for m in mails.sent]
+    sent += [json.dumps(row, default=str) for row in await raw_rows("notification_deliveries")]
+    assert len(receiver.received) == 2
+    assert [t for t, _, _ in mails.sent] == ["key.created"]
+    assert user.seed is not None
+    for text in sent:
+        for secret in (key["secret"], whsec, whsec.removeprefix("whsec_"), user.password):
+            assert secret not in text
+        assert user.seed not in text
+        assert user.token not in text
