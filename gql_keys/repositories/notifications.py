@@ -78,6 +78,10 @@ async def add_deliveries(rows: Sequence[NotificationDelivery]) -> None:
         await row.save()
 
 
+async def any_due(now: datetime) -> bool:
+    return await NotificationDelivery.filter(status=PENDING, next_attempt_at__lte=now).exists()
+
+
 async def due_for_update(now: datetime, limit: int, locking: bool) -> list[NotificationDelivery]:
     """Due PENDING rows, oldest first; with ``locking`` (PostgreSQL, in a transaction)
     locked and skipping rows another worker holds."""

@@ -80,6 +80,8 @@ class DeliveryWorker:
         now = self._rt.clock.now()
         lease_until = now + timedelta(seconds=settings.notification_claim_lease_seconds)
         claimed: list[NotificationDelivery] = []
+        if not await repo.any_due(now):
+            return claimed  # an idle poll writes nothing (SQLite has one writer)
         async with transaction(settings):
             due = await repo.due_for_update(
                 now, settings.notification_batch_size, locking=not settings.is_sqlite

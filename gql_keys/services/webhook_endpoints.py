@@ -59,6 +59,10 @@ def _secret_aad(user_id: int, url: str) -> bytes:
     return f"webhook-endpoint:{user_id}:{url}".encode()
 
 
+def seal_secret(rt: Runtime, user_id: int, url: str, secret: str) -> str:
+    return rt.secretbox.seal(secret.encode(), aad=_secret_aad(user_id, url))
+
+
 def open_secret(rt: Runtime, endpoint: WebhookEndpoint) -> str:
     return rt.secretbox.open(
         endpoint.secret_sealed, aad=_secret_aad(endpoint.user_id, endpoint.url)
@@ -155,7 +159,7 @@ async def confirm_create(
             url,
             [str(e) for e in events] if isinstance(events, list) else [],
             description if isinstance(description, str) else None,
-            rt.secretbox.seal(secret.encode(), aad=_secret_aad(user_id, url)),
+            seal_secret(rt, user_id, url, secret),
             now,
         )
     return CreatedEndpoint(endpoint=row, secret=secret)
