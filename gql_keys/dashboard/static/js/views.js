@@ -4,6 +4,7 @@
 // under. Every view gets the same props: { user, onUser, activityTick, params }.
 import { KeyPage } from "./key-page.js";
 import { DeletedKeysPage, KeysPage } from "./keys.js";
+import { NotificationsPage } from "./notifications.js";
 import { SecurityPage } from "./security.js";
 
 export const VIEWS = [
@@ -11,6 +12,7 @@ export const VIEWS = [
   { name: "deleted-keys", section: "keys", match: /^#\/keys\/deleted$/, view: DeletedKeysPage },
   { name: "key", section: "keys", match: /^#\/keys\/([^/]+)$/, view: KeyPage },
   { name: "security", nav: "Security", href: "#/security", match: /^#\/security$/, view: SecurityPage },
+  { name: "notifications", nav: "Notifications", href: "#/notifications", match: /^#\/notifications$/, view: NotificationsPage },
 ];
 
 const decoded = (part) => {
