@@ -14,7 +14,13 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import pydantic_settings
-from pydantic import Field, ValidationError, ValidationInfo, field_validator
+from pydantic import (
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     EnvSettingsSource,
@@ -22,6 +28,8 @@ from pydantic_settings import (
     PydanticBaseSettingsSource,
     SettingsConfigDict,
 )
+
+from gql_keys.notifications.smtp_urls import parse_smtp_url
 
 ENV_PREFIX = "GQL_KEYS_"
 
@@ -124,6 +132,10 @@ class Settings(BaseSettings):
     cooling_off_interval_seconds: float = 60.0
     # GitHub's secret-scanning public keys (ECDSA P-256), for POST /secret-scanning/github.
     secret_scanning_keys_url: str = "https://api.github.com/meta/public_keys/secret_scanning"
+    # Where notification mail goes: smtp://, smtp+starttls:// or smtps://[user:password@]
+    # host[:port]; unset, each mail is written to the log (development).
+    smtp_url: SecretStr = SecretStr("")
+    mail_from: str = ""
 
     signature_window_seconds: float = 60.0
     # Failures before a valid signature (unknown key, bad signature, stale timestamp)
@@ -234,6 +246,21 @@ class Settings(BaseSettings):
         if not isinstance(value, str):
             return value
         return value.strip().upper() if info.field_name == "log_level" else value.strip().lower()
+
+    @field_validator("smtp_url", mode="after")
+    @classmethod
+    def _smtp_url(cls, value: SecretStr) -> SecretStr:
+        if value.get_secret_value():
+            parse_smtp_url(value.get_secret_value())
+        return value
+
+    @field_validator("mail_from", mode="after")
+    @classmethod
+    def _mail_sender(cls, value: str, info: ValidationInfo) -> str:
+        smtp_url = info.data.get("smtp_url")
+        if isinstance(smtp_url, SecretStr) and smtp_url.get_secret_value() and "@" not in value:
+            raise ValueError("an address to send from is needed with GQL_KEYS_SMTP_URL")
+        return value
 
     @property
     def effective_database_url(self) -> str:

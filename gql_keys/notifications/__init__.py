@@ -1,1 +1,1 @@
-"""Notifications leaving the system: webhooks and e-mail (no database, no GraphQL)."""
+"""What leaves the service to tell people: e-mail (and, through the outbox, webhooks)."""
