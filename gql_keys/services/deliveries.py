@@ -149,19 +149,22 @@ class DeliveryWorker:
                 attempts,
                 outcome.reason,
             )
-        async with transaction(settings):
-            if not await repo.finish_attempt(row, status, outcome.status_code, next_at):
-                return  # the lease ran out and another worker took the row over
-            if status == repo.FAILED and endpoint is not None:
-                await self._disable_if_failing(endpoint)
+        if not await repo.finish_attempt(row, status, outcome.status_code, next_at):
+            return  # the lease ran out and another worker took the row over
+        if status == repo.FAILED and endpoint is not None:
+            await self._disable_if_failing(endpoint)
 
     async def _disable_if_failing(self, endpoint: WebhookEndpoint) -> None:
-        """Disable an endpoint whose last N deliveries all failed, and mail its owner."""
+        """Disable an endpoint whose last N deliveries all failed, and mail its owner.
+        Runs after the failure committed: of several failures finishing at once, the last
+        to commit sees them all (and the conditional UPDATE lets one caller disable)."""
         limit = self._rt.settings.webhook_disable_after_failures
         statuses = await repo.last_statuses(endpoint.id, limit)
         if len(statuses) < limit or any(s != repo.FAILED for s in statuses):
             return
-        if await repo.disable_endpoint(endpoint.id, self._rt.clock.now()):
+        async with transaction(self._rt.settings):
+            if not await repo.disable_endpoint(endpoint.id, self._rt.clock.now()):
+                return
             log.warning(
                 "webhook endpoint %d disabled after %d failed deliveries", endpoint.id, limit
             )

@@ -51,7 +51,7 @@ async def notify_expiring(rt: Runtime) -> int:
 
 
 def _stamp(at: datetime | None) -> str | None:
-    return at.isoformat().replace("+00:00", "Z") if at is not None else None
+    return outbox.stamp(at) if at is not None else None
 
 
 async def run(rt: Runtime) -> None:

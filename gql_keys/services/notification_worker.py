@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from gql_keys.notifications.mail import Mailer, mailer_for
+from gql_keys.notifications.templates import render
 from gql_keys.runtime import Runtime
 from gql_keys.services.deliveries import DeliveryWorker, SendMail
-
-log = logging.getLogger("gql_keys.notifications")
 
 
 @dataclass(slots=True)
@@ -22,9 +21,12 @@ class Running:
     grace_seconds: float
 
 
-def mail_sender(rt: Runtime) -> SendMail:
+def mail_sender(mailer: Mailer) -> SendMail:
+    """The outbox's mail channel: one template per type, sent by ``mailer`` (which raises
+    MailError on failure, so the delivery is retried)."""
+
     async def send(type_: str, data: Mapping[str, object], to: str) -> None:
-        log.info("mail to %s: %s %s", to, type_, dict(data))
+        await mailer.send(render(type_, data, to))
 
     return send
 
@@ -32,7 +34,7 @@ def mail_sender(rt: Runtime) -> SendMail:
 def start(rt: Runtime) -> Running | None:
     if not rt.settings.notification_delivery:
         return None
-    worker = DeliveryWorker(rt, mail_sender(rt))
+    worker = DeliveryWorker(rt, mail_sender(mailer_for(rt.settings)))
     task = asyncio.get_running_loop().create_task(worker.run(), name="notification-delivery")
     return Running(worker, task, rt.settings.webhook_timeout_seconds + 2.0)
 

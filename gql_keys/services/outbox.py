@@ -52,10 +52,14 @@ def account_data(user_id: int, email: str | None, address: str | None) -> dict[s
     return {"accountId": encode_global_id("User", user_id), "email": email, "address": address}
 
 
+def stamp(at: datetime) -> str:
+    """RFC 3339 in UTC, as every timestamp in a payload."""
+    return at.isoformat().replace("+00:00", "Z")
+
+
 def body_of(type_: str, at: datetime, data: Mapping[str, object]) -> str:
     """The Standard Webhooks payload, as sent on every attempt."""
-    stamp = at.isoformat().replace("+00:00", "Z")
-    return json.dumps({"type": type_, "timestamp": stamp, "data": dict(data)}, sort_keys=True)
+    return json.dumps({"type": type_, "timestamp": stamp(at), "data": dict(data)}, sort_keys=True)
 
 
 def new_message_id() -> str:

@@ -132,11 +132,26 @@ async def record(
     if event is None:
         return
     if api_key is not None:
-        data = outbox.key_data(api_key, ip)
+        data = {**outbox.key_data(api_key, ip), **_key_details(kind, api_key)}
     else:
         user = await users_repo.get_user(user_id)
         data = outbox.account_data(user_id, user.email if user is not None else None, ip)
+        data["userAgent"] = agent
     await outbox.enqueue(rt, user_id, event, data)
+
+
+def _key_details(kind: SecurityEventKind, api_key: NamedKey) -> dict[str, object]:
+    """What some key notifications add: why a key was quarantined; when a change cooling
+    off takes effect and the scopes it grants (read from an ApiKey row when there is one)."""
+    if kind is SecurityEventKind.KEY_QUARANTINED:
+        return {"reason": getattr(api_key, "quarantine_reason", None)}
+    if kind is SecurityEventKind.KEY_CHANGE_PENDING:
+        at = getattr(api_key, "pending_effective_at", None)
+        return {
+            "effectiveAt": outbox.stamp(at) if isinstance(at, datetime) else None,
+            "scopes": list(getattr(api_key, "pending_scopes", None) or []),
+        }
+    return {}
 
 
 async def _new_sign_in(rt: Runtime, user_id: int, ip: str) -> bool:
