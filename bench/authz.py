@@ -548,10 +548,11 @@ async def bench(args: argparse.Namespace) -> int:
         pairs = list(zip(rounds["hooked"], rounds["authz"], strict=True))
         per_round = [a.rps / b.rps for a, b in pairs]
         hooked_ratio = median(per_round)
+        hooked_cpu = median([a.cpu_ms / b.cpu_ms for a, b in pairs if b.cpu_ms])
         print(
             f"/authz for an account with a webhook endpoint on every event / without: "
-            f"{hooked_ratio:.3f}x req/s (medians of per-round ratios: "
-            f"{', '.join(f'{x:.3f}' for x in per_round)})"
+            f"{hooked_ratio:.3f}x req/s, {hooked_cpu:.3f}x CPU per request (medians of "
+            f"per-round ratios: {', '.join(f'{x:.3f}' for x in per_round)})"
         )
         goals["/authz with an endpoint subscribed >= 0.95x without"] = hooked_ratio >= 0.95
     if authz and "graphql" in summary:
