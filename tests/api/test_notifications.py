@@ -338,3 +338,17 @@ async def test_no_secret_leaves_in_a_delivery_or_a_mail(
             assert secret not in text
         assert user.seed not in text
         assert user.token not in text
+
+
+async def test_a_named_host_is_called_at_its_checked_address_with_its_name_kept(
+    client: httpx.AsyncClient, rt: Runtime, receiver: WebhookReceiver
+) -> None:
+    named = receiver.url.replace("127.0.0.1", "localhost")
+    user = await signed_up_user(client, rt)
+    endpoint, secret = await new_endpoint(client, rt, user, named)
+    await gql(client, SEND_TEST, {"input": {"id": endpoint["id"]}}, token=user.token)
+    await deliver_all(rt)
+    (received,) = receiver.wait_for(1)
+    assert received.headers["host"] == named.split("/")[2]  # localhost:<port>
+    assert received.path == "/hooks"
+    assert verified(secret, received)["type"] == "test"
