@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Page, expect
 from standardwebhooks import Webhook
 
@@ -16,6 +17,15 @@ from harness.webhook_receiver import WebhookReceiver
 pytestmark = pytest.mark.browser
 
 
+def serious(page: Page) -> list[str]:
+    results = Axe().run(page)
+    return [
+        f"{v['id']}: {v['help']} ({len(v['nodes'])} nodes)"
+        for v in results.response["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
+
+
 def test_an_endpoint_is_added_with_a_code_tested_and_deleted(
     page: Page, server: LiveServer, recorder: Recorder
 ) -> None:
@@ -23,10 +33,14 @@ def test_an_endpoint_is_added_with_a_code_tested_and_deleted(
     sign_in(page, server, email, seed)
     page.get_by_role("link", name="Notifications").click()
     expect(page.get_by_role("heading", name="Notifications")).to_be_visible()
+    expect(page.get_by_text("No webhook endpoints yet.")).to_be_visible()
+    assert serious(page) == []
 
     with WebhookReceiver() as receiver:
         page.get_by_role("button", name="Add endpoint").click()
         dialog = page.get_by_role("dialog")
+        expect(dialog).to_be_visible()
+        assert serious(page) == []
         dialog.get_by_label("URL").fill(receiver.url)
         dialog.get_by_label("Key deleted").uncheck()
         dialog.get_by_label("Description").fill("ops pager")
@@ -48,6 +62,7 @@ def test_an_endpoint_is_added_with_a_code_tested_and_deleted(
         delivered = card.get_by_role("row").filter(has_text="test")
         expect(delivered).to_contain_text("Delivered", timeout=15_000)
         expect(delivered).to_contain_text("200")
+        assert serious(page) == []
 
         card.get_by_role("button", name="Delete").click()
         expect(page.get_by_text("No webhook endpoints yet.")).to_be_visible()
