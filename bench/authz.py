@@ -12,6 +12,9 @@ route, and runs interleaved rounds, ``wrk`` at 64 connections, of signed GETs:
   pool off (``GQL_KEYS_ACCOUNT_RATE_LIMIT_REQUESTS=0``): what the pool costs. The
   ``authz`` worker keeps the pool on with a limit no round reaches, so every request
   counts in it and none is refused.
+* hooked:  the same ``/authz`` worker as ``authz``, signed with the key of a second account
+  that has a webhook endpoint subscribed to every notification event (a live receiver on
+  loopback): the hot path must not wait for notifications, so this matches ``authz``.
 * graphql: ``verifyApiRequest`` over ``/graphql`` (graphql-core's executor).
 * peer:    djangorestframework-api-key on Django REST framework, its own uvicorn worker
   and SQLite file (``bench/drf_peer.py``; skipped with a message when not installed).
@@ -62,9 +65,11 @@ from bench.verify import (
 from bench.verify import GATEWAY_PATH as PATH
 from bench.verify import GATEWAY_QUERY as QUERY
 from harness.authz import PartnerRequest, check_request
+from harness.keys import create_active_key
+from harness.webhook_receiver import WebhookReceiver
 
 FLOOR_PREFIX = "/floor"
-NAMES = ("floor", "authz", "nopool", "graphql", "peer")
+NAMES = ("floor", "authz", "nopool", "hooked", "graphql", "peer")
 # The pooled worker's account pool: counted on every request, never reached in a round.
 BENCH_POOL_REQUESTS = "1000000000"
 
@@ -155,11 +160,43 @@ class Target:
         return "\n".join(lines) + "\n"
 
 
+async def create_hooked_credentials(
+    env: dict[str, str], creds: Credentials, url: str
+) -> Credentials:
+    """A second account and key whose owner has an endpoint subscribed to every event."""
+    from tortoise import Tortoise
+
+    from gql_keys.db import tortoise_config
+    from gql_keys.models import User
+    from gql_keys.notifications.events import NotificationEvent
+    from gql_keys.notifications.webhooks import new_secret
+    from gql_keys.repositories import notifications
+    from gql_keys.runtime import build_runtime
+    from gql_keys.services.webhook_endpoints import seal_secret
+    from gql_keys.settings import load_settings
+
+    settings = load_settings(env)
+    await Tortoise.init(config=tortoise_config(settings))
+    try:
+        rt = build_runtime(settings)
+        user = await User.create(email="hooked@example.com", password_hash="unused")
+        row, secret = await create_active_key(
+            rt, user.id, scopes=["SPOT_WRITE"], rate_limit=(1_000_000, 1)
+        )
+        events = [e.value for e in NotificationEvent]
+        sealed = seal_secret(rt, user.id, url, new_secret())
+        await notifications.create_endpoint(user.id, url, events, "bench", sealed, rt.clock.now())
+        rt.passwords.close()
+    finally:
+        await Tortoise.close_connections()
+    return Credentials(row.key, secret, creds.token, creds.monitor)
+
+
 def target(name: str, port: int, creds: Credentials, peer_key: str, second: int) -> Target:
     uri = f"{PATH}?{QUERY}"
     if name == "floor":
         return Target(name, port, "GET", FLOOR_PREFIX + uri, gateway_headers(creds, second))
-    if name in ("authz", "nopool"):
+    if name in ("authz", "nopool", "hooked"):
         return Target(name, port, "GET", "/authz" + uri, gateway_headers(creds, second))
     if name == "graphql":
         head, body = verify_request(port, creds, second).split(b"\r\n\r\n", 1)
@@ -175,6 +212,7 @@ EXPECT = {
     "floor": b"",
     "authz": b"",
     "nopool": b"",
+    "hooked": b"",
     "graphql": b'"allowed":true',
     "peer": b"",
 }
@@ -382,8 +420,12 @@ async def bench(args: argparse.Namespace) -> int:
             GQL_KEYS_PORT=str(port),
             GQL_KEYS_LOG_LEVEL="WARNING",
             GQL_KEYS_ENV="production",
+            # The hooked account's endpoint is a receiver on loopback.
+            GQL_KEYS_WEBHOOK_ALLOW_PRIVATE="true",
         )
         creds = await create_credentials(env)
+        receiver = WebhookReceiver().__enter__()
+        hooked = await create_hooked_credentials(env, creds, receiver.url)
         env["BENCH_FLOOR_SECRET"] = creds.secret
         pin = PIN_SERVER if args.pin else []
         command = [*pin, sys.executable, "-c", "from bench.authz import serve; serve()"]
@@ -416,7 +458,8 @@ async def bench(args: argparse.Namespace) -> int:
                 order = names if r % 2 == 0 else list(reversed(names))
                 for name in order:
                     ports = {"peer": peer_port, "nopool": nopool_port}
-                    t = target(name, ports.get(name, port), creds, peer_key, int(time.time()))
+                    signer = hooked if name == "hooked" else creds
+                    t = target(name, ports.get(name, port), signer, peer_key, int(time.time()))
                     pid = server.pid
                     if name == "peer" and peer:
                         pid = peer.pid
@@ -451,6 +494,7 @@ async def bench(args: argparse.Namespace) -> int:
                 if process is not None:
                     process.terminate()
                     process.wait(timeout=60)
+            receiver.__exit__(None, None, None)
         database = Path(tmp) / "gql-keys.sqlite3"
         logged, denied = count_usage_rows(database), count_usage_rows(database, denied=True)
 
@@ -469,10 +513,9 @@ async def bench(args: argparse.Namespace) -> int:
     for name, (rps, p50, p99, cpu) in summary.items():
         ratio = f"{rps / floor_rps:7.2f}" if floor_rps else "      -"
         print(f"| {name:7s} | {rps:14.0f} | {p50:6.2f} | {p99:6.2f} | {cpu:10.3f} | {ratio} |")
-    decided = sum(x.answered for n in ("authz", "nopool", "graphql") for x in rounds.get(n, []))
-    errors = sum(
-        x.errors for n in ("floor", "authz", "nopool", "graphql") for x in rounds.get(n, [])
-    )
+    deciders = ("authz", "nopool", "hooked", "graphql")
+    decided = sum(x.answered for n in deciders for x in rounds.get(n, []))
+    errors = sum(x.errors for n in ("floor", *deciders) for x in rounds.get(n, []))
     peer_errors = sum(x.errors for x in rounds.get("peer", []))
     print(
         f"\ndecisions answered (authz + graphql): {decided}; usage_logs rows: {logged} "
@@ -501,6 +544,17 @@ async def bench(args: argparse.Namespace) -> int:
             f"{', '.join(f'{x:.3f}' for x in per_round)})"
         )
         goals["/authz with the account pool >= 0.95x without it"] = pooled >= 0.95
+    if authz and "hooked" in summary:
+        pairs = list(zip(rounds["hooked"], rounds["authz"], strict=True))
+        per_round = [a.rps / b.rps for a, b in pairs]
+        hooked_ratio = median(per_round)
+        hooked_cpu = median([a.cpu_ms / b.cpu_ms for a, b in pairs if b.cpu_ms])
+        print(
+            f"/authz for an account with a webhook endpoint on every event / without: "
+            f"{hooked_ratio:.3f}x req/s, {hooked_cpu:.3f}x CPU per request (medians of "
+            f"per-round ratios: {', '.join(f'{x:.3f}' for x in per_round)})"
+        )
+        goals["/authz with an endpoint subscribed >= 0.95x without"] = hooked_ratio >= 0.95
     if authz and "graphql" in summary:
         print(f"verifyApiRequest / /authz: {summary['graphql'][0] / authz[0]:.2f}x")
     for goal, met in goals.items():

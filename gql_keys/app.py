@@ -36,7 +36,13 @@ from gql_keys.http.secret_scanning import PATH as SECRET_SCANNING_PATH
 from gql_keys.http.secret_scanning import github_alert
 from gql_keys.http.unavailable import unavailable_handlers
 from gql_keys.runtime import Runtime, build_runtime
-from gql_keys.services import cooling_off, expiry_notices, secret_lookups, servers
+from gql_keys.services import (
+    cooling_off,
+    expiry_notices,
+    notification_worker,
+    secret_lookups,
+    servers,
+)
 from gql_keys.settings import Settings, load_settings
 
 
@@ -62,9 +68,11 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
                 asyncio.create_task(cooling_off.run(rt), name="cooling-off"),
                 *([filling] if filling is not None else []),
             ]
+            delivery = notification_worker.start(rt)
             try:
                 yield
             finally:
+                await notification_worker.stop(delivery)
                 for sweep in sweeps:
                     sweep.cancel()
                 for sweep in sweeps:

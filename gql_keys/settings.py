@@ -152,7 +152,33 @@ class Settings(BaseSettings):
     usage_batch_max_rows: int = 500
     usage_batch_max_wait_ms: float = 2.0
     # ``gql-keys security-events prune`` deletes security-log rows older than this.
+    # NEW_SIGN_IN compares with the last 30 days of sign-ins: a retention under 30 days
+    # makes addresses look new sooner.
     security_event_retention_days: int = 400
+
+    # Notifications (webhooks and e-mail), delivered from an outbox by every worker.
+    # Seconds before each retry of a failed delivery; after the last it is FAILED.
+    webhook_retry_schedule: Annotated[tuple[float, ...], NoDecode] = (
+        5,
+        300,
+        1800,
+        7200,
+        18000,
+        36000,
+        36000,
+    )
+    # Unset: allowed in development, refused in production (https to public addresses only).
+    webhook_allow_private: bool | None = None
+    webhook_timeout_seconds: float = 10.0
+    max_webhook_endpoints: int = 10
+    # An endpoint whose last N deliveries all FAILED is disabled (and its owner mailed).
+    webhook_disable_after_failures: int = 20
+    # A claimed delivery not finished by then (its worker died) is due again, same id.
+    notification_claim_lease_seconds: float = 60.0
+    notification_poll_seconds: float = 1.0
+    notification_batch_size: int = 20
+    # False: this process writes the outbox but delivers nothing (another one does).
+    notification_delivery: bool = True
 
     max_query_depth: int = 12
     max_aliases: int = 30
@@ -206,6 +232,14 @@ class Settings(BaseSettings):
     def _origins(cls, value: object) -> object:
         return _comma_separated(value)
 
+    @field_validator("webhook_retry_schedule", mode="before")
+    @classmethod
+    def _schedule(cls, value: object) -> object:
+        value = _comma_separated(value)
+        if isinstance(value, tuple | list) and any(float(v) < 0 for v in value):
+            raise ValueError("retry delays must not be negative")
+        return value
+
     @field_validator("log_level", "log_format", "env", mode="before")
     @classmethod
     def _case_insensitive(cls, value: object, info: ValidationInfo) -> object:
@@ -241,6 +275,12 @@ class Settings(BaseSettings):
     @property
     def production(self) -> bool:
         return self.env == "production"
+
+    @property
+    def webhooks_may_reach_private(self) -> bool:
+        if self.webhook_allow_private is not None:
+            return self.webhook_allow_private
+        return not self.production
 
     @property
     def effective_log_format(self) -> LogFormat:

@@ -12,6 +12,8 @@ from gql_keys.db import migrate
 from gql_keys.settings import Settings
 
 TABLES = [
+    "notification_deliveries",
+    "webhook_endpoints",
     "security_events",
     "usage_rollups",
     "usage_logs",

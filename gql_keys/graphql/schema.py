@@ -12,6 +12,7 @@ from gql_keys.graphql import (
     accounts,
     activity,
     keys,
+    notifications,
     security,
     sub_accounts,
     usage,
@@ -22,6 +23,10 @@ from gql_keys.graphql.activity.sharing import SharedEventExecutor
 from gql_keys.graphql.error_logging import QuietSchema
 from gql_keys.graphql.keys.queries import load_api_key_node
 from gql_keys.graphql.node import node_query
+from gql_keys.graphql.notifications.queries import (
+    load_webhook_delivery_node,
+    load_webhook_endpoint_node,
+)
 from gql_keys.graphql.pipeline import operation_extensions
 from gql_keys.graphql.security.queries import load_security_event_node, load_session_node
 from gql_keys.graphql.sub_accounts.queries import load_sub_account_node
@@ -35,6 +40,7 @@ QUERIES: tuple[type[Any], ...] = (
     usage.Query,
     security.Query,
     sub_accounts.Query,
+    notifications.Query,
 )
 MUTATIONS: tuple[type[Any], ...] = (
     accounts.Mutation,
@@ -42,6 +48,7 @@ MUTATIONS: tuple[type[Any], ...] = (
     verification.Mutation,
     security.Mutation,
     sub_accounts.Mutation,
+    notifications.Mutation,
 )
 SUBSCRIPTIONS: tuple[type[Any], ...] = (activity.Subscription,)
 
@@ -58,6 +65,8 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
             "SecurityEvent": load_security_event_node,
             "Session": load_session_node,
             "SubAccount": load_sub_account_node,
+            "WebhookEndpoint": load_webhook_endpoint_node,
+            "WebhookDelivery": load_webhook_delivery_node,
         }
     )
     query = merge_types("Query", (nodes, *QUERIES))

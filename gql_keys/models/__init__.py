@@ -2,6 +2,7 @@
 
 from gql_keys.models.accounts import RecoveryCode, ServiceToken, Session, User
 from gql_keys.models.keys import ApiKey, KeyChallenge
+from gql_keys.models.notifications import NotificationDelivery, WebhookEndpoint
 from gql_keys.models.security import SecurityEvent
 from gql_keys.models.servers import ServerHeartbeat
 from gql_keys.models.sub_accounts import SubAccount
@@ -11,6 +12,7 @@ from gql_keys.models.usage import UsageLog, UsageRollup
 __all__ = [
     "ApiKey",
     "KeyChallenge",
+    "NotificationDelivery",
     "RecoveryCode",
     "SecurityEvent",
     "ServerHeartbeat",
@@ -21,4 +23,5 @@ __all__ = [
     "UsageLog",
     "UsageRollup",
     "User",
+    "WebhookEndpoint",
 ]

@@ -66,3 +66,14 @@ async def delete_batch_older_than(cutoff: datetime, batch_size: int) -> int:
     if not ids:
         return 0
     return await SecurityEvent.filter(id__in=list(ids)).delete()
+
+
+async def has_kind(user_id: int, kind: str) -> bool:
+    return await SecurityEvent.filter(user_id=user_id, kind=kind).exists()
+
+
+async def seen_from_since(user_id: int, kind: str, client_ip: str, since: datetime) -> bool:
+    """Whether the user has a ``kind`` event from ``client_ip`` at or after ``since``."""
+    return await SecurityEvent.filter(
+        user_id=user_id, kind=kind, client_ip=client_ip, occurred_at__gte=since
+    ).exists()

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Protocol
 
 from gql_keys.broker.events import ActivityEvent, ActivityKind, new_event_id
+from gql_keys.db import transaction
 from gql_keys.runtime import Runtime
 from gql_keys.security.addresses import throttle_address
 from gql_keys.services.security_events import ClientInfo, SecurityEventKind, record
@@ -34,6 +35,8 @@ class Canary(Protocol):
     def key(self) -> str: ...
     @property
     def label(self) -> str: ...
+    @property
+    def sub_account_id(self) -> int | None: ...
 
 
 def tripped_later(
@@ -57,13 +60,14 @@ async def tripped(
     first = await rt.rate_limiter.hit(f"canary:{canary.id}:{where}", 1, ALERT_WINDOW_SECONDS, now)
     if not first.allowed:
         return False
-    await record(
-        rt,
-        canary.user_id,
-        SecurityEventKind.CANARY_TRIPPED,
-        ClientInfo(client_ip) if client_ip else None,
-        api_key=canary,
-    )
+    async with transaction(rt.settings):  # the event and its notifications, or neither
+        await record(
+            rt,
+            canary.user_id,
+            SecurityEventKind.CANARY_TRIPPED,
+            ClientInfo(client_ip) if client_ip else None,
+            api_key=canary,
+        )
     await rt.broker.publish(
         [
             ActivityEvent(

@@ -34,6 +34,7 @@ class ChallengePurpose(StrEnum):
     ROLL_KEY = "ROLL_KEY"
     RELEASE_KEY = "RELEASE_KEY"
     UNLOCK_SUB_ACCOUNT = "UNLOCK_SUB_ACCOUNT"
+    CREATE_WEBHOOK = "CREATE_WEBHOOK"
 
 
 @dataclass(frozen=True, slots=True)

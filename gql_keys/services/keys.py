@@ -33,7 +33,7 @@ from gql_keys.repositories import sub_accounts as sub_accounts_repo
 from gql_keys.repositories import users as users_repo
 from gql_keys.runtime import Runtime
 from gql_keys.security.keymaterial import new_public_key_id, new_secret, secret_aad
-from gql_keys.services import cooling_off, key_changes, quarantine, sub_accounts
+from gql_keys.services import cooling_off, key_changes, quarantine, sub_accounts, webhook_endpoints
 from gql_keys.services.key_challenges import (
     MAX_CHALLENGE_ID_LENGTH,
     Challenge,
@@ -50,6 +50,7 @@ from gql_keys.services.key_challenges import (
 from gql_keys.services.key_policy import KeyAlgorithm, NewKeyRequest, validate_new_key
 from gql_keys.services.secret_lookups import lookup_fields
 from gql_keys.services.security_events import ClientInfo, SecurityEventKind, record
+from gql_keys.services.webhook_endpoints import CreatedEndpoint
 from gql_keys.settings import Settings
 
 # An expired challenge keeps answering CHALLENGE_EXPIRED this long before it is purged.
@@ -79,6 +80,7 @@ class Activation:
     # HMAC keys only; never stored in the clear, never shown again.
     secret: str | None = field(repr=False)
     sub_account: SubAccount | None = None  # UNLOCK_SUB_ACCOUNT
+    webhook: CreatedEndpoint | None = None  # CREATE_WEBHOOK
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,6 +181,9 @@ async def confirm_key(
     if purpose is ChallengePurpose.UNLOCK_SUB_ACCOUNT:
         unlocked = await sub_accounts.confirm_unlock(rt, user_id, challenge, code, client)
         return Activation(api_key=None, secret=None, sub_account=unlocked)
+    if purpose is ChallengePurpose.CREATE_WEBHOOK:
+        created = await webhook_endpoints.confirm_create(rt, user_id, challenge, code, client)
+        return Activation(api_key=None, secret=None, webhook=created)
     key_id = challenge.api_key_id or 0  # every other purpose names a key
     if purpose is ChallengePurpose.CREATE_KEY:
         target = await repo.get_pending_key(key_id, user_id)

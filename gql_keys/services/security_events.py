@@ -16,8 +16,11 @@ from typing import Protocol
 
 from gql_keys.models import SecurityEvent
 from gql_keys.models.accounts import MAX_USER_AGENT_LENGTH
+from gql_keys.notifications.events import NotificationEvent
 from gql_keys.repositories import security_events as repo
+from gql_keys.repositories import users as users_repo
 from gql_keys.runtime import Runtime
+from gql_keys.services import outbox
 from gql_keys.services.pruning import prune_in_batches
 
 
@@ -73,7 +76,26 @@ class NamedKey(Protocol):
     @property
     def id(self) -> int: ...
     @property
+    def key(self) -> str: ...
+    @property
     def label(self) -> str: ...
+    @property
+    def sub_account_id(self) -> int | None: ...
+
+
+# The security events that are also notifications (webhooks, e-mail); a LOGIN_SUCCEEDED
+# is one (NEW_SIGN_IN) only from an address new to the account (see _new_sign_in).
+NOTIFIED: dict[SecurityEventKind, NotificationEvent] = {
+    SecurityEventKind.KEY_CREATED: NotificationEvent.KEY_CREATED,
+    SecurityEventKind.KEY_UPDATED: NotificationEvent.KEY_UPDATED,
+    SecurityEventKind.KEY_ROLLED: NotificationEvent.KEY_ROLLED,
+    SecurityEventKind.KEY_DELETED: NotificationEvent.KEY_DELETED,
+    SecurityEventKind.KEY_QUARANTINED: NotificationEvent.KEY_QUARANTINED,
+    SecurityEventKind.CANARY_TRIPPED: NotificationEvent.CANARY_TRIPPED,
+    SecurityEventKind.KEY_CHANGE_PENDING: NotificationEvent.KEY_CHANGE_PENDING,
+    SecurityEventKind.PASSWORD_CHANGED: NotificationEvent.PASSWORD_CHANGED,
+    SecurityEventKind.TWO_FACTOR_DISABLED: NotificationEvent.TWO_FACTOR_DISABLED,
+}
 
 
 async def record(
@@ -85,10 +107,18 @@ async def record(
     api_key: NamedKey | None = None,
     sub_account_id: int | None = None,
 ) -> None:
-    """Append one event; call inside the transaction of the change it records. A key
-    event keeps the key's label as it stands now (after the change it records). ``client``
-    None: the server did it by itself (a cooled-off change taking effect)."""
+    """Append one event, and the notifications it makes (see ``services.outbox``); call
+    inside the transaction of the change it records. A key event keeps the key's label as
+    it stands now (after the change it records). ``client`` None: the server did it by
+    itself (a cooled-off change taking effect)."""
     ip, agent = (client.ip, client.user_agent) if client is not None else (None, None)
+    event = NOTIFIED.get(kind)
+    if (
+        kind is SecurityEventKind.LOGIN_SUCCEEDED
+        and ip is not None
+        and await _new_sign_in(rt, user_id, ip)
+    ):
+        event = NotificationEvent.NEW_SIGN_IN
     await repo.append(
         user_id,
         kind.value,
@@ -99,6 +129,40 @@ async def record(
         api_key.label if api_key is not None else None,
         sub_account_id=sub_account_id,
     )
+    if event is None:
+        return
+    if api_key is not None:
+        data = {**outbox.key_data(api_key, ip), **_key_details(kind, api_key)}
+    else:
+        user = await users_repo.get_user(user_id)
+        data = outbox.account_data(user_id, user.email if user is not None else None, ip)
+        data["userAgent"] = agent
+    await outbox.enqueue(rt, user_id, event, data)
+
+
+def _key_details(kind: SecurityEventKind, api_key: NamedKey) -> dict[str, object]:
+    """What some key notifications add: why a key was quarantined; when a change cooling
+    off takes effect and the scopes it grants (read from an ApiKey row when there is one)."""
+    if kind is SecurityEventKind.KEY_QUARANTINED:
+        return {"reason": getattr(api_key, "quarantine_reason", None)}
+    if kind is SecurityEventKind.KEY_CHANGE_PENDING:
+        at = getattr(api_key, "pending_effective_at", None)
+        return {
+            "effectiveAt": outbox.stamp(at) if isinstance(at, datetime) else None,
+            "scopes": list(getattr(api_key, "pending_scopes", None) or []),
+        }
+    return {}
+
+
+async def _new_sign_in(rt: Runtime, user_id: int, ip: str) -> bool:
+    """A sign-in from an address not seen on the account in 30 days; an account's first
+    sign-in ever is not one (nothing to compare with). The default retention (400 days)
+    keeps the 30 days of sign-ins this looks at."""
+    kind = SecurityEventKind.LOGIN_SUCCEEDED.value
+    if not await repo.has_kind(user_id, kind):
+        return False
+    since = rt.clock.now() - outbox.NEW_SIGN_IN_WINDOW
+    return not await repo.seen_from_since(user_id, kind, ip, since)
 
 
 async def page_events(user_id: int, limit: int, after: tuple[datetime, int] | None) -> EventPage:

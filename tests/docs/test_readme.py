@@ -94,6 +94,8 @@ def test_the_walkthrough_covers_the_promised_steps() -> None:
         "createSubAccount",
         "subAccountId",
         "lockSubAccount",
+        "createWebhookEndpoint",
+        "standardwebhooks",
     ):
         assert step in script, step
 
@@ -166,5 +168,16 @@ def test_the_walkthrough_runs_as_written(server: Server) -> None:
     assert "403 ACCOUNT_LOCKED None None" in out.splitlines()
     locked = [a for a in answers if "lockSubAccount" in (a.get("data") or {})]
     assert locked[0]["data"]["lockSubAccount"]["subAccount"] == {"locked": True}
+    (hook,) = [a for a in answers if "webhook" in a]
+    assert (hook["webhook"], hook["label"]) == ("key.created", "reporting")
+    assert hook["id"].startswith("msg_")
+    endpoint = next(
+        a["data"]["webhookEndpoints"][0]
+        for a in answers
+        if "webhookEndpoints" in (a.get("data") or {})
+    )
+    assert {"type": "key.created", "status": "SUCCEEDED", "attempts": 1, "lastStatusCode": 204} in (
+        endpoint["deliveries"]["nodes"]
+    )
     assert [e for a in answers for e in user_errors(a)] == []
     assert not any("errors" in a for a in answers), out

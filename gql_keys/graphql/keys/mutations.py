@@ -20,9 +20,13 @@ from gql_keys.services import sub_accounts
 from gql_keys.services.key_policy import NewKeyRequest
 
 if TYPE_CHECKING:
+    from gql_keys.graphql.notifications.types import WebhookEndpointType
     from gql_keys.graphql.sub_accounts.types import SubAccountType
 
 SubAccountRef = Annotated["SubAccountType", strawberry.lazy("gql_keys.graphql.sub_accounts.types")]
+WebhookEndpointRef = Annotated[
+    "WebhookEndpointType", strawberry.lazy("gql_keys.graphql.notifications.types")
+]
 
 
 @strawberry.input
@@ -76,6 +80,13 @@ class VerifyTwoFactorPayload:
     )
     sub_account: SubAccountRef | None = strawberry.field(
         default=None, description="The sub-account unlocked (UNLOCK_SUB_ACCOUNT)."
+    )
+    webhook_endpoint: WebhookEndpointRef | None = strawberry.field(
+        default=None, description="The endpoint created (CREATE_WEBHOOK)."
+    )
+    webhook_secret: str | None = strawberry.field(
+        default=None,
+        description="The new endpoint's signing secret (whsec_ + base64), shown exactly once.",
     )
     user_errors: list[UserError] = strawberry.field(default_factory=list)
 
@@ -154,9 +165,15 @@ class Mutation:
             )
         except (DomainError, InvalidInput) as exc:
             return VerifyTwoFactorPayload(user_errors=user_errors(exc))
+        from gql_keys.graphql.notifications.types import WebhookEndpointType
         from gql_keys.graphql.sub_accounts.types import SubAccountType
 
         api_key, sub_account = activation.api_key, activation.sub_account
+        if activation.webhook is not None:
+            return VerifyTwoFactorPayload(
+                webhook_endpoint=WebhookEndpointType.from_row(activation.webhook.endpoint),
+                webhook_secret=activation.webhook.secret,
+            )
         return VerifyTwoFactorPayload(
             api_key=ApiKeyType.from_row(api_key) if api_key is not None else None,
             secret=activation.secret,

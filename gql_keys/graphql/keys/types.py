@@ -163,7 +163,8 @@ class TwoFactorChallenge:
     expires_at: datetime
     purpose: ChallengePurpose = strawberry.field(
         description="What verifyTwoFactor will do: create the key, apply the stored "
-        "update, roll the secret, or release the key from quarantine."
+        "update, roll the secret, release the key from quarantine, unlock a sub-account or "
+        "create a webhook endpoint."
     )
 
     @classmethod

@@ -4,6 +4,7 @@
 // under. Every view gets the same props: { user, onUser, activityTick, params }.
 import { KeyPage } from "./key-page.js";
 import { DeletedKeysPage, KeysPage } from "./keys.js";
+import { NotificationsPage } from "./notifications.js";
 import { SecurityPage } from "./security.js";
 import { SubAccountPage, SubAccountsPage } from "./sub-accounts.js";
 
@@ -14,6 +15,7 @@ export const VIEWS = [
   { name: "sub-accounts", nav: "Sub-accounts", href: "#/sub-accounts", match: /^#\/sub-accounts$/, view: SubAccountsPage },
   { name: "sub-account", section: "sub-accounts", match: /^#\/sub-accounts\/([^/]+)$/, view: SubAccountPage },
   { name: "security", nav: "Security", href: "#/security", match: /^#\/security$/, view: SecurityPage },
+  { name: "notifications", nav: "Notifications", href: "#/notifications", match: /^#\/notifications$/, view: NotificationsPage },
 ];
 
 const decoded = (part) => {
