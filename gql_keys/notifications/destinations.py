@@ -26,11 +26,15 @@ class UnsafeDestination(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Destination:
-    """A request target pinned to one checked address."""
+    """A request target pinned to the checked addresses of its host, in resolver order."""
 
-    url: str  # with the address in place of the name
+    urls: tuple[str, ...]  # one per address, with the address in place of the name
     host_header: str
     server_name: str  # for TLS SNI and certificate checks
+
+    @property
+    def url(self) -> str:
+        return self.urls[0]
 
 
 def is_public(address: IPAddress) -> bool:
@@ -90,18 +94,21 @@ async def resolve(host: str, port: int) -> list[IPAddress]:
 
 
 async def check(url: str, allow_private: bool) -> Destination:
-    """Resolve ``url``'s host, refuse it unless every address is allowed, and pin it to the
-    first one."""
+    """Resolve ``url``'s host, refuse it unless every address is allowed, and pin it to
+    those addresses (tried in order: a host may answer on its IPv4 address only)."""
     parts = parse_url(url, allow_private)
     host = parts.hostname or ""
     port = parts.port or (443 if parts.scheme == "https" else 80)
     addresses = await resolve(host, port)
     if not allow_private and not all(is_public(a) for a in addresses):
         raise UnsafeDestination("The URL must lead to a public address.")
-    chosen = addresses[0]
-    literal = f"[{chosen}]" if chosen.version == 6 else str(chosen)
-    netloc = f"{literal}:{parts.port}" if parts.port is not None else literal
+    urls = tuple(_pinned(parts, address) for address in addresses)
     name = f"[{host}]" if ":" in host else host
     host_header = f"{name}:{parts.port}" if parts.port is not None else name
-    pinned = urlunsplit((parts.scheme, netloc, parts.path or "/", parts.query, ""))
-    return Destination(url=pinned, host_header=host_header, server_name=host)
+    return Destination(urls=urls, host_header=host_header, server_name=host)
+
+
+def _pinned(parts: SplitResult, address: IPAddress) -> str:
+    literal = f"[{address}]" if address.version == 6 else str(address)
+    netloc = f"{literal}:{parts.port}" if parts.port is not None else literal
+    return urlunsplit((parts.scheme, netloc, parts.path or "/", parts.query, ""))

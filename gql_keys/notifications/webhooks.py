@@ -13,7 +13,7 @@ from datetime import datetime
 import httpx
 from standardwebhooks import Webhook
 
-from gql_keys.notifications.destinations import UnsafeDestination, check
+from gql_keys.notifications.destinations import Destination, UnsafeDestination, check
 
 SECRET_PREFIX = "whsec_"
 SECRET_BYTES = 32
@@ -60,25 +60,46 @@ async def send(
         return Outcome(False, None, str(exc))
     headers = signed_headers(secret, message_id, at, body)
     headers["host"] = destination.host_header
-    extensions = {"sni_hostname": destination.server_name}
     try:
         async with asyncio.timeout(time_limit):
-            request = client.build_request(
-                "POST",
-                destination.url,
-                content=body.encode(),
-                headers=headers,
-                extensions=extensions,
-                timeout=time_limit,
+            response = await post_to_first_that_connects(
+                client, destination, body, headers, time_limit
             )
-            response = await client.send(request, stream=True, follow_redirects=False)
-            await response.aclose()  # the body is not read, let alone stored
     except TimeoutError:
         return Outcome(False, None, "timed out")
     except httpx.HTTPError as exc:
         return Outcome(False, None, type(exc).__name__)
     ok = 200 <= response.status_code < 300
     return Outcome(ok, response.status_code, f"HTTP {response.status_code}")
+
+
+async def post_to_first_that_connects(
+    client: httpx.AsyncClient,
+    destination: Destination,
+    body: str,
+    headers: dict[str, str],
+    time_limit: float,
+) -> httpx.Response:
+    """The answer of the first checked address that takes the connection."""
+    extensions = {"sni_hostname": destination.server_name}
+    for n, url in enumerate(destination.urls, start=1):
+        request = client.build_request(
+            "POST",
+            url,
+            content=body.encode(),
+            headers=headers,
+            extensions=extensions,
+            timeout=time_limit,
+        )
+        try:
+            response = await client.send(request, stream=True, follow_redirects=False)
+        except httpx.ConnectError:
+            if n == len(destination.urls):
+                raise
+            continue
+        await response.aclose()  # the body is not read, let alone stored
+        return response
+    raise AssertionError("a destination has at least one address")  # pragma: no cover
 
 
 def client() -> httpx.AsyncClient:

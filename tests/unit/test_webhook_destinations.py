@@ -7,7 +7,15 @@ import ipaddress
 
 import pytest
 
-from gql_keys.notifications.destinations import UnsafeDestination, check, is_public
+from gql_keys.notifications.destinations import (
+    Destination,
+    UnsafeDestination,
+    check,
+    is_public,
+)
+from gql_keys.notifications.webhooks import client, post_to_first_that_connects
+from harness.live_server import free_port
+from harness.webhook_receiver import WebhookReceiver
 
 REFUSED = [
     "127.0.0.1",
@@ -75,3 +83,17 @@ def test_private_destinations_are_allowed_in_development_and_refused_in_producti
     assert Settings().webhooks_may_reach_private is True
     assert Settings(env="production").webhooks_may_reach_private is False
     assert Settings(env="production", webhook_allow_private=True).webhooks_may_reach_private
+
+
+async def test_a_host_that_refuses_on_its_first_address_is_reached_on_the_next() -> None:
+    with WebhookReceiver() as receiver:
+        port = receiver.url.split(":")[2].split("/")[0]
+        closed = f"http://127.0.0.1:{free_port()}/hooks"
+        destination = Destination(
+            urls=(closed, receiver.url), host_header=f"hooks.example:{port}", server_name="x"
+        )
+        async with client() as http:
+            answer = await post_to_first_that_connects(http, destination, "{}", {}, 5.0)
+        (received,) = receiver.wait_for(1)
+    assert 200 <= answer.status_code < 300
+    assert received.path == "/hooks"
