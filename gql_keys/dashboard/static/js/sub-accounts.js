@@ -1,10 +1,12 @@
 // Sub-accounts: the master's desks, strategies or clients. Create one by its label; lock it
 // at once (its keys are denied), unlock it with a code (UNLOCK_SUB_ACCOUNT), delete it (its
-// keys die); and a sub-account's own page with its keys, created for it.
+// keys die); and a sub-account's own page with its keys, created for it, and a link to
+// the usage view filtered to it.
 import { errorsByField, gql, KEY_FIELDS, otherErrors } from "./api.js";
 import { KeyDialogs, KeysTable } from "./keys.js";
 import { html, useCallback, useEffect, useState } from "./lib.js";
 import { Alert, Dialog, Field, Time } from "./ui.js";
+import { usageHref } from "./usage.js";
 
 const SUB_FIELDS = "id label createdAt locked";
 const LIST = `query SubAccounts { subAccounts(first: 100) {
@@ -248,6 +250,8 @@ export function SubAccountPage({ user, params, activityTick }) {
       </div>
       <p><${State} sub=${sub} />${sub.locked ? " — its keys are denied (ACCOUNT_LOCKED) until you unlock it." : ""}
         <span class="muted"> Created <${Time} value=${sub.createdAt} only="date" />.</span></p>
+      <p><a href=${usageHref(sub.id)}>Usage of ${sub.label}</a>
+        <span class="muted"> — every request on its keys, in the usage view.</span></p>
       <${Alert} kind="info">${notice}<//>
       <div class="section-head">
         <h2 id="sub-keys-title">Keys</h2>

@@ -7,6 +7,7 @@ import { DeletedKeysPage, KeysPage } from "./keys.js";
 import { NotificationsPage } from "./notifications.js";
 import { SecurityPage } from "./security.js";
 import { SubAccountPage, SubAccountsPage } from "./sub-accounts.js";
+import { UsagePage } from "./usage.js";
 
 export const VIEWS = [
   { name: "keys", nav: "API keys", href: "#/", match: /^(?:#\/?)?$/, view: KeysPage },
@@ -14,6 +15,8 @@ export const VIEWS = [
   { name: "key", section: "keys", match: /^#\/keys\/([^/]+)$/, view: KeyPage },
   { name: "sub-accounts", nav: "Sub-accounts", href: "#/sub-accounts", match: /^#\/sub-accounts$/, view: SubAccountsPage },
   { name: "sub-account", section: "sub-accounts", match: /^#\/sub-accounts\/([^/]+)$/, view: SubAccountPage },
+  { name: "usage", nav: "Usage", href: "#/usage", match: /^#\/usage$/, view: UsagePage },
+  { name: "sub-account-usage", section: "usage", match: /^#\/usage\/sub-accounts\/([^/]+)$/, view: UsagePage },
   { name: "security", nav: "Security", href: "#/security", match: /^#\/security$/, view: SecurityPage },
   { name: "notifications", nav: "Notifications", href: "#/notifications", match: /^#\/notifications$/, view: NotificationsPage },
 ];
