@@ -36,7 +36,13 @@ from gql_keys.http.secret_scanning import PATH as SECRET_SCANNING_PATH
 from gql_keys.http.secret_scanning import github_alert
 from gql_keys.http.unavailable import unavailable_handlers
 from gql_keys.runtime import Runtime, build_runtime
-from gql_keys.services import cooling_off, expiry_notices, secret_lookups, servers
+from gql_keys.services import (
+    cooling_off,
+    expiry_notices,
+    secret_lookups,
+    servers,
+    usage_partitions,
+)
 from gql_keys.settings import Settings, load_settings
 
 
@@ -60,6 +66,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             sweeps = [
                 asyncio.create_task(expiry_notices.run(rt), name="expiry-notices"),
                 asyncio.create_task(cooling_off.run(rt), name="cooling-off"),
+                asyncio.create_task(usage_partitions.run(rt), name="usage-partitions"),
                 *([filling] if filling is not None else []),
             ]
             try:

@@ -14,6 +14,7 @@ from gql_keys.settings import Settings
 TABLES = [
     "security_events",
     "usage_rollups",
+    "usage_totals",
     "usage_logs",
     "key_challenges",
     "api_keys",

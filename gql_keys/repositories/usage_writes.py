@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import os
 import sqlite3
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from itertools import chain
 
 from tortoise.transactions import in_transaction
@@ -31,6 +32,9 @@ LOG_COLUMNS = (
     "required_scope",
     "signed_with_previous_secret",
 )
+# usage_totals rows per day: each process adds to its own, so workers never queue on one.
+TOTAL_SHARDS = 16
+DAY_SECONDS = 86_400
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,15 +114,57 @@ def insert_logs(rows: Sequence[Sequence[object]], postgres: bool, returning: boo
     return Statement(_insert_sql(len(rows), postgres, returning), list(chain.from_iterable(values)))
 
 
+def day_totals(rows: Sequence[Sequence[object]]) -> dict[int, list[int]]:
+    """Rows per UTC day (as days since the epoch): [allowed, denied]."""
+    counts: dict[int, list[int]] = {}
+    for row in rows:
+        at, allowed = row[2], row[3]
+        assert isinstance(at, datetime)
+        day = int(at.timestamp()) // DAY_SECONDS
+        total = counts.get(day)
+        if total is None:
+            total = counts[day] = [0, 0]
+        total[0 if allowed else 1] += 1
+    return counts
+
+
+def add_totals(
+    counts: dict[int, list[int]], postgres: bool, shard: int | None = None
+) -> Statement | None:
+    """Add ``counts`` (see :func:`day_totals`; negative to subtract) to ``usage_totals``."""
+    if not counts:
+        return None
+    shard = os.getpid() % TOTAL_SHARDS if shard is None else shard
+    params = _Params(postgres)
+    values_sql = ", ".join(
+        params.row((datetime.fromtimestamp(day * DAY_SECONDS, UTC), shard, allowed, denied))
+        for day, (allowed, denied) in sorted(counts.items())
+    )
+    return Statement(
+        "INSERT INTO usage_totals (day, shard, allowed, denied) "
+        f"VALUES {values_sql} "
+        "ON CONFLICT (day, shard) DO UPDATE SET "
+        "allowed = usage_totals.allowed + excluded.allowed, "
+        "denied = usage_totals.denied + excluded.denied",
+        params.values,
+    )
+
+
 def follow_ups(
-    rollups: Sequence[RollupDelta], last_uses: Sequence[LastUse], postgres: bool
+    rollups: Sequence[RollupDelta],
+    last_uses: Sequence[LastUse],
+    postgres: bool,
+    rows: Sequence[Sequence[object]] = (),
 ) -> list[Statement]:
-    """The rollup upsert and the last-use marks that go with a batch of log rows.
+    """The day totals, rollup upsert and last-use marks that go with a batch of log rows.
 
     Rows are locked in one global order so concurrent batches of several workers cannot
     deadlock on the same keys.
     """
     statements: list[Statement] = []
+    totals = add_totals(day_totals(rows), postgres)
+    if totals is not None:
+        statements.append(totals)
     if rollups:
         params = _Params(postgres)
         values_sql = ", ".join(
@@ -166,7 +212,7 @@ async def write_batch(
         ids = sorted(int(r["id"]) for r in returned)
         if len(ids) != len(rows):
             raise RuntimeError("usage_logs insert returned the wrong number of ids")
-        for statement in follow_ups(rollups, last_uses, postgres):
+        for statement in follow_ups(rollups, last_uses, postgres, rows):
             await conn.execute_query(statement.sql, statement.params)
     return ids
 
@@ -218,7 +264,7 @@ class SqliteBatchWriter:
             if inserted.rowcount != len(rows) or last is None:
                 raise RuntimeError("usage_logs insert wrote the wrong number of rows")
             ids = list(range(last - len(rows) + 1, last + 1))
-            for statement in follow_ups(rollups, last_uses, postgres=False):
+            for statement in follow_ups(rollups, last_uses, postgres=False, rows=rows):
                 connection.execute(statement.sql, statement.params)
             connection.execute("COMMIT")
         except BaseException:
