@@ -17,7 +17,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import chain
+from typing import Any
 
+from tortoise.connection import connections
 from tortoise.transactions import in_transaction
 
 LOG_COLUMNS = (
@@ -197,7 +199,7 @@ def follow_ups(
     return statements
 
 
-async def write_batch(
+async def write_batch_insert(
     connection_name: str,
     rows: Sequence[Sequence[object]],
     rollups: Sequence[RollupDelta],
@@ -213,6 +215,37 @@ async def write_batch(
         if len(ids) != len(rows):
             raise RuntimeError("usage_logs insert returned the wrong number of ids")
         for statement in follow_ups(rollups, last_uses, postgres, rows):
+            await conn.execute_query(statement.sql, statement.params)
+    return ids
+
+
+# One round trip for a batch's ids: COPY returns none, and the live feed names each row.
+_TAKE_IDS = (
+    "SELECT array_agg(n ORDER BY n) FROM "
+    "(SELECT nextval('usage_logs_id_seq') AS n FROM generate_series(1, $1)) AS ids"
+)
+_COPY_COLUMNS = ["id", *LOG_COLUMNS]
+
+
+async def write_batch(
+    connection_name: str,
+    rows: Sequence[Sequence[object]],
+    rollups: Sequence[RollupDelta],
+    last_uses: Sequence[LastUse],
+) -> list[int]:
+    """:func:`write_batch_insert`, by ``COPY`` on PostgreSQL (about twice the rows a second,
+    see ``bench/usage_ingest.py``), with ids taken from the sequence beforehand."""
+    if connections.get(connection_name).capabilities.dialect != "postgres":
+        return await write_batch_insert(connection_name, rows, rollups, last_uses)
+    async with in_transaction(connection_name) as conn:
+        raw: Any = conn._connection  # asyncpg's own, inside the transaction
+        ids: list[int] = list(await raw.fetchval(_TAKE_IDS, len(rows)))
+        await raw.copy_records_to_table(
+            "usage_logs",
+            records=[(pk, *row) for pk, row in zip(ids, rows, strict=True)],
+            columns=_COPY_COLUMNS,
+        )
+        for statement in follow_ups(rollups, last_uses, True, rows):
             await conn.execute_query(statement.sql, statement.params)
     return ids
 
