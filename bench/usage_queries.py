@@ -30,6 +30,7 @@ import statistics
 import tempfile
 import time
 from collections import defaultdict
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -337,10 +338,29 @@ class Bench:
         p50["30-day HOUR usage, one key"] = statistics.median(s)
         s, _ = await timed(c, "{ __typename }", {}, session, n)
         p50["floor: { __typename } (no SQL)"] = statistics.median(s)
+        for label, call in self._service_calls(key_id):
+            samples = []
+            for _ in range(n):
+                started = time.perf_counter()
+                await call()
+                samples.append((time.perf_counter() - started) * 1000)
+            p50[label] = statistics.median(samples)
         p50["SQL: SELECT count(*) (monitor, before)"] = await timed_sql(
             self.url, "SELECT count(*) FROM usage_logs", max(3, n // 10)
         )
         return p50
+
+    def _service_calls(self, key_id: int) -> list[tuple[str, Callable[[], Awaitable[object]]]]:
+        """The same reads below GraphQL: the SQL and the ORM's rows only."""
+        from gql_keys.services import usage as svc
+
+        user, every = svc.LogScope(user_id=self.user_id), svc.LogScope()
+        none, one_key = svc.LogFilter(), svc.LogFilter(api_key_id=key_id)
+        return [
+            ("svc: user first page", lambda: svc.page_logs(user, none, 100, None)),
+            ("svc: key-filtered page + count", lambda: _both(user, one_key)),
+            ("svc: monitor count (kept)", lambda: svc.count_logs(every, none)),
+        ]
 
     async def prune_oldest_day(self, day: int) -> tuple[float, int]:
         """``logs prune`` of the oldest remaining day: seconds taken and rows removed."""
@@ -359,6 +379,13 @@ class Bench:
             return time.perf_counter() - started, removed
         finally:
             await Tortoise.close_connections()
+
+
+async def _both(scope: Any, flt: Any) -> None:
+    from gql_keys.services import usage as svc
+
+    await svc.page_logs(scope, flt, 100, None)
+    await svc.count_logs(scope, flt)
 
 
 async def create_database(base: str, name: str) -> str:
