@@ -3,6 +3,8 @@ whole; the monitor's kept counts equal real counts on both databases."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -13,6 +15,7 @@ from gql_keys.repositories import usage as repo
 from gql_keys.repositories import usage_partitions as partitions
 from gql_keys.runtime import Runtime
 from gql_keys.services import usage as svc
+from gql_keys.services import usage_partitions as sweeps
 from gql_keys.services.usage import LogFilter, LogScope
 from harness.graphql import gql
 from harness.keys import create_active_key, create_user, monitor_token
@@ -127,3 +130,24 @@ async def test_monitor_counts_from_kept_totals_equal_real_counts(
     assert deleted == 4
     for flt in filters:
         assert await svc.count_logs(LogScope(), flt) == await repo.count_logs(LogScope(), flt)
+
+
+@postgres_only
+async def test_the_workers_sweep_makes_a_missing_day_ahead(rt: Runtime) -> None:
+    ahead = datetime.now(UTC).date() + timedelta(days=rt.settings.usage_partition_ahead_days)
+    name = partitions.partition_name(ahead)
+    await UsageLog._meta.db.execute_script(
+        f"ALTER TABLE usage_logs DETACH PARTITION {name}; DROP TABLE {name}"
+    )
+    assert ahead not in await partitions.partition_days()
+    sweep = asyncio.create_task(sweeps.run(rt))
+    try:
+        for _ in range(100):
+            if ahead in await partitions.partition_days():
+                break
+            await asyncio.sleep(0.1)
+        assert ahead in await partitions.partition_days()
+    finally:
+        sweep.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await sweep
