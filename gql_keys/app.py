@@ -42,6 +42,7 @@ from gql_keys.services import (
     notification_worker,
     secret_lookups,
     servers,
+    usage_partitions,
 )
 from gql_keys.settings import Settings, load_settings
 
@@ -66,6 +67,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             sweeps = [
                 asyncio.create_task(expiry_notices.run(rt), name="expiry-notices"),
                 asyncio.create_task(cooling_off.run(rt), name="cooling-off"),
+                asyncio.create_task(usage_partitions.run(rt), name="usage-partitions"),
                 *([filling] if filling is not None else []),
             ]
             delivery = notification_worker.start(rt)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from tortoise import Tortoise
@@ -10,6 +11,7 @@ from tortoise.migrations.api import migrate as tortoise_migrate
 from tortoise.migrations.executor import MigrationExecutor
 from tortoise.transactions import in_transaction
 
+from gql_keys.repositories.usage_partitions import ensure_ahead
 from gql_keys.settings import Settings
 
 if TYPE_CHECKING:
@@ -58,6 +60,8 @@ async def migrate(settings: Settings) -> None:
     ensure_data_dir(settings)
     try:
         await tortoise_migrate(config=tortoise_config(settings))
+        # PostgreSQL: this week's usage_logs partitions exist before any server starts.
+        await ensure_ahead(datetime.now(UTC), settings.usage_partition_ahead_days)
     finally:
         await Tortoise.close_connections()
 

@@ -151,6 +151,10 @@ class Settings(BaseSettings):
     key_cache_ttl_seconds: float = 5.0
     usage_batch_max_rows: int = 500
     usage_batch_max_wait_ms: float = 2.0
+    # PostgreSQL: usage_logs has a partition per UTC day, made this many days ahead by
+    # `gql-keys migrate` and by a sweep every worker runs this often (0 turns it off).
+    usage_partition_ahead_days: int = Field(default=7, ge=1)
+    usage_partition_interval_seconds: float = 3600.0
     # ``gql-keys security-events prune`` deletes security-log rows older than this.
     # NEW_SIGN_IN compares with the last 30 days of sign-ins: a retention under 30 days
     # makes addresses look new sooner.

@@ -16,6 +16,7 @@ TABLES = [
     "webhook_endpoints",
     "security_events",
     "usage_rollups",
+    "usage_totals",
     "usage_logs",
     "key_challenges",
     "api_keys",

@@ -7,7 +7,7 @@ from gql_keys.models.security import SecurityEvent
 from gql_keys.models.servers import ServerHeartbeat
 from gql_keys.models.sub_accounts import SubAccount
 from gql_keys.models.throttle import ThrottleCounter
-from gql_keys.models.usage import UsageLog, UsageRollup
+from gql_keys.models.usage import UsageLog, UsageRollup, UsageTotal
 
 __all__ = [
     "ApiKey",
@@ -22,6 +22,7 @@ __all__ = [
     "ThrottleCounter",
     "UsageLog",
     "UsageRollup",
+    "UsageTotal",
     "User",
     "WebhookEndpoint",
 ]

@@ -54,3 +54,22 @@ class UsageRollup(Model):
     class Meta:
         table = "usage_rollups"
         unique_together = (("api_key_id", "bucket", "bucket_start"),)
+
+
+class UsageTotal(Model):
+    """Usage-log rows per UTC day, kept by the writer in the same transaction as the rows.
+
+    The monitor's exact ``totalCount`` sums these instead of counting millions of rows.
+    Each writer process adds to its own shard, so workers never wait on one row lock;
+    pruning subtracts what it removes.
+    """
+
+    id = fields.BigIntField(primary_key=True)
+    day = fields.DatetimeField()
+    shard = fields.SmallIntField()
+    allowed = fields.BigIntField(default=0)
+    denied = fields.BigIntField(default=0)
+
+    class Meta:
+        table = "usage_totals"
+        unique_together = (("day", "shard"),)

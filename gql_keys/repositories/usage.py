@@ -7,8 +7,11 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from tortoise.expressions import Q, Subquery
+from tortoise.functions import Sum
+from tortoise.transactions import in_transaction
 
-from gql_keys.models import ApiKey, UsageLog, UsageRollup
+from gql_keys.models import ApiKey, UsageLog, UsageRollup, UsageTotal
+from gql_keys.repositories.usage_writes import DAY_SECONDS, add_totals
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +85,28 @@ async def count_logs(scope: LogScope, flt: LogFilter) -> int:
     return await UsageLog.filter(_filtered(scope, flt)).count()
 
 
+async def count_kept(since: datetime | None, until: datetime | None, allowed: bool | None) -> int:
+    """Every row of the days in [since, until) from the kept day totals (no row is read).
+
+    ``since`` and ``until`` must fall on UTC midnights for this to be the exact count.
+    """
+    condition = Q()
+    if since is not None:
+        condition &= Q(day__gte=since)
+    if until is not None:
+        condition &= Q(day__lt=until)
+    sums = (
+        await UsageTotal.filter(condition)
+        .annotate(a=Sum("allowed"), d=Sum("denied"))
+        .values("a", "d")
+    )
+    allowed_rows = int(sums[0]["a"] or 0) if sums else 0
+    denied_rows = int(sums[0]["d"] or 0) if sums else 0
+    if allowed is None:
+        return allowed_rows + denied_rows
+    return allowed_rows if allowed else denied_rows
+
+
 async def log_by_id(scope: LogScope, pk: int) -> UsageLog | None:
     return await UsageLog.filter(_filtered(scope, LogFilter()), id=pk).first()
 
@@ -110,4 +135,14 @@ async def delete_batch_older_than(cutoff: datetime, batch_size: int) -> int:
     )
     if not ids:
         return 0
-    return await UsageLog.filter(id__in=list(ids)).delete()
+    async with in_transaction(UsageLog._meta.default_connection) as conn:
+        doomed = UsageLog.filter(id__in=list(ids))
+        removed: dict[int, list[int]] = {}
+        for at, allowed in await doomed.values_list("occurred_at", "allowed"):
+            counts = removed.setdefault(int(at.timestamp()) // DAY_SECONDS, [0, 0])
+            counts[0 if allowed else 1] -= 1
+        deleted = await doomed.delete()
+        subtract = add_totals(removed, conn.capabilities.dialect == "postgres", shard=0)
+        if subtract is not None:
+            await conn.execute_query(subtract.sql, subtract.params)
+    return deleted

@@ -18,6 +18,7 @@ from gql_keys.principals import (
     UserPrincipal,
 )
 from gql_keys.repositories import usage as repo
+from gql_keys.repositories import usage_partitions as partitions
 from gql_keys.repositories.usage import LogFilter, LogScope
 from gql_keys.services.pruning import prune_in_batches
 
@@ -92,8 +93,27 @@ async def page_logs(
     return LogPage(rows=rows[:limit], has_next_page=len(rows) > limit)
 
 
+def _midnight(moment: datetime | None) -> bool:
+    return moment is None or bucket_floor(moment, BucketSize.DAY) == _utc(moment)
+
+
+def _kept_counts_answer(scope: LogScope, flt: LogFilter) -> bool:
+    """Whether the day totals give this count: every row (a monitor), at most an
+    ``allowed`` condition and whole UTC days."""
+    return (
+        scope == LogScope()
+        and flt == LogFilter(allowed=flt.allowed, since=flt.since, until=flt.until)
+        and _midnight(flt.since)
+        and _midnight(flt.until)
+    )
+
+
 async def count_logs(scope: LogScope, flt: LogFilter) -> int:
-    """Every row matching the filter (an index-only scan per key for users)."""
+    """Every row matching the filter: from the kept day totals when they can answer
+    (a monitor's unfiltered count over millions of rows), else counted (an index-only
+    scan per key for users)."""
+    if _kept_counts_answer(scope, flt):
+        return await repo.count_kept(flt.since, flt.until, flt.allowed)
     return await repo.count_logs(scope, flt)
 
 
@@ -166,11 +186,20 @@ async def prune_logs(
     batch_size: int = 5000,
     progress: Callable[[int, int], None] | None = None,
 ) -> int:
-    """Delete raw usage rows older than ``older_than``, batch by batch; rollups stay.
+    """Delete raw usage rows older than ``older_than``; rollups stay.
+
+    On PostgreSQL the whole days past retention go first, each by dropping its partition;
+    what is left (part of a day, rows in the DEFAULT partition, SQLite) goes batch by batch.
 
     ``progress(deleted_so_far, total)`` is called after each batch. Returns the count.
     """
     cutoff = now - older_than
-    return await prune_in_batches(
-        cutoff, repo.count_older_than, repo.delete_batch_older_than, batch_size, progress
+    dropped = sum(d.rows for d in await partitions.drop_days_before(cutoff))
+
+    def shifted(done: int, total: int) -> None:
+        if progress is not None:
+            progress(dropped + done, dropped + total)
+
+    return dropped + await prune_in_batches(
+        cutoff, repo.count_older_than, repo.delete_batch_older_than, batch_size, shifted
     )
