@@ -101,7 +101,7 @@ class BufferedHistogram:
         self._histogram = histogram
         # prometheus_client's upper bounds, +Inf last: ``observe`` counts a value in the
         # first bucket whose bound it does not exceed, as bisect_left finds it.
-        self._bounds: list[float] = list(histogram._upper_bounds)  # noqa: SLF001
+        self._bounds: list[float] = list(histogram._upper_bounds)
         self._counts = [0] * len(self._bounds)
         self._sum = 0.0
 
@@ -115,8 +115,8 @@ class BufferedHistogram:
         if not any(counts):
             return
         histogram = self._histogram
-        histogram._sum.inc(amount)  # noqa: SLF001
-        for bucket, count in zip(histogram._buckets, counts, strict=True):  # noqa: SLF001
+        histogram._sum.inc(amount)
+        for bucket, count in zip(histogram._buckets, counts, strict=True):
             if count:
                 bucket.inc(count)
 

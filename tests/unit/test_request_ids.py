@@ -32,4 +32,5 @@ def test_a_forked_child_draws_ids_its_parent_does_not() -> None:
 def test_a_well_formed_caller_id_is_kept_and_another_replaced() -> None:
     assert request_id_for("gw-123.a_b") == "gw-123.a_b"
     replaced = request_id_for("bad id\n")
-    assert replaced != "bad id\n" and len(replaced) == 16
+    assert replaced != "bad id\n"
+    assert len(replaced) == 16
