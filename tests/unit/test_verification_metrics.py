@@ -71,7 +71,8 @@ def test_buffered_latency_histogram_renders_what_prometheus_client_would() -> No
         if n % 3 == 0:
             metrics.flush()
     text = metrics.render().decode()
-    for sample in reference.collect()[0].samples:
+    (family,) = list(reference.collect())
+    for sample in family.samples:
         name = sample.name.replace("reference_seconds", "gql_keys_verification_seconds")
         labels = "".join(f'{{le="{v}"}}' for v in sample.labels.values())
         assert f"{name}{labels} {float(sample.value)!r}" in text, (name, labels)
