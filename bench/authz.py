@@ -16,6 +16,8 @@ route, and runs interleaved rounds, ``wrk`` at 64 connections, of signed GETs:
   that has a webhook endpoint subscribed to every notification event (a live receiver on
   loopback): the hot path must not wait for notifications, so this matches ``authz``.
 * graphql: ``verifyApiRequest`` over ``/graphql`` (graphql-core's executor).
+* trivial: ``{ __typename }`` over ``/graphql``: the GraphQL stack's own floor, against
+  which ``verifyApiRequest`` is judged.
 * peer:    djangorestframework-api-key on Django REST framework, its own uvicorn worker
   and SQLite file (``bench/drf_peer.py``; skipped with a message when not installed).
 
@@ -23,9 +25,15 @@ Each request is signed afresh before each round (a signed GET may repeat within 
 +-60 s window). It prints per round and the medians: throughput, p50 and p99, server CPU
 per request; the ratios against the floor and the peer; and checks that every decision
 answered (``/authz`` and ``verifyApiRequest``) has its ``usage_logs`` row and was allowed.
-``--profile`` samples the server with py-spy during one extra ``/authz`` run and prints
-where the time goes. ``--pin`` runs the servers on core 0 (``taskset``, their threads
-included) and wrk on core 1, as the house compares figures.
+Server CPU per request is also split by thread (the event loop's and the usage-log
+writer's), and the ratios are the medians of per-round pairs, by throughput and by CPU
+per request (steadier on a shared machine).
+``--profile`` samples the server with py-spy during one extra run of each
+``--profile-side`` (``--native`` adds C frames) and prints where the time goes. ``--pin``
+runs the servers on core 0 (``taskset``, their threads included) and wrk and py-spy on
+core 1, as the house compares figures. ``--baseline DIR`` runs a second server from
+another checkout (``git worktree add /tmp/base <commit>``) and measures its ``/authz``,
+``verifyApiRequest`` and trivial query in the same rounds: before and after side by side.
 """
 
 from __future__ import annotations
@@ -44,11 +52,12 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.verify import (
     EMPTY_SHA512,
+    FLOOR_QUERY,
     Credentials,
     check_one,
     count_usage_rows,
@@ -69,7 +78,11 @@ from harness.keys import create_active_key
 from harness.webhook_receiver import WebhookReceiver
 
 FLOOR_PREFIX = "/floor"
-NAMES = ("floor", "authz", "nopool", "hooked", "graphql", "peer")
+NAMES = ("floor", "authz", "nopool", "hooked", "graphql", "trivial", "peer")
+# ``--baseline DIR``: the same requests to a server run from another checkout (an older
+# commit's ``git worktree``), measured in the same interleaved rounds.
+BASELINE_SIDES = {"authz": "authz@base", "graphql": "gql@base", "trivial": "triv@base"}
+KIND = {"authz@base": "authz", "gql@base": "graphql", "triv@base": "trivial"}
 # The pooled worker's account pool: counted on every request, never reached in a round.
 BENCH_POOL_REQUESTS = "1000000000"
 
@@ -193,6 +206,10 @@ async def create_hooked_credentials(
 
 
 def target(name: str, port: int, creds: Credentials, peer_key: str, second: int) -> Target:
+    if name in KIND:
+        t = target(KIND[name], port, creds, peer_key, second)
+        t.name = name
+        return t
     uri = f"{PATH}?{QUERY}"
     if name == "floor":
         return Target(name, port, "GET", FLOOR_PREFIX + uri, gateway_headers(creds, second))
@@ -205,6 +222,10 @@ def target(name: str, port: int, creds: Credentials, peer_key: str, second: int)
         )
         headers = {k: v for k, v in headers.items() if k not in ("Host", "Content-Length")}
         return Target(name, port, "POST", "/graphql", headers, body.decode())
+    if name == "trivial":
+        trivial = json.dumps({"query": FLOOR_QUERY})
+        json_type = {"Content-Type": "application/json"}
+        return Target(name, port, "POST", "/graphql", json_type, trivial)
     return Target(name, port, "GET", uri, {"Authorization": f"Api-Key {peer_key}"})
 
 
@@ -214,7 +235,11 @@ EXPECT = {
     "nopool": b"",
     "hooked": b"",
     "graphql": b'"allowed":true',
+    "trivial": b'"__typename"',
     "peer": b"",
+    "authz@base": b"",
+    "gql@base": b'"allowed":true',
+    "triv@base": b'"__typename"',
 }
 # ``--pin``: the load generator's command prefix (the servers get PIN_SERVER).
 PIN_SERVER = ["taskset", "-c", "0"]
@@ -230,6 +255,23 @@ class Round:
     answered: int
     errors: int
     cpu_ms: float
+    # Server CPU ms per request of the event-loop thread and of the other threads.
+    threads: dict[str, float] = field(default_factory=dict)
+
+
+def thread_cpu(pid: int) -> dict[str, float]:
+    """User + system CPU seconds of a process's event-loop thread (the main one) and of
+    all its other threads together (the usage-log writer's, the password hashers')."""
+    totals = {"loop": 0.0, "threads": 0.0}
+    tick = os.sysconf("SC_CLK_TCK")
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        side = "loop" if task.name == str(pid) else "threads"
+        totals[side] += (int(fields[11]) + int(fields[12])) / tick
+    return totals
 
 
 async def wrk_round(
@@ -246,6 +288,7 @@ async def wrk_round(
     script.write_text(t.script())
     answered = errors = 0
     cpu = 0.0
+    threads: dict[str, float] = {}
     result = None
     for seconds, measure in ((warmup, False), (duration, True)):
         if seconds <= 0:
@@ -254,6 +297,7 @@ async def wrk_round(
         command += ["--latency", "-s"]
         command += [str(script), f"http://127.0.0.1:{t.port}/"]
         before = cpu_seconds(pid)
+        threads_before = thread_cpu(pid)
         proc = await asyncio.to_thread(subprocess.run, command, capture_output=True, text=True)
         if proc.returncode != 0:
             raise SystemExit(f"wrk failed: {proc.stderr}")
@@ -261,13 +305,20 @@ async def wrk_round(
         answered += result.requests - result.non_2xx
         errors += result.non_2xx + result.socket_errors
         if measure:
-            cpu = (cpu_seconds(pid) - before) * 1000 / max(1, result.requests)
+            requests = max(1, result.requests)
+            cpu = (cpu_seconds(pid) - before) * 1000 / requests
+            threads = {
+                name: (seconds - threads_before.get(name, 0.0)) * 1000 / requests
+                for name, seconds in thread_cpu(pid).items()
+            }
     assert result is not None
-    return Round(t.name, result.rps, result.p50, result.p99, answered, errors, cpu)
+    return Round(t.name, result.rps, result.p50, result.p99, answered, errors, cpu, threads)
 
 
-def start(command: list[str], env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
-    process = subprocess.Popen(command, env=env)
+def start(
+    command: list[str], env: dict[str, str], port: int, cwd: str | None = None
+) -> subprocess.Popen[bytes]:
+    process = subprocess.Popen(command, env=env, cwd=cwd)
     try:
         wait_ready(port, process) if "bench.authz" in " ".join(command) else wait_port(port)
     except BaseException:
@@ -304,15 +355,25 @@ def start_peer(tmp: str) -> tuple[subprocess.Popen[bytes] | None, int, str]:
     return start(command, env, port), port, setup.stdout.strip()
 
 
-def profile(pid: int, seconds: float, tmp: str, t: Target, connections: int) -> None:
-    """Sample the server with py-spy under ``/authz`` load; print the hottest frames."""
+def profile(
+    pid: int,
+    seconds: float,
+    tmp: str,
+    t: Target,
+    connections: int,
+    native: bool = False,
+    prefix: list[str] | None = None,
+    keep: str | None = None,
+) -> None:
+    """Sample the server with py-spy under ``t``'s load; print the hottest frames."""
     py_spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
     if not Path(py_spy).exists():
         print("profile skipped: py-spy is not installed")
         return
-    out = Path(tmp) / "authz.folded"
+    out = Path(tmp) / f"{t.name}.folded"
     spy = subprocess.Popen(
         [
+            *(prefix or []),
             py_spy,
             "record",
             "-p",
@@ -325,7 +386,8 @@ def profile(pid: int, seconds: float, tmp: str, t: Target, connections: int) -> 
             "raw",
             "-o",
             str(out),
-            "--nonblocking",
+            # Stopping the process per sample is what reading its C frames needs.
+            *(["--native"] if native else ["--nonblocking"]),
             # Only the thread holding the GIL: without it the writer thread waiting in
             # COMMIT's fsync (no GIL, no CPU) would be counted as if it were busy.
             "--gil",
@@ -337,6 +399,7 @@ def profile(pid: int, seconds: float, tmp: str, t: Target, connections: int) -> 
     script.write_text(t.script())
     subprocess.run(
         [
+            *(prefix or []),
             "wrk",
             "-t2",
             f"-c{connections}",
@@ -351,7 +414,10 @@ def profile(pid: int, seconds: float, tmp: str, t: Target, connections: int) -> 
     if not out.exists():
         print(f"profile skipped: py-spy could not sample ({err.decode()[-300:]})")
         return
-    print_profile(out.read_text())
+    if keep:
+        Path(keep).mkdir(parents=True, exist_ok=True)
+        shutil.copy(out, Path(keep) / out.name)
+    print_profile(out.read_text(), t.name)
 
 
 # Where a sample's time goes: the first frame (innermost first) matching a bucket.
@@ -382,7 +448,7 @@ def _bucket(frames: list[str]) -> str:
     return "other"
 
 
-def print_profile(folded: str) -> None:
+def print_profile(folded: str, name: str) -> None:
     totals: collections.Counter[str] = collections.Counter()
     functions: collections.Counter[str] = collections.Counter()
     samples = 0
@@ -398,11 +464,11 @@ def print_profile(folded: str) -> None:
     if not samples:
         print("profile: no samples")
         return
-    print(f"\nprofile of /authz ({samples} samples holding the GIL, by innermost known frame):")
+    print(f"\nprofile of {name} ({samples} samples holding the GIL, by innermost known frame):")
     for name, count in totals.most_common():
         print(f"  {count / samples:6.1%}  {name}")
     print("hottest leaf functions:")
-    for frame, count in functions.most_common(12):
+    for frame, count in functions.most_common(20):
         print(f"  {count / samples:6.1%}  {frame[:110]}")
 
 
@@ -441,6 +507,14 @@ async def bench(args: argparse.Namespace) -> int:
                 "GQL_KEYS_ACCOUNT_RATE_LIMIT_REQUESTS": "0",
             }
             nopool = start(command, nopool_env, nopool_port)
+        base: subprocess.Popen[bytes] | None = None
+        base_port = 0
+        if args.baseline:
+            base_port = free_port()
+            checkout = str(Path(args.baseline).resolve())
+            base_env = {**env, "GQL_KEYS_PORT": str(base_port), "PYTHONPATH": checkout}
+            base = start(command, base_env, base_port, cwd=checkout)
+            names += [BASELINE_SIDES[n] for n in list(names) if n in BASELINE_SIDES]
         peer, peer_port, peer_key = (None, 0, "")
         if "peer" in names:
             peer, peer_port, peer_key = start_peer(tmp)
@@ -458,6 +532,7 @@ async def bench(args: argparse.Namespace) -> int:
                 order = names if r % 2 == 0 else list(reversed(names))
                 for name in order:
                     ports = {"peer": peer_port, "nopool": nopool_port}
+                    ports.update(dict.fromkeys(KIND, base_port))
                     signer = hooked if name == "hooked" else creds
                     t = target(name, ports.get(name, port), signer, peer_key, int(time.time()))
                     pid = server.pid
@@ -465,6 +540,8 @@ async def bench(args: argparse.Namespace) -> int:
                         pid = peer.pid
                     elif name == "nopool" and nopool:
                         pid = nopool.pid
+                    elif name in KIND and base:
+                        pid = base.pid
                     result = await wrk_round(
                         t,
                         pid,
@@ -478,19 +555,26 @@ async def bench(args: argparse.Namespace) -> int:
                     print(
                         f"  round {r + 1} {name:7s} {result.rps:8.0f} req/s"
                         f"  p50 {result.p50:6.2f} ms  p99 {result.p99:7.2f} ms"
-                        f"  CPU {result.cpu_ms:.3f} ms/req  errors {result.errors}"
+                        f"  CPU {result.cpu_ms:.3f} ms/req ("
+                        + ", ".join(
+                            f"{n} {ms:.3f}" for n, ms in sorted(result.threads.items()) if ms
+                        )
+                        + f")  errors {result.errors}"
                     )
             print_writer_metrics(read_metrics(port, creds.monitor))
-            if args.profile:
+            for side in args.profile_side if args.profile else ():
                 profile(
                     server.pid,
                     args.profile,
                     tmp,
-                    target("authz", port, creds, peer_key, int(time.time())),
+                    target(side, port, creds, peer_key, int(time.time())),
                     args.connections,
+                    args.native,
+                    PIN_WRK if args.pin else None,
+                    args.profile_out,
                 )
         finally:
-            for process in (server, nopool, peer):
+            for process in (server, nopool, base, peer):
                 if process is not None:
                     process.terminate()
                     process.wait(timeout=60)
@@ -507,15 +591,38 @@ async def bench(args: argparse.Namespace) -> int:
         )
         for name, rs in rounds.items()
     }
-    print("\n| run     | req/s (median) | p50 ms | p99 ms | CPU ms/req | x floor |")
-    print("|---------|---------------:|-------:|-------:|-----------:|--------:|")
+    print("\n| run        | req/s (median) | p50 ms | p99 ms | CPU ms/req | x floor |")
+    print("|------------|---------------:|-------:|-------:|-----------:|--------:|")
     floor_rps = summary.get("floor", (0.0,))[0]
     for name, (rps, p50, p99, cpu) in summary.items():
         ratio = f"{rps / floor_rps:7.2f}" if floor_rps else "      -"
-        print(f"| {name:7s} | {rps:14.0f} | {p50:6.2f} | {p99:6.2f} | {cpu:10.3f} | {ratio} |")
-    deciders = ("authz", "nopool", "hooked", "graphql")
-    decided = sum(x.answered for n in deciders for x in rounds.get(n, []))
-    errors = sum(x.errors for n in ("floor", *deciders) for x in rounds.get(n, []))
+        print(f"| {name:10s} | {rps:14.0f} | {p50:6.2f} | {p99:6.2f} | {cpu:10.3f} | {ratio} |")
+    # Paired by round: the runs of one round are back to back, so a load that drifts over
+    # the whole run moves both sides of each ratio alike. CPU per request is the steadier
+    # reading on a shared machine (another process on core 0 slows req/s, not CPU/req).
+    for side, against in (
+        ("authz", "floor"),
+        ("hooked", "authz"),
+        ("authz@base", "floor"),
+        ("graphql", "trivial"),
+        ("gql@base", "triv@base"),
+        ("authz", "authz@base"),
+        ("graphql", "gql@base"),
+    ):
+        if side in rounds and against in rounds:
+            pairs = list(zip(rounds[side], rounds[against], strict=True))
+            rps_ratios = [a.rps / b.rps for a, b in pairs]
+            cpu_ratio = median([b.cpu_ms / a.cpu_ms for a, b in pairs if a.cpu_ms])
+            print(
+                f"{side} / {against}: {median(rps_ratios):.3f}x req/s (per round: "
+                f"{', '.join(f'{x:.3f}' for x in rps_ratios)}); {cpu_ratio:.3f}x by CPU per "
+                "request"
+            )
+    deciding = ("authz", "nopool", "hooked", "graphql", "authz@base", "gql@base")
+    decided = sum(x.answered for n in deciding for x in rounds.get(n, []))
+    errors = sum(
+        x.errors for n in (*deciding, "floor", "trivial", "triv@base") for x in rounds.get(n, [])
+    )
     peer_errors = sum(x.errors for x in rounds.get("peer", []))
     print(
         f"\ndecisions answered (authz + graphql): {decided}; usage_logs rows: {logged} "
@@ -526,8 +633,15 @@ async def bench(args: argparse.Namespace) -> int:
         "every decision allowed, no errors": denied == 0 and errors == 0,
     }
     authz = summary.get("authz")
-    if authz and floor_rps:
-        goals["/authz >= 0.5x floor (aim 0.7x)"] = authz[0] >= 0.5 * floor_rps
+    if "authz" in rounds and "floor" in rounds:
+        # Judged by the median of per-round ratios (see above), not by the two medians.
+        per_round = [a.rps / f.rps for a, f in zip(rounds["authz"], rounds["floor"], strict=True)]
+        goals["/authz >= 0.5x floor (aim 0.6x), paired by round"] = median(per_round) >= 0.5
+    if "graphql" in rounds and "trivial" in rounds:
+        ratios = [g.rps / t.rps for g, t in zip(rounds["graphql"], rounds["trivial"], strict=True)]
+        goals["verifyApiRequest >= 0.45x the trivial query, paired by round"] = (
+            median(ratios) >= 0.45
+        )
     if authz and "peer" in summary:
         goals["/authz >= 5x peer"] = authz[0] >= 5 * summary["peer"][0]
         print(f"/authz / peer: {authz[0] / summary['peer'][0]:.1f}x")
@@ -577,7 +691,27 @@ def main() -> None:
         type=float,
         default=0.0,
         metavar="SECONDS",
-        help="afterwards, sample /authz with py-spy for SECONDS",
+        help="afterwards, sample the server with py-spy for SECONDS under each "
+        "--profile-side's load",
+    )
+    parser.add_argument(
+        "--profile-side",
+        nargs="+",
+        choices=("floor", "authz", "graphql", "trivial"),
+        default=["authz"],
+        help="the loads to profile under (default authz)",
+    )
+    parser.add_argument(
+        "--baseline",
+        metavar="DIR",
+        help="also measure /authz and verifyApiRequest (of the sides chosen) on a server run "
+        "from the checkout in DIR, e.g. a `git worktree` of an older commit",
+    )
+    parser.add_argument(
+        "--native", action="store_true", help="profile C frames too (py-spy --native)"
+    )
+    parser.add_argument(
+        "--profile-out", metavar="DIR", help="keep each profile's folded stacks in DIR"
     )
     sys.exit(asyncio.run(bench(parser.parse_args())))
 

@@ -19,6 +19,9 @@ to answer ``"allowed":true``, and afterwards the 2xx count from ``wrk``'s summar
 compared with the growth of ``usage_logs`` (and its denied rows, which must stay 0).
 ``verifyApiRequest`` runs on graphql-core's executor like every other operation; the hot
 path for gateways is ``/authz`` (``bench/authz.py`` compares both with the floor).
+``--pin`` runs the server on core 0 (``taskset``: its threads, the usage-log writer's
+included) and ``wrk`` on core 1, as the house compares figures; it also prints the
+server's CPU time per request, which a busy machine disturbs less than throughput.
 
 The floor's p99 is far above its p50 (about 70-130 ms against 11 ms here). That tail is
 not ours: a 10-line ASGI app that burns the floor's 170 us per request under the same
@@ -59,6 +62,9 @@ FLOOR_QUERY = "{ __typename }"
 GATEWAY_PATH = "/api/v4/spot/orders"
 GATEWAY_QUERY = "currency_pair=BTC_USDT&status=open"
 EMPTY_SHA512 = hashlib.sha512(b"").hexdigest()
+# ``--pin``: the server (its threads included) on core 0, the load generator on core 1.
+PIN_SERVER = ["taskset", "-c", "0"]
+PIN_WRK = ["taskset", "-c", "1"]
 
 
 @dataclass
@@ -306,7 +312,14 @@ async def check_one(port: int, request: bytes, expect: bytes) -> None:
 
 
 async def wrk_round(
-    name: str, load: Load, port: int, connections: int, warmup: float, duration: float, tmp: str
+    name: str,
+    load: Load,
+    port: int,
+    connections: int,
+    warmup: float,
+    duration: float,
+    tmp: str,
+    prefix: list[str] | None = None,
 ) -> Measured:
     """A warm-up and a measured ``wrk`` run with a freshly signed request."""
     request = load.request()
@@ -317,7 +330,8 @@ async def wrk_round(
     for seconds in (warmup, duration):
         if seconds <= 0:
             continue
-        command = ["wrk", f"-t{min(2, connections)}", f"-c{connections}", f"-d{seconds:g}s"]
+        command = [*(prefix or []), "wrk", f"-t{min(2, connections)}", f"-c{connections}"]
+        command += [f"-d{seconds:g}s"]
         command += ["--latency", "-s", str(script), f"http://127.0.0.1:{port}/graphql"]
         # In a thread: the loop policy installed after start-up cannot watch children.
         proc = await asyncio.to_thread(subprocess.run, command, capture_output=True, text=True)
@@ -422,6 +436,7 @@ async def bench(args: argparse.Namespace) -> int:
         )
         creds = await create_credentials(env)
         command = [
+            *(PIN_SERVER if args.pin else []),
             sys.executable,
             "-c",
             "from gql_keys.cli.main import main; main()",
@@ -448,7 +463,14 @@ async def bench(args: argparse.Namespace) -> int:
                     cpu_before = cpu_seconds(server.pid)
                     if use_wrk:
                         result = await wrk_round(
-                            name, load, port, args.connections, args.warmup, args.duration, tmp
+                            name,
+                            load,
+                            port,
+                            args.connections,
+                            args.warmup,
+                            args.duration,
+                            tmp,
+                            PIN_WRK if args.pin else None,
                         )
                     else:
                         raw, answered = await run_round(
@@ -482,18 +504,27 @@ async def bench(args: argparse.Namespace) -> int:
             median([r.rps for r in rs]),
             median([r.p50 for r in rs]),
             median([r.p99 for r in rs]),
+            median(cpu_ms[name]),
         )
         for name, rs in results.items()
     }
     floor, verify = summary["floor"], summary["verify"]
     print()
-    print("| run    | req/s (median) | p50 ms | p99 ms |")
-    print("|--------|---------------:|-------:|-------:|")
-    for name, (rps, p50, p99) in summary.items():
-        print(f"| {name:6s} | {rps:14.0f} | {p50:6.1f} | {p99:6.1f} |")
+    print("| run    | req/s (median) | p50 ms | p99 ms | CPU ms/req |")
+    print("|--------|---------------:|-------:|-------:|-----------:|")
+    for name, (rps, p50, p99, cpu) in summary.items():
+        print(f"| {name:6s} | {rps:14.0f} | {p50:6.1f} | {p99:6.1f} | {cpu:10.3f} |")
     print(
         f"| ratio  | {verify[0] / floor[0]:14.2f} | {verify[1] / floor[1]:6.2f} | "
-        f"{verify[2] / floor[2]:6.2f} |"
+        f"{verify[2] / floor[2]:6.2f} | {floor[3] / verify[3]:10.2f} |"
+    )
+    # Per round, the two sides ran back to back: a load that drifts over the run moves
+    # both sides of each ratio alike.
+    paired = [v.rps / f.rps for f, v in zip(results["floor"], results["verify"], strict=True)]
+    print(
+        f"verify / floor req/s, median of per-round ratios: {median(paired):.2f} "
+        f"({', '.join(f'{x:.2f}' for x in paired)}); floor CPU / verify CPU per request: "
+        f"{floor[3] / verify[3]:.2f}"
     )
     # The floor's p99 carries a queueing tail of a saturated single uvicorn worker (the
     # docstring); against the floor's p50 the comparison does not lean on that tail.
@@ -521,6 +552,9 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--only", choices=("floor", "verify"), help="run one side (profiling)")
+    parser.add_argument(
+        "--pin", action="store_true", help="server on core 0, wrk on core 1 (taskset)"
+    )
     parser.add_argument(
         "--client",
         choices=("auto", "wrk", "asyncio"),

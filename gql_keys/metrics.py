@@ -6,15 +6,17 @@ at a fresh folder before any worker starts: every worker then writes its values 
 files there and :meth:`Metrics.render` sums all workers, so whichever worker answers a
 scrape reports the totals.
 
-Counters on the request path count into plain integers and reach ``prometheus_client``
-on :meth:`Metrics.flush`: before every scrape, and every second while several workers
-share the folder (a multi-process increment writes to a memory-mapped file under a
-lock, several times the cost of the increment itself).
+Counters and the verification latency histogram on the request path count into plain
+numbers and reach ``prometheus_client`` on :meth:`Metrics.flush`: before every scrape,
+and every second while several workers share the folder (an increment of
+``prometheus_client`` takes a lock, and a multi-process one writes to a memory-mapped
+file, several times the cost of the addition itself).
 """
 
 from __future__ import annotations
 
 import asyncio
+import bisect
 import contextlib
 import os
 
@@ -88,21 +90,55 @@ class LabelledCounter:
             child.inc(amount)
 
 
+class BufferedHistogram:
+    """A histogram whose observations are a bucket search and two additions until
+    :meth:`flush` adds them to ``prometheus_client``'s bucket and sum values (its own
+    ``observe`` locks the sum and one bucket for every observation)."""
+
+    __slots__ = ("_bounds", "_counts", "_histogram", "_sum")
+
+    def __init__(self, histogram: Histogram) -> None:
+        self._histogram = histogram
+        # prometheus_client's upper bounds, +Inf last: ``observe`` counts a value in the
+        # first bucket whose bound it does not exceed, as bisect_left finds it.
+        self._bounds: list[float] = list(histogram._upper_bounds)
+        self._counts = [0] * len(self._bounds)
+        self._sum = 0.0
+
+    def observe(self, amount: float) -> None:
+        self._counts[bisect.bisect_left(self._bounds, amount)] += 1
+        self._sum += amount
+
+    def flush(self) -> None:
+        counts, self._counts = self._counts, [0] * len(self._bounds)
+        amount, self._sum = self._sum, 0.0
+        if not any(counts):
+            return
+        histogram = self._histogram
+        histogram._sum.inc(amount)
+        for bucket, count in zip(histogram._buckets, counts, strict=True):
+            if count:
+                bucket.inc(count)
+
+
 class Metrics:
     """Every metric of the process; names are part of what dashboards and alerts read."""
 
     def __init__(self) -> None:
         self.registry = registry = CollectorRegistry()
-        self._buffered: list[BufferedCounter | LabelledCounter] = []
+        self._buffered: list[BufferedCounter | LabelledCounter | BufferedHistogram] = []
         self.verifications = self._labelled(
             "gql_keys_verifications_total", "Verification decisions by code.", "code"
         )
-        self.verification_seconds = Histogram(
-            "gql_keys_verification_seconds",
-            "Time to decide and durably log one verification.",
-            buckets=LATENCY_BUCKETS,
-            registry=registry,
+        self.verification_seconds = BufferedHistogram(
+            Histogram(
+                "gql_keys_verification_seconds",
+                "Time to decide and durably log one verification.",
+                buckets=LATENCY_BUCKETS,
+                registry=registry,
+            )
         )
+        self._buffered.append(self.verification_seconds)
         self.partner_requests = self._labelled(
             "gql_keys_partner_requests_total",
             "Signed partner requests on /graphql by code.",

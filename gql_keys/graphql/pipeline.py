@@ -3,12 +3,13 @@
 Error codes first (outermost, so they see every error), the token limit for the parser,
 our validation rules, then the parse and validation caches. The rules are built once, so
 the validation cache (keyed on the schema, the parsed document and the rules) hits for a
-document it has seen; the parser cache hands out the same document for the same text.
+document it has seen; the parser cache hands out the same document for the same text,
+so the validation cache finds it by identity (see :class:`ValidationByIdentity`).
 """
 
 from __future__ import annotations
 
-import functools
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 
 from strawberry.extensions import (
@@ -38,11 +39,48 @@ def validate_document(
     return validate(schema, document, rules, hide_suggestions=True)
 
 
-_cached_validate_document = functools.lru_cache(maxsize=CACHE_SIZE)(validate_document)
+_Rules = tuple[type[ASTValidationRule], ...]
+
+
+class ValidationByIdentity:
+    """:func:`validate_document`'s errors, least recently used out past ``maxsize``,
+    found by the schema's and the document's identity and the rules' value.
+
+    An ``lru_cache`` keyed on the document hashes it on every lookup, and graphql-core's
+    nodes hash all their fields, so every node of the document is visited per request.
+    The parser cache hands out the same document object for the same text, so its
+    identity finds it; an entry holds its schema and document, so their ids cannot be
+    reused while it lives. A document parsed anew (evicted from the parser cache) is
+    simply validated again."""
+
+    def __init__(self, maxsize: int) -> None:
+        self.maxsize = maxsize
+        self._entries: OrderedDict[
+            tuple[int, int, _Rules],
+            tuple[GraphQLSchema, DocumentNode, list[GraphQLError]],
+        ] = OrderedDict()
+
+    def __call__(
+        self, schema: GraphQLSchema, document: DocumentNode, rules: _Rules
+    ) -> list[GraphQLError]:
+        key = (id(schema), id(document), rules)
+        entry = self._entries.get(key)
+        if entry is not None and entry[0] is schema and entry[1] is document:
+            self._entries.move_to_end(key)
+            return entry[2]
+        errors = validate_document(schema, document, rules)
+        self._entries[key] = (schema, document, errors)
+        if len(self._entries) > self.maxsize:
+            self._entries.popitem(last=False)
+        return errors
+
+
+_cached_validate_document = ValidationByIdentity(CACHE_SIZE)
 
 
 class QuietValidationCache(ValidationCache):
-    """Strawberry's ``ValidationCache``, validating without suggestions."""
+    """Strawberry's ``ValidationCache``, validating without suggestions, finding
+    documents by identity."""
 
     def __init__(self) -> None:
         super().__init__(maxsize=CACHE_SIZE)

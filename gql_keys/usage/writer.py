@@ -178,9 +178,13 @@ class UsageWriter:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._closing = False
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     async def start(self) -> None:
         self._closing = False
+        # Kept for record_nowait: asyncio.get_running_loop() makes a getpid system call
+        # each time (CPython 3.11 checks for a fork), once per verification otherwise.
+        self._loop = asyncio.get_running_loop()
         self._wake = asyncio.Event()
         self._task = asyncio.create_task(self._run(), name="usage-log-writer")
 
@@ -199,7 +203,8 @@ class UsageWriter:
 
     def record_nowait(self, entry: UsageEntry) -> asyncio.Future[int]:
         """Queue ``entry``; the future resolves to its row id once committed."""
-        future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        loop = self._loop if self._task is not None else None
+        future: asyncio.Future[int] = (loop or asyncio.get_running_loop()).create_future()
         if self._task is None or self._closing:
             future.set_exception(ServiceUnavailable("The usage log is not accepting writes."))
             return future

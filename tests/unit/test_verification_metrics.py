@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from gql_keys.metrics import Metrics
+from prometheus_client import Histogram
+
+from gql_keys.metrics import LATENCY_BUCKETS, Metrics
 
 
 def test_render_has_help_type_labels_and_cumulative_buckets() -> None:
@@ -56,3 +58,21 @@ def test_every_metric_name_dashboards_read_is_rendered() -> None:
         assert f"# TYPE {name} " in text, name
     assert "_created" not in text
     assert "gql_keys_redis_available 1.0" in text
+
+
+def test_buffered_latency_histogram_renders_what_prometheus_client_would() -> None:
+    """Bounds included (``le``), +Inf, sum and count, across several flushes."""
+    metrics = Metrics()
+    reference = Histogram("reference_seconds", "x", buckets=LATENCY_BUCKETS, registry=None)
+    values = [0.0, 0.0005, 0.00051, 0.001, 0.004, 0.025, 1.0, 2.5, 2.6, 40.0]
+    for n, value in enumerate(values):
+        metrics.verification_seconds.observe(value)
+        reference.observe(value)
+        if n % 3 == 0:
+            metrics.flush()
+    text = metrics.render().decode()
+    (family,) = list(reference.collect())
+    for sample in family.samples:
+        name = sample.name.replace("reference_seconds", "gql_keys_verification_seconds")
+        labels = "".join(f'{{le="{v}"}}' for v in sample.labels.values())
+        assert f"{name}{labels} {float(sample.value)!r}" in text, (name, labels)

@@ -28,7 +28,7 @@ from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from gql_keys.broker.events import ActivityEvent
 from gql_keys.graphql.activity.types import KeyActivityEventType
 from gql_keys.services.activity import principal_key
-from graphql import ExecutionResult, OperationDefinitionNode
+from graphql import ExecutionResult, GraphQLResolveInfoHelpers, OperationDefinitionNode
 
 _payloads: weakref.WeakKeyDictionary[ActivityEvent, KeyActivityEventType] = (
     weakref.WeakKeyDictionary()
@@ -48,9 +48,15 @@ Shared = tuple[OperationDefinitionNode, "ExecutionResult | asyncio.Future[Execut
 
 class SharedEventExecutor(StrawberryGraphQLCoreExecutionContext):
     """Strawberry's executor; a subscription event it has already executed for the same
-    audience, operation and variables is answered with that execution's result."""
+    audience, operation and variables is answered with that execution's result. Every
+    operation's executor (it is the schema's only one) is freed as soon as it finishes:
+    see :func:`_helpers_of`."""
 
     _sharing_key: tuple[int, str, str] | None = None
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.async_helpers = _helpers_of(self)
 
     def build_per_event_executor(self, payload: Any) -> Any:
         key = self._sharing_key
@@ -85,6 +91,28 @@ class SharedEventExecutor(StrawberryGraphQLCoreExecutionContext):
         audience = principal_key(principal) if principal is not None else ""
         variables = json.dumps(self.variable_values.coerced, sort_keys=True, default=repr)
         return (id(self.operation), audience, variables)
+
+
+def _helpers_of(executor: SharedEventExecutor) -> GraphQLResolveInfoHelpers:
+    """graphql-core's resolver helpers, reaching ``executor`` through a weak reference.
+
+    graphql-core builds them from bound methods of the executor it stores them on: a
+    reference cycle, so every finished execution (and the context, request and response
+    it reaches) waited for the garbage collector, about a fifth of a ``verifyApiRequest``.
+    Resolvers use them only while their execution runs, which keeps the executor alive."""
+    ref = weakref.ref(executor)
+
+    def gather(values: Any) -> Any:
+        alive = ref()
+        assert alive is not None, "an execution's helpers used after it finished"
+        return alive.gather_async_work(values)
+
+    def track(values: Any) -> None:
+        alive = ref()
+        assert alive is not None, "an execution's helpers used after it finished"
+        alive.track_async_work(values)
+
+    return GraphQLResolveInfoHelpers(gather=gather, track=track)
 
 
 class _Executed:
