@@ -30,6 +30,7 @@ from harness.journey import (  # noqa: E402
     verifier_token,
 )
 from harness.live_server import LiveServer, settings_for  # noqa: E402
+from harness.webhook_receiver import WebhookReceiver  # noqa: E402
 
 OUT = ROOT / "docs" / "screenshots"
 SPOT = "/api/v4/spot/orders"
@@ -166,6 +167,32 @@ def main() -> int:
                 expect(page.get_by_role("table", name="Your sub-accounts")).to_contain_text("1")
                 page.evaluate("() => document.activeElement?.blur()")
                 shoot(page, "sub-accounts")
+
+                page.get_by_role("navigation").get_by_role("link", name="Usage").click()
+                expect(page.get_by_role("heading", name="Usage")).to_be_visible()
+                expect(page.get_by_role("region", name="Usage logs")).to_contain_text(
+                    "market-maker"
+                )
+                page.evaluate("() => document.activeElement?.blur()")
+                shoot(page, "usage")
+
+                with WebhookReceiver() as receiver:
+                    page.get_by_role("link", name="Notifications").click()
+                    page.get_by_role("button", name="Add endpoint").click()
+                    dialog.get_by_label("URL").fill(receiver.url)
+                    dialog.get_by_label("Description").fill("ops pager")
+                    dialog.get_by_label("Google Authenticator code").fill(next_code(server, seed))
+                    dialog.get_by_role("button", name="Create endpoint").click()
+                    expect(dialog.get_by_label("Signing secret")).to_be_visible()
+                    dialog.get_by_role("button", name="Done").click()
+                    card = page.get_by_role("region", name=f"Endpoint {receiver.url}")
+                    card.get_by_role("button", name="Send test").click()
+                    receiver.wait_for(1, timeout=15)
+                    expect(card.get_by_role("row").filter(has_text="test")).to_contain_text(
+                        "Delivered", timeout=15_000
+                    )
+                    page.evaluate("() => document.activeElement?.blur()")
+                    shoot(page, "notifications")
 
                 page.get_by_role("link", name="Security").click()
                 expect(page.get_by_role("table", name="Where you are signed in")).to_be_visible()

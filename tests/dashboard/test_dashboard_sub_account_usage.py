@@ -93,7 +93,7 @@ def test_the_sub_account_filter_narrows_usage_to_its_keys_and_stays_in_the_addre
     expect(narrowed.get_by_role("row").filter(has_text="desk-bot")).to_have_count(1)
     expect(narrowed.get_by_role("row").filter(has_text="master-bot")).to_have_count(0)
 
-    page.get_by_label("Sub-account").select_option(label="All: your keys and your sub-accounts'")
+    page.get_by_label("Sub-account").select_option(label="All keys")
     page.get_by_role("button", name="Apply filters").click()
     expect(master_row).to_be_visible()
     assert page.evaluate("location.hash") == "#/usage"

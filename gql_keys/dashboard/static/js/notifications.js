@@ -145,8 +145,7 @@ function Endpoint({ endpoint, onChanged, onError }) {
       </div>
     </div>
     ${endpoint.description && html`<p>${endpoint.description}</p>`}
-    <p>${endpoint.disabled ? html`<strong>Disabled</strong> after its last 20 deliveries failed.` : "Active"}
-      · ${endpoint.events.map((e) => titles.get(e) ?? e).join(", ")}</p>
+    <p>${endpoint.disabled ? html`<strong>Disabled</strong> after its last 20 deliveries failed.` : "Active"}${" · "}${endpoint.events.map((e) => titles.get(e) ?? e).join(", ")}</p>
     <h3>Recent deliveries</h3>
     <${Deliveries} endpoint=${endpoint} />
   </section>`;

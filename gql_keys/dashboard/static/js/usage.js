@@ -44,7 +44,7 @@ function Filters({ filters, subs, onApply }) {
   return html`<form class="filters" onSubmit=${submit} aria-label="Filter usage">
     <div class="field"><label for="usage-sub">Sub-account</label>
       <select id="usage-sub" value=${draft.subAccountId} onChange=${set("subAccountId")}>
-        <option value="">All: your keys and your sub-accounts'</option>
+        <option value="">All keys</option>
         ${subs.map((s) => html`<option value=${s.id} key=${s.id}>${s.label}</option>`)}
       </select></div>
     <div class="field"><label for="usage-outcome">Outcome</label>
