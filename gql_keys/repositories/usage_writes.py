@@ -101,9 +101,9 @@ def _sqlite_row(row: Sequence[object]) -> Sequence[object]:
     """A usage-log row (:data:`LOG_COLUMNS` order) with its time and flag in SQLite form."""
     occurred_at, allowed = row[2], row[3]
     if isinstance(occurred_at, datetime):
-        return (row[0], row[1], sqlite_datetime(occurred_at), int(allowed), *row[4:])
+        return (row[0], row[1], sqlite_datetime(occurred_at), 1 if allowed else 0, *row[4:])
     if isinstance(allowed, bool):
-        return (*row[:3], int(allowed), *row[4:])
+        return (*row[:3], 1 if allowed else 0, *row[4:])
     return row
 
 
