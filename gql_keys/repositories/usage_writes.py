@@ -15,7 +15,7 @@ import sqlite3
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from itertools import chain
 from typing import Any
 
@@ -61,9 +61,37 @@ class Statement:
     params: list[object]
 
 
+_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+# The last second sqlite_datetime formatted: a batch's rows mostly share one.
+_last_second: tuple[tuple[int, int, int, int], str] = ((0, 0, 0, 0), "")
+
+
+def sqlite_datetime(at: datetime) -> str:
+    """``at.isoformat(" ")``, the text Tortoise stores SQLite datetimes as. For a UTC time
+    the part up to the second is reused from the previous call when it is the same second:
+    a row's time was the largest part of building it."""
+    global _last_second
+    if at.tzinfo is not UTC:
+        return at.isoformat(" ")
+    second = (at.toordinal(), at.hour, at.minute, at.second)
+    key, prefix = _last_second
+    if key != second:
+        prefix = at.replace(microsecond=0, tzinfo=None).isoformat(" ")
+        _last_second = (second, prefix)
+    micro = at.microsecond
+    return f"{prefix}.{micro:06d}+00:00" if micro else prefix + "+00:00"
+
+
+def utc_day(at: datetime) -> int:
+    """Days from the epoch to ``at``'s UTC day."""
+    if at.tzinfo is UTC:
+        return at.toordinal() - _EPOCH_ORDINAL
+    return int(at.timestamp()) // DAY_SECONDS
+
+
 def _sqlite_value(value: object) -> object:
     if isinstance(value, datetime):
-        return value.isoformat(" ")  # the format Tortoise stores SQLite datetimes in
+        return sqlite_datetime(value)
     if isinstance(value, bool):
         return int(value)
     return value
@@ -72,8 +100,10 @@ def _sqlite_value(value: object) -> object:
 def _sqlite_row(row: Sequence[object]) -> Sequence[object]:
     """A usage-log row (:data:`LOG_COLUMNS` order) with its time and flag in SQLite form."""
     occurred_at, allowed = row[2], row[3]
-    if isinstance(occurred_at, datetime) or isinstance(allowed, bool):
-        return (*row[:2], _sqlite_value(occurred_at), _sqlite_value(allowed), *row[4:])
+    if isinstance(occurred_at, datetime):
+        return (row[0], row[1], sqlite_datetime(occurred_at), 1 if allowed else 0, *row[4:])
+    if isinstance(allowed, bool):
+        return (*row[:3], 1 if allowed else 0, *row[4:])
     return row
 
 
@@ -122,7 +152,7 @@ def day_totals(rows: Sequence[Sequence[object]]) -> dict[int, list[int]]:
     for row in rows:
         at, allowed = row[2], row[3]
         assert isinstance(at, datetime)
-        day = int(at.timestamp()) // DAY_SECONDS
+        day = utc_day(at)
         total = counts.get(day)
         if total is None:
             total = counts[day] = [0, 0]

@@ -27,6 +27,7 @@ from gql_keys.repositories.usage_writes import (
     LastUse,
     RollupDelta,
     SqliteBatchWriter,
+    utc_day,
     write_batch,
 )
 from gql_keys.settings import Settings
@@ -116,11 +117,18 @@ def bucket_starts(at: datetime) -> tuple[tuple[str, datetime], ...]:
 
 def rollups_for(entries: list[UsageEntry]) -> list[RollupDelta]:
     # Count per (key, minute) first: a batch spans few minutes, so few datetimes are built.
-    per_minute: dict[tuple[int, int], list[int]] = defaultdict(lambda: [0, 0])
+    per_minute: dict[tuple[int, int], list[int]] = {}
     for entry in entries:
         if entry.api_key_id is not None:
-            minute = int(entry.occurred_at.timestamp() // 60)
-            per_minute[(entry.api_key_id, minute)][0 if entry.allowed else 1] += 1
+            at = entry.occurred_at
+            if at.tzinfo is UTC:  # as verify() makes it; timestamp() costs 5x this
+                minute = (utc_day(at) * 24 + at.hour) * 60 + at.minute
+            else:
+                minute = int(at.timestamp() // 60)
+            count = per_minute.get((entry.api_key_id, minute))
+            if count is None:
+                count = per_minute[(entry.api_key_id, minute)] = [0, 0]
+            count[0 if entry.allowed else 1] += 1
     counts: dict[tuple[int, str, datetime], list[int]] = defaultdict(lambda: [0, 0])
     for (key_id, minute), (allowed, denied) in per_minute.items():
         for bucket, start in bucket_starts(datetime.fromtimestamp(minute * 60, UTC)):

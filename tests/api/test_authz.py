@@ -211,6 +211,31 @@ async def test_body_sha512_header_stands_for_the_body(
     assert (response.status_code, label(response)) == expected
 
 
+async def test_check_announced_empty_is_judged_on_the_empty_body_or_the_header(
+    client: httpx.AsyncClient, rt: Runtime
+) -> None:
+    """nginx announces ``Content-Length: 0`` on every check: no body, so the signature is
+    checked over the empty body's hash, or over ``X-Body-Sha512`` when it is sent."""
+    user = await create_user()
+    row, secret = await create_active_key(rt, user.id)
+    token = await verifier_token()
+    empty = partner(rt, row, secret)
+    empty.headers["Content-Length"] = "0"
+    assert (await check(client, "nginx", empty, token)).status_code == 200
+    body = b'{"amount":"3"}'
+    posted = partner(rt, row, secret, method="POST", query="", body=body)
+    posted.signature = posted.signed_headers()["SIGN"]
+    posted.headers["X-Body-Sha512"] = hashlib.sha512(body).hexdigest()
+    posted.headers["Content-Length"] = "0"
+    posted.body = b""
+    assert (await check(client, "nginx", posted, token)).status_code == 200
+    forged = replace(posted, timestamp=f"{rt.clock.time() + 1:.4f}", signature=None)
+    forged.signature = forged.signed_headers()["SIGN"]
+    forged.headers = {**posted.headers, "X-Body-Sha512": hashlib.sha512(b"other").hexdigest()}
+    response = await check(client, "nginx", forged, token)
+    assert (response.status_code, label(response)) == (401, "INVALID_SIGNATURE")
+
+
 @pytest.mark.parametrize(
     ("headers", "seen"),
     [

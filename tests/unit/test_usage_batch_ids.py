@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import random
+from datetime import UTC, datetime, timedelta, timezone
 
 from gql_keys.models import UsageLog
-from gql_keys.repositories.usage_writes import SqliteBatchWriter, write_batch
+from gql_keys.repositories.usage_writes import (
+    SqliteBatchWriter,
+    sqlite_datetime,
+    utc_day,
+    write_batch,
+)
 from gql_keys.runtime import Runtime
 
 
@@ -29,3 +35,14 @@ async def test_each_returned_id_is_the_row_written_in_that_position(rt: Runtime)
         assert [stored[i].path for i in ids] == [f"/p/{start + i}" for i in range(size)]
         seen.extend(ids)
     assert seen == sorted(set(seen))
+
+
+def test_sqlite_rows_store_times_as_tortoise_writes_them() -> None:
+    """Rows the writer stores compare and parse like the ORM's own: the same text."""
+    rng = random.Random(25)
+    times = [datetime.fromtimestamp(rng.uniform(0, 4e9), UTC) for _ in range(2000)]
+    times += [t.replace(microsecond=0) for t in times[:50]]  # isoformat drops ".000000"
+    times.append(datetime(2026, 1, 1, 1, tzinfo=timezone(timedelta(hours=2))))
+    for at in times:
+        assert sqlite_datetime(at) == at.isoformat(" ")
+        assert utc_day(at) == int(at.timestamp()) // 86_400
