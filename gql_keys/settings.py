@@ -158,7 +158,8 @@ class Settings(BaseSettings):
     # ``gql-keys security-events prune`` deletes security-log rows older than this.
     # NEW_SIGN_IN compares with the last 30 days of sign-ins: a retention under 30 days
     # makes addresses look new sooner.
-    security_event_retention_days: int = 400
+    # At least 30: a sign-in is "new" when its address has no sign-in in the last 30 days.
+    security_event_retention_days: int = Field(default=400, ge=30)
 
     # Notifications (webhooks and e-mail), delivered from an outbox by every worker.
     # Seconds before each retry of a failed delivery; after the last it is FAILED.

@@ -36,8 +36,6 @@ def _prune(args: argparse.Namespace) -> int:
     if args.batch_size < 1:
         raise SystemExit("gql-keys: --batch-size must be at least 1")
     settings = load_settings()
-    if settings.security_event_retention_days < 1:
-        raise SystemExit("gql-keys: GQL_KEYS_SECURITY_EVENT_RETENTION_DAYS must be at least 1")
     retention = timedelta(days=settings.security_event_retention_days)
     now = datetime.now(UTC)
     progress = Progress(sys.stdout)

@@ -62,6 +62,8 @@ def test_empty_and_foreign_variables_leave_the_defaults() -> None:
         ("GQL_KEYS_SIGNATURE_WINDOW_SECONDS", "a minute"),
         ("GQL_KEYS_LOG_FORMAT", "xml"),
         ("GQL_KEYS_LOG_LEVEL", "loud"),
+        ("GQL_KEYS_SECURITY_EVENT_RETENTION_DAYS", "7"),  # new sign-ins look back 30 days
+        ("GQL_KEYS_SMTP_URL", "http://mail.example.com"),
     ],
 )
 def test_a_bad_value_names_its_variable_on_one_line(variable: str, value: str) -> None:
