@@ -7,11 +7,11 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from playwright.sync_api import Page, expect
 
+from harness.axe import serious
 from harness.journey import (
     PASSWORD,
     SPOT_PATH,
@@ -201,20 +201,12 @@ def test_live_activity_reconnects_after_a_server_restart(page: Page, server: Liv
 
 
 def test_axe_finds_no_serious_or_critical_violation(page: Page, server: LiveServer) -> None:
-    def serious() -> list[str]:
-        results = Axe().run(page)
-        return [
-            f"{v['id']}: {v['help']} ({len(v['nodes'])} nodes)"
-            for v in results.response["violations"]
-            if v["impact"] in ("serious", "critical")
-        ]
-
     page.goto("/")
     expect(page.get_by_role("button", name="Sign in")).to_be_visible()
-    assert serious() == []
+    assert serious(page) == []
     page.get_by_role("link", name="Create account").click()
     expect(page.get_by_role("button", name="Create account")).to_be_visible()
-    assert serious() == []
+    assert serious(page) == []
 
     email, seed, token = account_with_two_factor(server)
     key, secret = api_key_for(server, token, seed, "for-axe")
@@ -225,30 +217,30 @@ def test_axe_finds_no_serious_or_critical_violation(page: Page, server: LiveServ
     sign_in(page, server, email, seed)
     expect(page.get_by_role("row").filter(has_text="for-axe")).to_be_visible()
     expect(page.get_by_role("log", name="Live activity").locator("li")).not_to_have_count(0)
-    assert serious() == []
+    assert serious(page) == []
     page.get_by_role("button", name="Create New Key").click()
     dialog = page.get_by_role("dialog")
     expect(dialog).to_be_visible()
-    assert serious() == []
+    assert serious(page) == []
     dialog.get_by_label("Label").fill("for-axe-2")
     dialog.get_by_label("Spot: read").check()
     dialog.get_by_label("Google Authenticator code").fill("000000")
     dialog.get_by_role("button", name="Next").click()
     expect(page.locator("#key-code-error")).not_to_be_empty()
-    assert serious() == []
+    assert serious(page) == []
     page.keyboard.press("Escape")
     page.get_by_role("link", name="for-axe").click()
     expect(page.locator("figure.chart canvas").first).to_be_visible()
     expect(page.locator(".badge-previous").first).to_be_visible()
-    assert serious() == []
+    assert serious(page) == []
     page.get_by_role("button", name="Edit").click()
     expect(page.get_by_role("dialog")).to_be_visible()
-    assert serious() == []
+    assert serious(page) == []
     page.keyboard.press("Escape")
     page.get_by_role("link", name="Security").click()
     expect(page.get_by_role("table", name="Where you are signed in")).to_be_visible()
     expect(page.get_by_role("button", name="Turn off two-factor")).to_be_disabled()
-    assert serious() == []
+    assert serious(page) == []
 
 
 def test_the_keys_table_marks_keys_expiring_within_7_days_and_unused_for_30(

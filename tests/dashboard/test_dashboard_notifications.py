@@ -6,24 +6,15 @@ from __future__ import annotations
 import re
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Page, expect
 from standardwebhooks import Webhook
 
+from harness.axe import serious
 from harness.journey import Recorder, account_with_two_factor, next_code, sign_in
 from harness.live_server import LiveServer
 from harness.webhook_receiver import WebhookReceiver
 
 pytestmark = pytest.mark.browser
-
-
-def serious(page: Page) -> list[str]:
-    results = Axe().run(page)
-    return [
-        f"{v['id']}: {v['help']} ({len(v['nodes'])} nodes)"
-        for v in results.response["violations"]
-        if v["impact"] in ("serious", "critical")
-    ]
 
 
 def test_an_endpoint_is_added_with_a_code_tested_and_deleted(

@@ -7,9 +7,9 @@ from __future__ import annotations
 from urllib.parse import quote
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Page, expect
 
+from harness.axe import serious
 from harness.journey import (
     SPOT_PATH,
     Recorder,
@@ -49,15 +49,6 @@ def master_with_a_desk(server: LiveServer) -> tuple[str, str, str]:
     )
     assert (desk, master) == ("VALID", "IP_NOT_ALLOWED")
     return email, seed, sub_id
-
-
-def serious(page: Page) -> list[str]:
-    results = Axe().run(page)
-    return [
-        f"{v['id']}: {v['help']} ({len(v['nodes'])} nodes)"
-        for v in results.response["violations"]
-        if v["impact"] in ("serious", "critical")
-    ]
 
 
 def test_the_sub_account_filter_narrows_usage_to_its_keys_and_stays_in_the_address(

@@ -5,9 +5,9 @@ keys with confirmation."""
 from __future__ import annotations
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Page, expect
 
+from harness.axe import serious
 from harness.journey import (
     SPOT_PATH,
     account_with_two_factor,
@@ -101,15 +101,6 @@ def test_a_wrong_code_leaves_the_sub_account_locked(page: Page, server: LiveServ
     expect(code).to_have_attribute("aria-invalid", "true")
     page.keyboard.press("Escape")
     expect(row).to_contain_text("Locked")
-
-
-def serious(page: Page) -> list[str]:
-    results = Axe().run(page)
-    return [
-        f"{v['id']}: {v['help']} ({len(v['nodes'])} nodes)"
-        for v in results.response["violations"]
-        if v["impact"] in ("serious", "critical")
-    ]
 
 
 def test_the_new_views_have_no_serious_axe_violation(page: Page, server: LiveServer) -> None:
