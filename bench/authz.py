@@ -54,6 +54,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bench.verify import (
     EMPTY_SHA512,
@@ -77,6 +78,9 @@ from harness.authz import PartnerRequest, check_request
 from harness.keys import create_active_key
 from harness.webhook_receiver import WebhookReceiver
 
+if TYPE_CHECKING:
+    from starlette.applications import Starlette
+
 FLOOR_PREFIX = "/floor"
 NAMES = ("floor", "authz", "nopool", "hooked", "graphql", "trivial", "peer")
 # ``--baseline DIR``: the same requests to a server run from another checkout (an older
@@ -87,19 +91,13 @@ KIND = {"authz@base": "authz", "gql@base": "graphql", "triv@base": "trivial"}
 BENCH_POOL_REQUESTS = "1000000000"
 
 
-def serve() -> None:
-    """The server process: gql-keys' app plus the floor route, on one uvicorn worker."""
-    import uvicorn
+def floor_app(secret: bytes) -> Starlette:
+    """The floor: a bare Starlette app (no gql-keys middleware) that reads the headers
+    nginx sends ``/authz`` and checks the same HMAC-SHA512 with ``secret`` in memory."""
     from starlette.applications import Starlette
     from starlette.requests import Request
     from starlette.responses import Response
     from starlette.routing import Route
-    from starlette.types import Receive, Scope, Send
-
-    from gql_keys.cli.serve import server_options, serving_app
-    from gql_keys.settings import load_settings
-
-    secret = os.environ["BENCH_FLOOR_SECRET"].encode()
 
     async def floor(request: Request) -> Response:
         headers = request.headers
@@ -118,12 +116,24 @@ def serve() -> None:
         expected = hmac.new(secret, payload, hashlib.sha512).hexdigest()
         return Response(status_code=200 if hmac.compare_digest(expected, signature) else 401)
 
+    return Starlette(routes=[Route(FLOOR_PREFIX + "/{path:path}", floor)])
+
+
+def serve() -> None:
+    """The server process: gql-keys' app plus the floor route, on one uvicorn worker."""
+    import uvicorn
+    from starlette.applications import Starlette
+    from starlette.types import Receive, Scope, Send
+
+    from gql_keys.cli.serve import server_options, serving_app
+    from gql_keys.settings import load_settings
+
     settings = load_settings()
     app = serving_app()  # tuned exactly as ``gql-keys serve`` tunes its workers
     assert isinstance(app, Starlette)
     # The floor is a bare Starlette app (none of gql-keys' middleware), dispatched before
     # gql-keys' app, as ``/authz`` is dispatched before its middleware.
-    bare = Starlette(routes=[Route(FLOOR_PREFIX + "/{path:path}", floor)])
+    bare = floor_app(os.environ["BENCH_FLOOR_SECRET"].encode())
     floor_prefix = FLOOR_PREFIX + "/"
 
     async def both(scope: Scope, receive: Receive, send: Send) -> None:

@@ -43,12 +43,13 @@ async def _drive(spec: dict[str, Any], requests: int) -> dict[str, float]:
     """The child: build the app, run its lifespan, send ``requests`` requests."""
     from starlette.applications import Starlette
 
+    from bench.authz import floor_app
     from gql_keys.cli.serve import serving_app
 
     secret = os.environ["BENCH_FLOOR_SECRET"].encode()
     app = serving_app()
     assert isinstance(app, Starlette)
-    floor = _floor_app(secret)
+    floor = floor_app(secret)
     target = floor if spec["path"].startswith("/floor/") else app
 
     lifespan: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
@@ -139,38 +140,6 @@ async def _drive(spec: dict[str, Any], requests: int) -> dict[str, float]:
         "loop_us": loop / done * 1e6,
         "wall_us": wall / done * 1e6,
     }
-
-
-def _floor_app(secret: bytes) -> Any:
-    """bench.authz's floor: a bare Starlette app reading nginx's headers, checking HMAC."""
-    import hashlib
-    import hmac
-
-    from starlette.applications import Starlette
-    from starlette.requests import Request
-    from starlette.responses import Response
-    from starlette.routing import Route
-
-    empty = hashlib.sha512(b"").hexdigest()
-
-    async def floor(request: Request) -> Response:
-        headers = request.headers
-        key, timestamp, signature = (
-            headers.get("key"),
-            headers.get("timestamp"),
-            headers.get("sign"),
-        )
-        token = headers.get("x-verifier-token")
-        method = headers.get("x-original-method") or request.method
-        path, _, query = (headers.get("x-original-uri") or "").partition("?")
-        client_ip = headers.get("x-real-ip") or (request.client.host if request.client else "")
-        if not (key and timestamp and signature and token and client_ip):
-            return Response(status_code=401)
-        payload = f"{method}\n{path}\n{query}\n{empty}\n{timestamp}".encode()
-        expected = hmac.new(secret, payload, hashlib.sha512).hexdigest()
-        return Response(status_code=200 if hmac.compare_digest(expected, signature) else 401)
-
-    return Starlette(routes=[Route("/floor/{path:path}", floor)])
 
 
 def child() -> None:
