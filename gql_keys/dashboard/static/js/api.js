@@ -79,6 +79,23 @@ export function errorsByField(userErrors) {
   return out;
 }
 
+/**
+ * Opens a challenge with `open` (its payload is `data[field]`) and confirms it with `code`
+ * through `confirm`, a verifyTwoFactor document. Resolves to `{ done }` (verifyTwoFactor's
+ * payload) or `{ errors }` by field, a refused code under `code`; `spent` says whether the
+ * code was sent (a form clears it then).
+ */
+export async function openAndConfirm({ open, field, input, confirm, code }) {
+  const opened = (await gql(open, { input }))[field];
+  if (opened.userErrors.length > 0) return { errors: errorsByField(opened.userErrors), spent: false };
+  const done = (await gql(confirm, { input: { challengeId: opened.challenge.id, code } })).verifyTwoFactor;
+  if (done.userErrors.length > 0) {
+    const byField = errorsByField(done.userErrors);
+    return { errors: { code: byField.code ?? Object.values(byField).join(" ") }, spent: true };
+  }
+  return { done, spent: true };
+}
+
 /** The messages of errors no field on the form shows (`shown` lists the fields that do). */
 export function otherErrors(errors, shown) {
   return Object.entries(errors).filter(([field]) => !shown.includes(field)).map(([, message]) => message).join(" ") || null;

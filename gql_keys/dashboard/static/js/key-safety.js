@@ -1,6 +1,6 @@
 // Key safety: quarantine a key at once (confirmed), release it with a code (RELEASE_KEY),
 // and cancel a change that is still cooling off.
-import { errorsByField, gql, KEY_FIELDS, otherErrors } from "./api.js";
+import { errorsByField, gql, KEY_FIELDS, openAndConfirm, otherErrors } from "./api.js";
 import { html, useState } from "./lib.js";
 import { Alert, Dialog, Field } from "./ui.js";
 
@@ -64,14 +64,11 @@ export function ReleaseDialog({ apiKey, onClose, onDone }) {
     setBusy(true);
     setErrors({});
     try {
-      const opened = (await gql(RELEASE, { input: { id: apiKey.id } })).releaseApiKey;
-      if (opened.userErrors.length > 0) return setErrors(errorsByField(opened.userErrors));
-      const done = (await gql(CONFIRM, { input: { challengeId: opened.challenge.id, code } })).verifyTwoFactor;
-      setCode("");
-      if (done.userErrors.length > 0) {
-        const byField = errorsByField(done.userErrors);
-        return setErrors({ code: byField.code ?? Object.values(byField).join(" ") });
-      }
+      const { done, errors: refused, spent } = await openAndConfirm({
+        open: RELEASE, field: "releaseApiKey", input: { id: apiKey.id }, confirm: CONFIRM, code,
+      });
+      if (spent) setCode("");
+      if (refused) return setErrors(refused);
       onDone(done.apiKey);
     } catch (e) {
       setErrors({ "": e.message });

@@ -2,7 +2,7 @@
 // at once (its keys are denied), unlock it with a code (UNLOCK_SUB_ACCOUNT), delete it (its
 // keys die); and a sub-account's own page with its keys, created for it, and a link to
 // the usage view filtered to it.
-import { errorsByField, gql, KEY_FIELDS, otherErrors } from "./api.js";
+import { errorsByField, gql, KEY_FIELDS, openAndConfirm, otherErrors } from "./api.js";
 import { KeyDialogs, KeysTable } from "./keys.js";
 import { html, useCallback, useEffect, useState } from "./lib.js";
 import { Alert, Dialog, Field, Time } from "./ui.js";
@@ -48,14 +48,11 @@ function UnlockDialog({ sub, onClose, onDone }) {
     setBusy(true);
     setErrors({});
     try {
-      const opened = (await gql(UNLOCK, { input: { id: sub.id } })).unlockSubAccount;
-      if (opened.userErrors.length > 0) return setErrors(errorsByField(opened.userErrors));
-      const done = (await gql(CONFIRM, { input: { challengeId: opened.challenge.id, code } })).verifyTwoFactor;
-      setCode("");
-      if (done.userErrors.length > 0) {
-        const byField = errorsByField(done.userErrors);
-        return setErrors({ code: byField.code ?? Object.values(byField).join(" ") });
-      }
+      const { done, errors: refused, spent } = await openAndConfirm({
+        open: UNLOCK, field: "unlockSubAccount", input: { id: sub.id }, confirm: CONFIRM, code,
+      });
+      if (spent) setCode("");
+      if (refused) return setErrors(refused);
       onDone(done.subAccount);
     } catch (e) {
       setErrors({ "": e.message });
