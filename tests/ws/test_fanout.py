@@ -14,6 +14,7 @@ from gql_keys.global_ids import encode_global_id
 from gql_keys.graphql.activity import sharing, types
 from gql_keys.models import ApiKey, Session
 from gql_keys.runtime import Runtime
+from gql_keys.services.keys import delete_key
 from gql_keys.services.sessions import start_session
 from gql_keys.settings import Settings
 from harness.accounts import LOCAL_CLIENT
@@ -139,6 +140,31 @@ async def test_a_tokens_sockets_share_one_credential_check_and_close_together(
     await until(lambda: rt.sockets.watchdog_count == 0)
 
 
+STATUS = "subscription { keyActivity { id apiKey { label status } } }"
+
+
+async def test_a_verification_events_key_comes_from_the_key_cache_and_changes_show_at_once(
+    server_url: str, rt: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    user = await create_user()
+    key, _ = await create_active_key(rt, user.id)
+    session = await start_session(rt, user.id, LOCAL_CLIENT)
+    assert await rt.key_cache.get(key.key) is not None  # the verification looked it up
+    reads = counting(monkeypatch, types, "keys_by_ids")
+    async with open_socket(server_url) as tab:
+        await start(tab, session, STATUS)
+        await subscribed(rt, 1)
+        rt.hub.deliver(used(key, 1))
+        first = await tab.next_event()
+        assert reads == []  # a hundred events a second are not a hundred queries
+        await delete_key(rt, user.id, key.id, LOCAL_CLIENT)
+        rt.hub.deliver(used(key, 2))
+        while (event := await tab.next_event())["id"] != "2":
+            pass  # the KEY_DELETED event in between
+    assert first == {"id": "1", "apiKey": {"label": key.label, "status": "ACTIVE"}}
+    assert event == {"id": "2", "apiKey": {"label": key.label, "status": "DELETED"}}
+
+
 async def until(condition: Callable[[], bool], seconds: float = 10) -> None:
     async with asyncio.timeout(seconds):
         while not condition():
@@ -153,12 +179,12 @@ async def test_a_socket_that_closes_mid_execution_does_not_cancel_it_for_the_oth
     session = await start_session(rt, user.id, LOCAL_CLIENT)
     release = asyncio.Event()
     reading = asyncio.Event()
-    read_key: Callable[[int], Awaitable[ApiKey | None]] = types._read_key
+    read_key: Callable[..., Awaitable[ApiKey | None]] = types._read_key
 
-    async def slow_read(pk: int) -> ApiKey | None:
+    async def slow_read(*args: Any) -> ApiKey | None:
         reading.set()
         await release.wait()
-        return await read_key(pk)
+        return await read_key(*args)
 
     monkeypatch.setattr(types, "_read_key", slow_read)
     async with open_socket(server_url) as staying:
