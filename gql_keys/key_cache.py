@@ -276,13 +276,28 @@ class ServiceTokenCache:
         self.ttl = min(settings.key_cache_ttl_seconds, 5.0)
         self.negative_ttl = min(NEGATIVE_TTL_SECONDS, self.ttl)
         self._entries: dict[str, tuple[ServicePrincipal | None, float]] = {}
+        self._loading: dict[str, asyncio.Future[ServicePrincipal | None]] = {}
 
     async def get(self, digest: str) -> ServicePrincipal | None:
         now = self.time()
         cached = self._entries.get(digest)
         if cached is not None and cached[1] > now:
             return cached[0]
-        row = await live_service_token_by_digest(digest)
+        # One read per digest at a time: when the entry expires under load, the
+        # gateway's concurrent requests wait for that read instead of each making one.
+        pending = self._loading.get(digest)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        future: asyncio.Future[ServicePrincipal | None] = asyncio.get_running_loop().create_future()
+        self._loading[digest] = future
+        try:
+            row = await live_service_token_by_digest(digest)
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # waiters re-raise; do not warn when there are none
+            raise
+        finally:
+            del self._loading[digest]
         principal = (
             ServicePrincipal(token_id=row.id, name=row.name, role=ServiceRole(row.role))
             if row is not None
@@ -291,6 +306,7 @@ class ServiceTokenCache:
         if len(self._entries) >= MAX_NEGATIVE_ENTRIES:
             KeyCache._evict(self._entries, now)
         self._entries[digest] = (principal, now + (self.ttl if principal else self.negative_ttl))
+        future.set_result(principal)
         return principal
 
     def clear(self) -> None:

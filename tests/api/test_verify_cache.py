@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-import httpx
+import asyncio
 
-from gql_keys.models import ApiKey
+import httpx
+import pytest
+
+from gql_keys import key_cache
+from gql_keys.models import ApiKey, ServiceToken
 from gql_keys.runtime import Runtime
 from gql_keys.security.signing import hmac_sha512_hex
-from harness.keys import create_active_key, create_user
+from gql_keys.security.tokens import token_digest
+from harness.keys import create_active_key, create_user, verifier_token
 
 
 async def test_known_key_is_read_from_the_database_once(
@@ -61,3 +66,25 @@ def test_gate_documentation_vector() -> None:
         "55f84ea195d6fe57ce62464daaa7c3c02fa9d1dde954e4c898289c9a2407a3d6"
         "fb3faf24deff16790d726b66ac9f74526668b13bd01029199cc4fcc522418b8a"
     )
+
+
+async def test_a_gateways_concurrent_requests_read_its_token_once(
+    client: httpx.AsyncClient, rt: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    token = await verifier_token()
+    reads: list[str] = []
+    read = key_cache.live_service_token_by_digest
+
+    async def counted(digest: str) -> ServiceToken | None:
+        reads.append(digest)
+        await asyncio.sleep(0.01)  # the read is still running when the others arrive
+        return await read(digest)
+
+    monkeypatch.setattr(key_cache, "live_service_token_by_digest", counted)
+    found = await asyncio.gather(
+        *(rt.service_token_cache.get(token_digest(token)) for _ in range(20))
+    )
+    assert len(reads) == 1
+    assert {p.name if p else None for p in found} == {"gateway"}
+    assert await rt.service_token_cache.get(token_digest("gqs_unknown")) is None
+    assert len(reads) == 2
