@@ -9,6 +9,7 @@ import pytest
 
 from gql_keys import key_cache
 from gql_keys.models import ApiKey, ServiceToken
+from gql_keys.repositories import service_tokens
 from gql_keys.runtime import Runtime
 from gql_keys.security.signing import hmac_sha512_hex
 from gql_keys.security.tokens import token_digest
@@ -73,7 +74,7 @@ async def test_a_gateways_concurrent_requests_read_its_token_once(
 ) -> None:
     token = await verifier_token()
     reads: list[str] = []
-    read = key_cache.live_service_token_by_digest
+    read = service_tokens.live_service_token_by_digest
 
     async def counted(digest: str) -> ServiceToken | None:
         reads.append(digest)
