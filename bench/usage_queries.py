@@ -16,6 +16,9 @@ HOUR ``usage`` query. Goals: first page and key page <= 10 ms, HOUR usage <= 20 
 monitor's page with its count <= 50 ms. Then it removes the oldest days, one per round:
 ``logs prune`` drops a partition in ``partitioned`` and deletes in batches of 5,000 in
 ``flat``, both timed, and prints the plans (``EXPLAIN ANALYZE``) of the partitioned queries.
+
+Seeding 10 million rows twice takes minutes: ``--rounds 0 --keep`` only seeds and keeps
+the databases, ``--reuse STEM`` measures them (each run prunes their oldest days).
 """
 
 from __future__ import annotations
@@ -198,6 +201,19 @@ async def seed(url: str, rows: int, now: datetime) -> list[list[int]]:
     finally:
         await conn.close()
     return [grouped[u] for u in sorted(grouped)]
+
+
+async def kept(url: str) -> tuple[list[list[int]], datetime]:
+    """The keys by user of a database seeded by an earlier run, and when its rows end."""
+    conn = await asyncpg.connect(asyncpg_dsn(url))
+    try:
+        grouped: dict[int, list[int]] = defaultdict(list)
+        for row in await conn.fetch("SELECT user_id, id FROM api_keys ORDER BY user_id, id"):
+            grouped[row["user_id"]].append(row["id"])
+        last: datetime = await conn.fetchval("SELECT max(occurred_at) FROM usage_logs")
+    finally:
+        await conn.close()
+    return [grouped[u] for u in sorted(grouped)], last.replace(microsecond=0) + timedelta(seconds=1)
 
 
 def pct(samples: list[float], q: float) -> float:
@@ -398,12 +414,18 @@ async def create_database(base: str, name: str) -> str:
 async def main(args: argparse.Namespace) -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)
     base = args.postgres
-    stem = f"gql_keys_bench_{secrets.token_hex(3)}"
+    stem = args.reuse or f"gql_keys_bench_{secrets.token_hex(3)}"
     now = datetime.now(UTC).replace(microsecond=0)
     benches: dict[str, Bench] = {}
     names = {layout: f"{stem}_{layout}" for layout in LAYOUTS}
     try:
         for layout, name in names.items():
+            if args.reuse:
+                url = with_database(base, name)
+                keys_of, seeded_at = await kept(url)
+                print(f"{layout}: reusing {name} (seeded up to {seeded_at})", flush=True)
+                benches[layout] = Bench(url, keys_of, seeded_at)
+                continue
             url = await create_database(base, name)
             await migrate(Settings(data_dir=Path("/nonexistent"), database_url=url))
             started = time.perf_counter()
@@ -414,6 +436,8 @@ async def main(args: argparse.Namespace) -> None:
                 flush=True,
             )
             benches[layout] = Bench(url, keys_of, now)
+        if args.rounds == 0:
+            return  # seeded only (with --keep: for a later --reuse)
         results: dict[str, dict[str, list[float]]] = {
             layout: defaultdict(list) for layout in LAYOUTS
         }
@@ -465,6 +489,12 @@ def cli() -> None:
     )
     parser.add_argument("--no-explain", dest="explain", action="store_false")
     parser.add_argument("--keep", action="store_true", help="keep the seeded databases")
+    parser.add_argument(
+        "--reuse",
+        metavar="STEM",
+        help="measure the databases an earlier --keep run printed (gql_keys_bench_xxxxxx) "
+        "instead of seeding new ones; each run prunes their oldest days",
+    )
     asyncio.run(main(parser.parse_args()))
 
 
