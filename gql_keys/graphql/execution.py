@@ -18,11 +18,12 @@ which then produces exactly the result or the error it always did.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from operator import attrgetter
 from typing import Any
 
-from graphql.execution.collect_fields import FieldDetailsList
-from graphql.pyutils import AwaitableOrValue, Path, UndefinedType
+from graphql.execution.collect_fields import FieldDetailsList, GroupedFieldSet
+from graphql.pyutils import AwaitableOrValue, Path, gather_with_cancel
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 from strawberry.types.field import StrawberryField
@@ -66,10 +67,15 @@ def leaf_plan(field_def: GraphQLField) -> LeafPlan | None:
 
 
 _NOT_DONE = object()
+# Values that are never awaitable: no need to ask (the common case, checked by type).
+_PLAIN_TYPES = frozenset({str, int, bool, float, datetime})
 
 
 class LeafShortcutExecutor(StrawberryGraphQLCoreExecutionContext):
-    """Resolves basic leaf fields without graphql-core's per-field machinery."""
+    """Resolves basic leaf fields without graphql-core's per-field machinery.
+
+    ``execute_fields`` is graphql-core's (3.3), with the shortcut tried first for each
+    field; the path of a field is only built when graphql-core's own path runs."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -78,25 +84,63 @@ class LeafShortcutExecutor(StrawberryGraphQLCoreExecutionContext):
         self._shortcuts = manager is None or not manager.middlewares
         self._plans: dict[tuple[str, str], LeafPlan | None] = {}
 
-    def execute_field(
+    def execute_fields(
         self,
         parent_type: GraphQLObjectType,
-        source: Any,
-        field_details_list: FieldDetailsList,
-        path: Path,
+        source_value: Any,
+        path: Path | None,
+        grouped_field_set: GroupedFieldSet,
         position_context: Any,
-    ) -> AwaitableOrValue[Any] | UndefinedType:
-        if self._shortcuts:
-            value = self._leaf_value(parent_type, source, field_details_list)
-            if value is not _NOT_DONE:
-                return value
-        return super().execute_field(
-            parent_type, source, field_details_list, path, position_context
-        )
+    ) -> AwaitableOrValue[dict[str, Any]]:
+        if not self._shortcuts:
+            return super().execute_fields(
+                parent_type, source_value, path, grouped_field_set, position_context
+            )
+        results: dict[str, Any] = {}
+        is_awaitable = self.is_awaitable
+        leaf_value = self._leaf_value
+        awaitable_fields: list[str] = []
+        try:
+            for response_name, field_details_list in grouped_field_set.items():
+                value = leaf_value(parent_type, source_value, field_details_list)
+                if value is not _NOT_DONE:
+                    results[response_name] = value
+                    continue
+                result = self.execute_field(
+                    parent_type,
+                    source_value,
+                    field_details_list,
+                    Path(path, response_name, parent_type.name),
+                    position_context,
+                )
+                if result is not Undefined:
+                    results[response_name] = result
+                    if is_awaitable(result):
+                        awaitable_fields.append(response_name)
+        except Exception:
+            if awaitable_fields:
+                # Settle the awaitables other fields created: they may fail too.
+                self.settle_in_background([results[field] for field in awaitable_fields])
+            raise
+        if not awaitable_fields:
+            return results
+
+        async def get_results() -> dict[str, Any]:
+            if len(awaitable_fields) == 1:
+                field = awaitable_fields[0]
+                results[field] = await results[field]
+            else:
+                awaited = await gather_with_cancel(*(results[f] for f in awaitable_fields))
+                results.update(zip(awaitable_fields, awaited, strict=True))
+            return results
+
+        return get_results()
 
     def _leaf_value(
         self, parent_type: GraphQLObjectType, source: Any, field_details_list: FieldDetailsList
     ) -> Any:
+        """The completed value of a basic leaf field, or ``_NOT_DONE`` when graphql-core's
+        own path has to run (another kind of field, a null, an error)."""
         node = field_details_list[0].node
         key = (parent_type.name, node.name.value)
         plans = self._plans
@@ -110,7 +154,11 @@ class LeafShortcutExecutor(StrawberryGraphQLCoreExecutionContext):
         getter, coerce = plan
         try:
             value = getter(source)
-            if value is None or isinstance(value, Exception) or self.is_awaitable(value):
+            if value is None:
+                return _NOT_DONE
+            if value.__class__ not in _PLAIN_TYPES and (
+                isinstance(value, Exception) or self.is_awaitable(value)
+            ):
                 return _NOT_DONE
             coerced = coerce(value)
         except Exception:  # graphql-core's own path raises it again and reports it
