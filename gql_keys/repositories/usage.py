@@ -11,7 +11,7 @@ from tortoise.functions import Sum
 from tortoise.transactions import in_transaction
 
 from gql_keys.models import ApiKey, UsageLog, UsageRollup, UsageTotal
-from gql_keys.repositories.usage_writes import DAY_SECONDS, add_totals
+from gql_keys.repositories.usage_writes import DAY_SECONDS, SqlParams, add_totals
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,14 +111,48 @@ async def log_by_id(scope: LogScope, pk: int) -> UsageLog | None:
     return await UsageLog.filter(_filtered(scope, LogFilter()), id=pk).first()
 
 
+@dataclass(frozen=True, slots=True)
+class RollupRow:
+    api_key_id: int
+    bucket_start: datetime
+    allowed: int
+    denied: int
+
+
 async def rollups(
     api_key_ids: Sequence[int], bucket: str, since: datetime, until: datetime | None
-) -> list[UsageRollup]:
-    """Rollup rows of ``bucket`` size starting in [since, until), ordered per key by time."""
-    condition = Q(api_key_id__in=list(api_key_ids), bucket=bucket, bucket_start__gte=since)
+) -> list[RollupRow]:
+    """Rollup rows of ``bucket`` size starting in [since, until), ordered per key by time.
+
+    Raw SQL and plain rows: a 30-day HOUR window is up to 720 rows per key, and building
+    (then converting) a model per row took about three quarters of the time of the read.
+    """
+    if not api_key_ids:
+        return []
+    db = UsageRollup._meta.db
+    postgres = db.capabilities.dialect == "postgres"
+    params = SqlParams(postgres)
+    keys = ", ".join(params.add(pk) for pk in api_key_ids)
+    sql = (
+        "SELECT api_key_id, bucket_start, allowed, denied FROM usage_rollups "
+        f"WHERE api_key_id IN ({keys}) AND bucket = {params.add(bucket)} "
+        f"AND bucket_start >= {params.add(since)}"
+    )
     if until is not None:
-        condition &= Q(bucket_start__lt=until)
-    return await UsageRollup.filter(condition).order_by("api_key_id", "bucket_start").all()
+        sql += f" AND bucket_start < {params.add(until)}"
+    sql += " ORDER BY api_key_id, bucket_start"
+    _, rows = await db.execute_query(sql, params.values)
+    # PostgreSQL hands out aware datetimes; SQLite the text Tortoise stores.
+    as_time = UsageRollup._meta.fields_map["bucket_start"].to_python_value
+    return [
+        RollupRow(
+            api_key_id=int(row[0]),
+            bucket_start=row[1] if isinstance(row[1], datetime) else as_time(row[1]),
+            allowed=int(row[2]),
+            denied=int(row[3]),
+        )
+        for row in rows
+    ]
 
 
 async def count_older_than(cutoff: datetime) -> int:
