@@ -76,6 +76,8 @@ def log_scope(principal: Principal | None) -> LogScope:
 
 
 def _utc(value: datetime) -> datetime:
+    if value.tzinfo is UTC:  # what PostgreSQL hands out: once per bucket of a usage read
+        return value
     if value.tzinfo is None:
         return value.replace(tzinfo=UTC)
     return value.astimezone(UTC)
