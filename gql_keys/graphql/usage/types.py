@@ -13,8 +13,8 @@ from gql_keys.graphql.context import Info
 from gql_keys.graphql.enums import Scope, VerificationCode
 from gql_keys.graphql.loaders import api_key_loader
 from gql_keys.graphql.node import Node
-from gql_keys.models import UsageLog as UsageLogRow
 from gql_keys.services.keys import may_read_key
+from gql_keys.services.usage import LogRow
 
 if TYPE_CHECKING:
     from gql_keys.graphql.keys.types import ApiKeyType
@@ -59,7 +59,7 @@ class UsageLogType(Node):
     )
 
     @classmethod
-    def from_row(cls, row: UsageLogRow, api_key: ApiKeyType | None) -> UsageLogType:
+    def from_row(cls, row: LogRow, api_key: ApiKeyType | None) -> UsageLogType:
         """The node of ``row``; ``api_key`` is its key when the reader may see it."""
         return cls(
             id=strawberry.ID(encode_global_id("UsageLog", row.id)),
@@ -77,7 +77,7 @@ class UsageLogType(Node):
 
 
 async def usage_log_nodes(
-    info: Info, rows: Sequence[UsageLogRow], with_keys: bool
+    info: Info, rows: Sequence[LogRow], with_keys: bool
 ) -> list[UsageLogType]:
     """The nodes of ``rows``. With ``with_keys`` (the operation asks for ``apiKey``), the
     keys of the whole page come in one batch through the request's loader and each node
