@@ -246,8 +246,8 @@ async def timed(
 
 PLANS = {
     "user first page": (
-        "SELECT * FROM usage_logs WHERE api_key_id IN "
-        "(SELECT id FROM api_keys WHERE user_id = $1) "
+        "SELECT * FROM usage_logs WHERE api_key_id = ANY(ARRAY("
+        "SELECT id FROM api_keys WHERE user_id = $1)) "
         "ORDER BY occurred_at DESC, id DESC LIMIT 101",
         "user",
     ),

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
+from typing import Any
 
-from tortoise.expressions import Q, Subquery
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.expressions import Q
 from tortoise.functions import Sum
 from tortoise.transactions import in_transaction
 
-from gql_keys.models import ApiKey, UsageLog, UsageRollup, UsageTotal
-from gql_keys.repositories.usage_writes import DAY_SECONDS, add_totals
+from gql_keys.models import UsageLog, UsageRollup, UsageTotal
+from gql_keys.repositories.usage_writes import DAY_SECONDS, SqlParams, add_totals
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,33 +40,116 @@ class LogFilter:
     signed_with_previous_secret: bool | None = None
 
 
-def _filtered(scope: LogScope, flt: LogFilter) -> Q:
-    conditions: list[Q] = []
+@dataclass(frozen=True, slots=True)
+class LogRow:
+    """One usage-log row as pages read it (plain values, no model)."""
+
+    id: int
+    key: str
+    occurred_at: datetime
+    allowed: bool
+    code: str
+    client_ip: str
+    method: str
+    path: str
+    required_scope: str | None
+    signed_with_previous_secret: bool
+    api_key_id: int | None
+
+
+_ROW_COLUMNS = (
+    "id, key, occurred_at, allowed, code, client_ip, method, path, required_scope, "
+    "signed_with_previous_secret, api_key_id"
+)
+
+
+def _utc(moment: datetime) -> datetime:
+    """``moment`` in UTC (naive taken as UTC), the form the rows' times are kept in."""
+    if moment.tzinfo is UTC:
+        return moment
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+def _where(
+    scope: LogScope,
+    flt: LogFilter,
+    after: tuple[datetime, int] | None,
+    params: SqlParams,
+    page: bool,
+) -> str:
+    """The SQL condition for the rows ``scope`` may read that match ``flt`` (and come
+    after the keyset ``after``), its values added to ``params``.
+
+    A user's rows are those of their keys. For a newest-first page over all of them on
+    PostgreSQL the key ids are taken first, once (``= ANY(ARRAY(...))``, an init plan),
+    so that the walk of the partitions filters on them directly instead of joining each
+    row to ``api_keys``: a user's first page took 4.0 ms with the semi-join and 2.4 ms
+    with the ids (1M rows, 39 partitions). A count, or a page of one key, walks one index
+    per key either way and keeps the semi-join.
+    """
+    add = params.add
+    conditions: list[str] = []
     if scope.api_key_id is not None:
-        conditions.append(Q(api_key_id=scope.api_key_id))
+        conditions.append(f"api_key_id = {add(scope.api_key_id)}")
     if scope.user_id is not None:
-        # A semi-join on the owner's key ids: the planner walks the
-        # (api_key_id, occurred_at, id) index per key rather than the whole table.
-        owned = ApiKey.filter(user_id=scope.user_id).values("id")
-        conditions.append(Q(api_key_id__in=Subquery(owned)))
+        owned = f"SELECT id FROM api_keys WHERE user_id = {add(scope.user_id)}"
+        if page and params.postgres and flt.api_key_id is None:
+            conditions.append(f"api_key_id = ANY(ARRAY({owned}))")
+        else:
+            conditions.append(f"api_key_id IN ({owned})")
     if flt.api_key_id is not None:
-        conditions.append(Q(api_key_id=flt.api_key_id))
+        conditions.append(f"api_key_id = {add(flt.api_key_id)}")
     if flt.sub_account_id is not None:
-        its_keys = ApiKey.filter(sub_account_id=flt.sub_account_id).values("id")
-        conditions.append(Q(api_key_id__in=Subquery(its_keys)))
+        conditions.append(
+            f"api_key_id IN (SELECT id FROM api_keys WHERE sub_account_id = "
+            f"{add(flt.sub_account_id)})"
+        )
     if flt.codes is not None:
-        conditions.append(Q(code__in=list(flt.codes)))
+        codes = ", ".join(add(code) for code in flt.codes)
+        conditions.append(f"code IN ({codes})" if codes else "1 = 0")
     if flt.allowed is not None:
-        conditions.append(Q(allowed=flt.allowed))
+        conditions.append(f"allowed = {add(flt.allowed)}")
     if flt.since is not None:
-        conditions.append(Q(occurred_at__gte=flt.since))
+        conditions.append(f"occurred_at >= {add(_utc(flt.since))}")
     if flt.until is not None:
-        conditions.append(Q(occurred_at__lt=flt.until))
+        conditions.append(f"occurred_at < {add(_utc(flt.until))}")
     if flt.client_ip is not None:
-        conditions.append(Q(client_ip=flt.client_ip))
+        conditions.append(f"client_ip = {add(flt.client_ip)}")
     if flt.signed_with_previous_secret is not None:
-        conditions.append(Q(signed_with_previous_secret=flt.signed_with_previous_secret))
-    return Q(*conditions) if conditions else Q()
+        conditions.append(f"signed_with_previous_secret = {add(flt.signed_with_previous_secret)}")
+    if after is not None:
+        at, pk = _utc(after[0]), after[1]
+        conditions.append(
+            f"(occurred_at < {add(at)} OR (occurred_at = {add(at)} AND id < {add(pk)}))"
+        )
+    return " AND ".join(conditions) if conditions else "1 = 1"
+
+
+def _log_rows(rows: Sequence[Any]) -> list[LogRow]:
+    """Rows in :data:`_ROW_COLUMNS` order; SQLite hands out times as text, flags as 0/1."""
+    as_time = UsageLog._meta.fields_map["occurred_at"].to_python_value
+    return [
+        LogRow(
+            id=row[0],
+            key=row[1],
+            occurred_at=row[2] if isinstance(row[2], datetime) else as_time(row[2]),
+            allowed=bool(row[3]),
+            code=row[4],
+            client_ip=row[5],
+            method=row[6],
+            path=row[7],
+            required_scope=row[8],
+            signed_with_previous_secret=bool(row[9]),
+            api_key_id=row[10],
+        )
+        for row in rows
+    ]
+
+
+def _connection() -> BaseDBAsyncClient:
+    return UsageLog._meta.db
 
 
 async def page_logs(
@@ -72,17 +157,30 @@ async def page_logs(
     flt: LogFilter,
     limit: int,
     after: tuple[datetime, int] | None,
-) -> list[UsageLog]:
-    """Up to ``limit`` rows, newest first, strictly after the keyset ``after``."""
-    condition = _filtered(scope, flt)
-    if after is not None:
-        at, pk = after
-        condition &= Q(occurred_at__lt=at) | Q(occurred_at=at, id__lt=pk)
-    return await UsageLog.filter(condition).order_by("-occurred_at", "-id").limit(limit).all()
+) -> list[LogRow]:
+    """Up to ``limit`` rows, newest first, strictly after the keyset ``after``.
+
+    One SQL statement and plain rows: a page is 100 rows, and building a model per row
+    (and the statement through the query builder) was a large part of reading it."""
+    db = _connection()
+    params = SqlParams(db.capabilities.dialect == "postgres")
+    where = _where(scope, flt, after, params, page=True)
+    sql = (
+        f"SELECT {_ROW_COLUMNS} FROM usage_logs WHERE {where} "
+        f"ORDER BY occurred_at DESC, id DESC LIMIT {params.add(limit)}"
+    )
+    _, rows = await db.execute_query(sql, params.values)
+    return _log_rows(rows)
 
 
 async def count_logs(scope: LogScope, flt: LogFilter) -> int:
-    return await UsageLog.filter(_filtered(scope, flt)).count()
+    db = _connection()
+    params = SqlParams(db.capabilities.dialect == "postgres")
+    where = _where(scope, flt, None, params, page=False)
+    _, rows = await db.execute_query(
+        f"SELECT count(*) FROM usage_logs WHERE {where}", params.values
+    )
+    return int(rows[0][0])
 
 
 async def count_kept(since: datetime | None, until: datetime | None, allowed: bool | None) -> int:
@@ -107,18 +205,58 @@ async def count_kept(since: datetime | None, until: datetime | None, allowed: bo
     return allowed_rows if allowed else denied_rows
 
 
-async def log_by_id(scope: LogScope, pk: int) -> UsageLog | None:
-    return await UsageLog.filter(_filtered(scope, LogFilter()), id=pk).first()
+async def log_by_id(scope: LogScope, pk: int) -> LogRow | None:
+    db = _connection()
+    params = SqlParams(db.capabilities.dialect == "postgres")
+    where = _where(scope, LogFilter(), None, params, page=False)
+    sql = f"SELECT {_ROW_COLUMNS} FROM usage_logs WHERE {where} AND id = {params.add(pk)}"
+    _, rows = await db.execute_query(sql, params.values)
+    found = _log_rows(rows)
+    return found[0] if found else None
+
+
+@dataclass(frozen=True, slots=True)
+class RollupRow:
+    api_key_id: int
+    bucket_start: datetime
+    allowed: int
+    denied: int
 
 
 async def rollups(
     api_key_ids: Sequence[int], bucket: str, since: datetime, until: datetime | None
-) -> list[UsageRollup]:
-    """Rollup rows of ``bucket`` size starting in [since, until), ordered per key by time."""
-    condition = Q(api_key_id__in=list(api_key_ids), bucket=bucket, bucket_start__gte=since)
+) -> list[RollupRow]:
+    """Rollup rows of ``bucket`` size starting in [since, until), ordered per key by time.
+
+    Raw SQL and plain rows: a 30-day HOUR window is up to 720 rows per key, and building
+    (then converting) a model per row took about three quarters of the time of the read.
+    """
+    if not api_key_ids:
+        return []
+    db = _connection()
+    postgres = db.capabilities.dialect == "postgres"
+    params = SqlParams(postgres)
+    keys = ", ".join(params.add(pk) for pk in api_key_ids)
+    sql = (
+        "SELECT api_key_id, bucket_start, allowed, denied FROM usage_rollups "
+        f"WHERE api_key_id IN ({keys}) AND bucket = {params.add(bucket)} "
+        f"AND bucket_start >= {params.add(since)}"
+    )
     if until is not None:
-        condition &= Q(bucket_start__lt=until)
-    return await UsageRollup.filter(condition).order_by("api_key_id", "bucket_start").all()
+        sql += f" AND bucket_start < {params.add(until)}"
+    sql += " ORDER BY api_key_id, bucket_start"
+    _, rows = await db.execute_query(sql, params.values)
+    # PostgreSQL hands out aware datetimes; SQLite the text Tortoise stores.
+    as_time = UsageRollup._meta.fields_map["bucket_start"].to_python_value
+    return [
+        RollupRow(
+            api_key_id=int(row[0]),
+            bucket_start=row[1] if isinstance(row[1], datetime) else as_time(row[1]),
+            allowed=int(row[2]),
+            denied=int(row[3]),
+        )
+        for row in rows
+    ]
 
 
 async def count_older_than(cutoff: datetime) -> int:

@@ -107,7 +107,7 @@ def _sqlite_row(row: Sequence[object]) -> Sequence[object]:
     return row
 
 
-class _Params:
+class SqlParams:
     """Placeholders and values in the connection's style."""
 
     def __init__(self, postgres: bool) -> None:
@@ -167,7 +167,7 @@ def add_totals(
     if not counts:
         return None
     shard = os.getpid() % TOTAL_SHARDS if shard is None else shard
-    params = _Params(postgres)
+    params = SqlParams(postgres)
     values_sql = ", ".join(
         params.row((datetime.fromtimestamp(day * DAY_SECONDS, UTC), shard, allowed, denied))
         for day, (allowed, denied) in sorted(counts.items())
@@ -198,7 +198,7 @@ def follow_ups(
     if totals is not None:
         statements.append(totals)
     if rollups:
-        params = _Params(postgres)
+        params = SqlParams(postgres)
         values_sql = ", ".join(
             params.row((d.api_key_id, d.bucket, d.bucket_start, d.allowed, d.denied))
             for d in sorted(rollups, key=lambda d: (d.api_key_id, d.bucket, d.bucket_start))
@@ -214,7 +214,7 @@ def follow_ups(
             )
         )
     for use in sorted(last_uses, key=lambda u: u.api_key_id):
-        params = _Params(postgres)
+        params = SqlParams(postgres)
         at, ip, key_id = params.add(use.at), params.add(use.ip), params.add(use.api_key_id)
         # ``?`` placeholders bind in order, so the time is bound once more for the guard.
         before = params.add(use.at)

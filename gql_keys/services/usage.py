@@ -9,7 +9,6 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 from gql_keys.domain_errors import DomainError, ErrorCode, Forbidden, Unauthenticated
-from gql_keys.models import UsageLog
 from gql_keys.principals import (
     ApiKeyPrincipal,
     Principal,
@@ -19,7 +18,7 @@ from gql_keys.principals import (
 )
 from gql_keys.repositories import usage as repo
 from gql_keys.repositories import usage_partitions as partitions
-from gql_keys.repositories.usage import LogFilter, LogScope
+from gql_keys.repositories.usage import LogFilter, LogRow, LogScope
 from gql_keys.services.pruning import prune_in_batches
 
 __all__ = [
@@ -27,6 +26,7 @@ __all__ = [
     "BucketSize",
     "LogFilter",
     "LogPage",
+    "LogRow",
     "LogScope",
     "bucket_floor",
     "count_logs",
@@ -58,7 +58,7 @@ class Bucket:
 
 @dataclass(frozen=True, slots=True)
 class LogPage:
-    rows: list[UsageLog]
+    rows: list[LogRow]
     has_next_page: bool
 
 
@@ -76,6 +76,8 @@ def log_scope(principal: Principal | None) -> LogScope:
 
 
 def _utc(value: datetime) -> datetime:
+    if value.tzinfo is UTC:  # what PostgreSQL hands out: once per bucket of a usage read
+        return value
     if value.tzinfo is None:
         return value.replace(tzinfo=UTC)
     return value.astimezone(UTC)
@@ -117,7 +119,7 @@ async def count_logs(scope: LogScope, flt: LogFilter) -> int:
     return await repo.count_logs(scope, flt)
 
 
-async def log_by_id(principal: Principal | None, log_id: int) -> UsageLog | None:
+async def log_by_id(principal: Principal | None, log_id: int) -> LogRow | None:
     """One row the principal may read; None for a row outside its scope (or no scope)."""
     try:
         scope = log_scope(principal)

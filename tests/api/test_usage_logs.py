@@ -21,7 +21,7 @@ from harness.keys import (
     sign_request,
     verifier_token,
 )
-from tests.api.usage_support import entry, record
+from tests.api.usage_support import count_queries, entry, record
 
 LOGS = """
 query ($filter: UsageLogFilter, $first: Int, $after: String) {
@@ -226,3 +226,42 @@ async def test_node_loads_own_usage_log_and_hides_others(
     assert mine["data"]["node"] == {"id": global_id, "key": alice_key.key}
     theirs = await gql(client, query, {"id": global_id}, token=bob)
     assert theirs["data"]["node"] is None
+
+
+KEYS_BY_FRAGMENT = """
+fragment Key on ApiKey { id label }
+fragment Row on UsageLog { key apiKey { ...Key } }
+query { usageLogs(first: 100) { nodes { ...Row } edges { node { ... on UsageLog { id } } } } }
+"""
+
+
+def loads_keys(statement: str) -> bool:
+    """Whether ``statement`` reads whole key rows (not only a user's key ids)."""
+    return 'FROM "api_keys"' in statement and '"label"' in statement
+
+
+async def test_a_page_loads_its_keys_in_one_query_and_none_without_api_key(
+    client: httpx.AsyncClient, rt: Runtime
+) -> None:
+    user_id, token, key = await user_with_key(rt)
+    other, _ = await create_active_key(rt, user_id)
+    await record(
+        rt, *(entry(k, BASE + timedelta(seconds=i)) for i, k in enumerate([key, other] * 5))
+    )
+    expected = {
+        key.key: {"id": encode_global_id("ApiKey", key.id), "label": key.label},
+        other.key: {"id": encode_global_id("ApiKey", other.id), "label": other.label},
+    }
+    with count_queries() as counter:
+        body = await gql(client, KEYS_BY_FRAGMENT, {}, token=token)
+    assert "errors" not in body, body
+    page = body["data"]["usageLogs"]
+    assert [n["apiKey"] for n in page["nodes"]] == [expected[n["key"]] for n in page["nodes"]]
+    assert len(page["edges"]) == 10
+    assert sum(loads_keys(s) for s in counter.statements) == 1
+
+    with count_queries() as counter:
+        body = await gql(client, "{ usageLogs(first: 100) { nodes { key } } }", {}, token=token)
+    assert "errors" not in body, body
+    assert len(body["data"]["usageLogs"]["nodes"]) == 10
+    assert not any(loads_keys(s) for s in counter.statements)

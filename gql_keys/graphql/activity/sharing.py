@@ -23,10 +23,9 @@ import weakref
 from collections.abc import Awaitable
 from typing import Any
 
-from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
-
 from gql_keys.broker.events import ActivityEvent
 from gql_keys.graphql.activity.types import KeyActivityEventType
+from gql_keys.graphql.execution import LeafShortcutExecutor
 from gql_keys.services.activity import principal_key
 from graphql import ExecutionResult, GraphQLResolveInfoHelpers, OperationDefinitionNode
 
@@ -46,11 +45,11 @@ def payload_for(event: ActivityEvent) -> KeyActivityEventType:
 Shared = tuple[OperationDefinitionNode, "ExecutionResult | asyncio.Future[ExecutionResult]"]
 
 
-class SharedEventExecutor(StrawberryGraphQLCoreExecutionContext):
-    """Strawberry's executor; a subscription event it has already executed for the same
-    audience, operation and variables is answered with that execution's result. Every
-    operation's executor (it is the schema's only one) is freed as soon as it finishes:
-    see :func:`_helpers_of`."""
+class SharedEventExecutor(LeafShortcutExecutor):
+    """Strawberry's executor (with the leaf shortcut); a subscription event it has already
+    executed for the same audience, operation and variables is answered with that
+    execution's result. Every operation's executor (it is the schema's only one) is freed
+    as soon as it finishes: see :func:`_helpers_of`."""
 
     _sharing_key: tuple[int, str, str] | None = None
 

@@ -14,7 +14,8 @@ from gql_keys.graphql.pagination import (
     page_size,
 )
 from gql_keys.graphql.permissions import require_principal
-from gql_keys.graphql.usage.types import UsageLogFilter, UsageLogType
+from gql_keys.graphql.selection import selects
+from gql_keys.graphql.usage.types import UsageLogFilter, UsageLogType, usage_log_nodes
 from gql_keys.services import usage as service
 from gql_keys.services.usage import LogFilter, LogScope
 
@@ -75,17 +76,23 @@ class Query:
         limit = page_size(first)
         log_filter = _log_filter(filter)
         page = await service.page_logs(scope, log_filter, limit, decode_time_cursor(after))
-        nodes = [UsageLogType.from_row(row) for row in page.rows]
-        edges = [
-            Edge(cursor=encode_time_cursor(row.occurred_at, row.id), node=node)
-            for row, node in zip(page.rows, nodes, strict=True)
-        ]
+        rows = page.rows
+        with_keys = selects(info, ("nodes", "apiKey")) or selects(info, ("edges", "node", "apiKey"))
+        nodes = await usage_log_nodes(info, rows, with_keys)
+        # Cursors only when asked for (each is JSON in base64); pageInfo's is the last row's.
+        edges = (
+            [
+                Edge(cursor=encode_time_cursor(row.occurred_at, row.id), node=node)
+                for row, node in zip(rows, nodes, strict=True)
+            ]
+            if selects(info, ("edges",))
+            else []
+        )
+        end_cursor = encode_time_cursor(rows[-1].occurred_at, rows[-1].id) if rows else None
         return UsageLogConnection(
             edges=edges,
             nodes=nodes,
-            page_info=PageInfo(
-                has_next_page=page.has_next_page, end_cursor=edges[-1].cursor if edges else None
-            ),
+            page_info=PageInfo(has_next_page=page.has_next_page, end_cursor=end_cursor),
             scope=scope,
             log_filter=log_filter,
         )
@@ -96,4 +103,7 @@ async def load_usage_log_node(info: Info, pk: str) -> UsageLogType | None:
     if log_id is None:
         return None
     row = await service.log_by_id(info.context.principal, log_id)
-    return UsageLogType.from_row(row) if row is not None else None
+    if row is None:
+        return None
+    (node,) = await usage_log_nodes(info, [row], with_keys=selects(info, ("apiKey",)))
+    return node
