@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
@@ -152,6 +152,14 @@ def _connection() -> BaseDBAsyncClient:
     return UsageLog._meta.db
 
 
+# A newest-first page over day partitions: PostgreSQL's Merge Append reads the newest row
+# of every partition the query may touch (~35 for 30 days, 2-3 ms at 10M rows) before it
+# returns one. A page that fills from the last day (else week) of rows is exactly the
+# page of the whole table, since every row outside the window sorts after it; only a
+# page that does not fill is read again over a wider window.
+PAGE_WINDOWS: tuple[timedelta | None, ...] = (timedelta(days=1), timedelta(days=7), None)
+
+
 async def page_logs(
     scope: LogScope,
     flt: LogFilter,
@@ -160,17 +168,30 @@ async def page_logs(
 ) -> list[LogRow]:
     """Up to ``limit`` rows, newest first, strictly after the keyset ``after``.
 
-    One SQL statement and plain rows: a page is 100 rows, and building a model per row
-    (and the statement through the query builder) was a large part of reading it."""
+    One SQL statement (per window, see :data:`PAGE_WINDOWS`) and plain rows: a page is
+    100 rows, and building a model per row (and the statement through the query
+    builder) was a large part of reading it."""
     db = _connection()
-    params = SqlParams(db.capabilities.dialect == "postgres")
-    where = _where(scope, flt, after, params, page=True)
-    sql = (
-        f"SELECT {_ROW_COLUMNS} FROM usage_logs WHERE {where} "
-        f"ORDER BY occurred_at DESC, id DESC LIMIT {params.add(limit)}"
-    )
-    _, rows = await db.execute_query(sql, params.values)
-    return _log_rows(rows)
+    postgres = db.capabilities.dialect == "postgres"
+    # Where the newest rows are: only a hint, the result never depends on it.
+    newest = _utc(after[0]) if after is not None else datetime.now(UTC)
+    since = _utc(flt.since) if flt.since is not None else None
+    for window in PAGE_WINDOWS if postgres else (None,):
+        start = newest - window if window is not None else None
+        if start is not None and since is not None and since >= start:
+            continue  # the filter's own bound is narrower
+        params = SqlParams(postgres)
+        where = _where(scope, flt, after, params, page=True)
+        if start is not None:
+            where += f" AND occurred_at >= {params.add(start)}"
+        sql = (
+            f"SELECT {_ROW_COLUMNS} FROM usage_logs WHERE {where} "
+            f"ORDER BY occurred_at DESC, id DESC LIMIT {params.add(limit)}"
+        )
+        _, rows = await db.execute_query(sql, params.values)
+        if start is None or len(rows) >= limit:
+            return _log_rows(rows)
+    raise AssertionError("the last window is unbounded")  # pragma: no cover
 
 
 async def count_logs(scope: LogScope, flt: LogFilter) -> int:

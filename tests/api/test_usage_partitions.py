@@ -151,3 +151,31 @@ async def test_the_workers_sweep_makes_a_missing_day_ahead(rt: Runtime) -> None:
         sweep.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await sweep
+
+
+async def test_pages_newest_first_cross_days_weeks_and_the_future_without_a_gap(
+    rt: Runtime,
+) -> None:
+    user = await create_user()
+    key, _ = await create_active_key(rt, user.id)
+    now = datetime.now(UTC).replace(microsecond=0)
+    ages = [timedelta(hours=-2), timedelta(0), timedelta(hours=5)]  # a clock ahead, today
+    ages += [timedelta(days=3, minutes=m) for m in range(4)]  # this week, not today
+    ages += [timedelta(days=20, minutes=m) for m in range(5)]  # weeks ago
+    ages += [timedelta(days=3)]  # a tie on time, broken by id
+    ids = await record(rt, *(entry(key, now - age) for age in ages))
+    expected = [i for _, i in sorted(zip(ages, ids, strict=True), key=lambda p: (p[0], -p[1]))]
+    scope = LogScope(user_id=user.id)
+
+    for limit in (1, 2, 5, 20):
+        seen: list[int] = []
+        after: tuple[datetime, int] | None = None
+        while True:
+            page = await svc.page_logs(scope, LogFilter(), limit, after)
+            seen += [row.id for row in page.rows]
+            if not page.has_next_page:
+                break
+            after = (page.rows[-1].occurred_at, page.rows[-1].id)
+        assert seen == expected, limit
+    one_key = LogFilter(api_key_id=key.id, since=now - timedelta(days=30))
+    assert [r.id for r in (await svc.page_logs(scope, one_key, 20, None)).rows] == expected
