@@ -245,18 +245,26 @@ async def timed(
 
 
 PLANS = {
+    # Pages as the repository sends them first: over the last day (it widens the window
+    # only when the page does not fill).
     "user first page": (
         "SELECT * FROM usage_logs WHERE api_key_id = ANY(ARRAY("
         "SELECT id FROM api_keys WHERE user_id = $1)) "
+        "AND occurred_at >= now() - interval '1 day' "
         "ORDER BY occurred_at DESC, id DESC LIMIT 101",
         "user",
     ),
     "key-filtered page": (
         "SELECT * FROM usage_logs WHERE api_key_id = $1 "
+        "AND occurred_at >= now() - interval '1 day' "
         "ORDER BY occurred_at DESC, id DESC LIMIT 101",
         "key",
     ),
-    "monitor page": ("SELECT * FROM usage_logs ORDER BY occurred_at DESC, id DESC LIMIT 101", ""),
+    "monitor page": (
+        "SELECT * FROM usage_logs WHERE occurred_at >= now() - interval '1 day' "
+        "ORDER BY occurred_at DESC, id DESC LIMIT 101",
+        "",
+    ),
     "monitor count (kept)": (
         "SELECT SUM(allowed) AS a, SUM(denied) AS d FROM usage_totals",
         "",
