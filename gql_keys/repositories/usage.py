@@ -13,7 +13,8 @@ from tortoise.functions import Sum
 from tortoise.transactions import in_transaction
 
 from gql_keys.models import UsageLog, UsageRollup, UsageTotal
-from gql_keys.repositories.usage_writes import DAY_SECONDS, SqlParams, add_totals
+from gql_keys.repositories.sql import SqlParams
+from gql_keys.repositories.usage_writes import DAY_SECONDS, add_totals
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,6 +22,8 @@ from typing import Any
 from tortoise.connection import connections
 from tortoise.transactions import in_transaction
 
+from gql_keys.repositories.sql import SqlParams, sqlite_datetime
+
 LOG_COLUMNS = (
     "api_key_id",
     "key",
@@ -62,24 +64,6 @@ class Statement:
 
 
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
-# The last second sqlite_datetime formatted: a batch's rows mostly share one.
-_last_second: tuple[tuple[int, int, int, int], str] = ((0, 0, 0, 0), "")
-
-
-def sqlite_datetime(at: datetime) -> str:
-    """``at.isoformat(" ")``, the text Tortoise stores SQLite datetimes as. For a UTC time
-    the part up to the second is reused from the previous call when it is the same second:
-    a row's time was the largest part of building it."""
-    global _last_second
-    if at.tzinfo is not UTC:
-        return at.isoformat(" ")
-    second = (at.toordinal(), at.hour, at.minute, at.second)
-    key, prefix = _last_second
-    if key != second:
-        prefix = at.replace(microsecond=0, tzinfo=None).isoformat(" ")
-        _last_second = (second, prefix)
-    micro = at.microsecond
-    return f"{prefix}.{micro:06d}+00:00" if micro else prefix + "+00:00"
 
 
 def utc_day(at: datetime) -> int:
@@ -87,14 +71,6 @@ def utc_day(at: datetime) -> int:
     if at.tzinfo is UTC:
         return at.toordinal() - _EPOCH_ORDINAL
     return int(at.timestamp()) // DAY_SECONDS
-
-
-def _sqlite_value(value: object) -> object:
-    if isinstance(value, datetime):
-        return sqlite_datetime(value)
-    if isinstance(value, bool):
-        return int(value)
-    return value
 
 
 def _sqlite_row(row: Sequence[object]) -> Sequence[object]:
@@ -105,24 +81,6 @@ def _sqlite_row(row: Sequence[object]) -> Sequence[object]:
     if isinstance(allowed, bool):
         return (*row[:3], 1 if allowed else 0, *row[4:])
     return row
-
-
-class SqlParams:
-    """Placeholders and values in the connection's style."""
-
-    def __init__(self, postgres: bool) -> None:
-        self.postgres = postgres
-        self.values: list[object] = []
-
-    def add(self, value: object) -> str:
-        if self.postgres:
-            self.values.append(value)
-            return f"${len(self.values)}"
-        self.values.append(_sqlite_value(value))
-        return "?"
-
-    def row(self, values: Sequence[object]) -> str:
-        return "(" + ", ".join(self.add(v) for v in values) + ")"
 
 
 @functools.lru_cache(maxsize=128)

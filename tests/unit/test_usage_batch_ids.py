@@ -6,9 +6,9 @@ import random
 from datetime import UTC, datetime, timedelta, timezone
 
 from gql_keys.models import UsageLog
+from gql_keys.repositories.sql import sqlite_datetime
 from gql_keys.repositories.usage_writes import (
     SqliteBatchWriter,
-    sqlite_datetime,
     utc_day,
     write_batch,
 )
