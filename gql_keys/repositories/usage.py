@@ -176,6 +176,8 @@ async def page_logs(
     postgres = db.capabilities.dialect == "postgres"
     # Where the newest rows are: only a hint, the result never depends on it.
     newest = _utc(after[0]) if after is not None else datetime.now(UTC)
+    if flt.until is not None:
+        newest = min(newest, _utc(flt.until))
     since = _utc(flt.since) if flt.since is not None else None
     for window in PAGE_WINDOWS if postgres else (None,):
         start = newest - window if window is not None else None

@@ -179,3 +179,19 @@ async def test_pages_newest_first_cross_days_weeks_and_the_future_without_a_gap(
         assert seen == expected, limit
     one_key = LogFilter(api_key_id=key.id, since=now - timedelta(days=30))
     assert [r.id for r in (await svc.page_logs(scope, one_key, 20, None)).rows] == expected
+
+
+async def test_a_page_of_a_past_window_starts_at_its_end(rt: Runtime) -> None:
+    user = await create_user()
+    key, _ = await create_active_key(rt, user.id)
+    now = datetime.now(UTC).replace(microsecond=0)
+    ids = await record(rt, *(entry(key, now - timedelta(days=d)) for d in (1, 10, 11, 12, 30)))
+    scope = LogScope(user_id=user.id)
+    past = LogFilter(until=now - timedelta(days=9))
+    page = await svc.page_logs(scope, past, 2, None)
+    assert [r.id for r in page.rows] == ids[1:3]
+    assert page.has_next_page
+    after = (page.rows[-1].occurred_at, page.rows[-1].id)
+    rest = await svc.page_logs(scope, past, 2, after)
+    assert [r.id for r in rest.rows] == ids[3:5]
+    assert not rest.has_next_page
