@@ -20,3 +20,12 @@ class Clock:
 
     def advance(self, seconds: float) -> None:
         self.offset_seconds += seconds
+
+
+def as_utc(moment: datetime) -> datetime:
+    """``moment`` in UTC; a naive one is taken as UTC already."""
+    if moment.tzinfo is UTC:  # the common case (the clock's, PostgreSQL's): as it is
+        return moment
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)

@@ -16,9 +16,9 @@ import base64
 import binascii
 import ipaddress
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from gql_keys.metrics import Metrics
 from gql_keys.principals import ServicePrincipal, ServiceRole
@@ -29,6 +29,8 @@ from gql_keys.scopes import Scope, implied
 from gql_keys.security.keymaterial import looks_like_public_key_id, secret_aad
 from gql_keys.security.secretbox import SecretBox, SecretBoxError
 from gql_keys.settings import IPNetwork, Settings
+
+_T = TypeVar("_T")
 
 log = logging.getLogger("gql_keys.key_cache")
 
@@ -160,6 +162,29 @@ def _canary_record(row: Any) -> KeyRecord:
     )
 
 
+async def _load_once(
+    loading: dict[str, asyncio.Future[_T]], key: str, load: Callable[[], Awaitable[_T]]
+) -> tuple[_T, bool]:
+    """``load()`` for ``key``, its future in ``loading`` meanwhile so that concurrent
+    callers for the same key wait for it (``asyncio.shield``) instead of loading again.
+    Also whether the load is still current: False when its entry was removed from
+    ``loading`` while it ran (an invalidation), so its value must not be cached."""
+    future: asyncio.Future[_T] = asyncio.get_running_loop().create_future()
+    loading[key] = future
+    try:
+        value = await load()
+    except BaseException as exc:
+        future.set_exception(exc)
+        future.exception()  # waiters re-raise; do not warn when there are none
+        raise
+    finally:
+        current = loading.get(key) is future
+        if current:
+            del loading[key]
+    future.set_result(value)
+    return value, current
+
+
 class KeyCache:
     """``key -> (record or None, valid_until)`` with single-flight loading."""
 
@@ -202,28 +227,17 @@ class KeyCache:
         return await self._load(key)
 
     async def _load(self, key: str) -> KeyRecord | None:
-        future: asyncio.Future[KeyRecord | None] = asyncio.get_running_loop().create_future()
-        self._loading[key] = future
-        try:
-            row = await key_by_public_id(key)
-            record = None
-            if row is not None:
-                locked = row.sub_account_id is not None and await sub_account_locked(
-                    row.sub_account_id
-                )
-                record = build_record(row, self.settings, self.secretbox, account_locked=locked)
-        except BaseException as exc:
-            future.set_exception(exc)
-            future.exception()  # waiters re-raise; do not warn when there are none
-            raise
-        finally:
-            stale = self._loading.get(key) is not future
-            if not stale:
-                del self._loading[key]
-        if not stale:
+        record, current = await _load_once(self._loading, key, lambda: self._read(key))
+        if current:
             self._store(key, record)
-        future.set_result(record)
         return record
+
+    async def _read(self, key: str) -> KeyRecord | None:
+        row = await key_by_public_id(key)
+        if row is None:
+            return None
+        locked = row.sub_account_id is not None and await sub_account_locked(row.sub_account_id)
+        return build_record(row, self.settings, self.secretbox, account_locked=locked)
 
     def _store(self, key: str, record: KeyRecord | None) -> None:
         now = self.time()
@@ -288,26 +302,18 @@ class ServiceTokenCache:
         pending = self._loading.get(digest)
         if pending is not None:
             return await asyncio.shield(pending)
-        future: asyncio.Future[ServicePrincipal | None] = asyncio.get_running_loop().create_future()
-        self._loading[digest] = future
-        try:
-            row = await live_service_token_by_digest(digest)
-        except BaseException as exc:
-            future.set_exception(exc)
-            future.exception()  # waiters re-raise; do not warn when there are none
-            raise
-        finally:
-            del self._loading[digest]
-        principal = (
-            ServicePrincipal(token_id=row.id, name=row.name, role=ServiceRole(row.role))
-            if row is not None
-            else None
-        )
+        principal, _ = await _load_once(self._loading, digest, lambda: self._read(digest))
         if len(self._entries) >= MAX_NEGATIVE_ENTRIES:
             KeyCache._evict(self._entries, now)
         self._entries[digest] = (principal, now + (self.ttl if principal else self.negative_ttl))
-        future.set_result(principal)
         return principal
+
+    @staticmethod
+    async def _read(digest: str) -> ServicePrincipal | None:
+        row = await live_service_token_by_digest(digest)
+        if row is None:
+            return None
+        return ServicePrincipal(token_id=row.id, name=row.name, role=ServiceRole(row.role))
 
     def clear(self) -> None:
         self._entries.clear()

@@ -8,7 +8,7 @@ from datetime import datetime
 from tortoise.expressions import Q
 
 from gql_keys.models import Session
-from gql_keys.repositories.sql import SqlParams
+from gql_keys.repositories.sql import SqlParams, datetime_reader
 
 
 async def create_session(
@@ -41,7 +41,7 @@ async def live_session_by_digest(digest: str, now: datetime) -> LiveSession | No
     """The session of a token, unless revoked or expired. Every dashboard request asks
     this: one SQL statement and a plain row, not a query built and a model made each time."""
     db = Session._meta.db
-    params = SqlParams(db.capabilities.dialect == "postgres")
+    params = SqlParams.for_connection(db)
     sql = (
         "SELECT id, user_id, last_seen_at FROM sessions "
         f"WHERE token_digest = {params.add(digest)} AND revoked_at IS NULL "
@@ -50,9 +50,7 @@ async def live_session_by_digest(digest: str, now: datetime) -> LiveSession | No
     _, rows = await db.execute_query(sql, params.values)
     if not rows:
         return None
-    seen = rows[0][2]
-    if not isinstance(seen, datetime):  # SQLite: the text Tortoise stores
-        seen = Session._meta.fields_map["last_seen_at"].to_python_value(seen)
+    seen = datetime_reader(Session, "last_seen_at")(rows[0][2])
     return LiveSession(id=rows[0][0], user_id=rows[0][1], last_seen_at=seen)
 
 

@@ -3,8 +3,11 @@ form each stores them (SQLite keeps Tortoise's datetime text and 0/1 flags)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.models import Model
 
 # The last second sqlite_datetime formatted: a batch's rows mostly share one.
 _last_second: tuple[tuple[int, int, int, int], str] = ((0, 0, 0, 0), "")
@@ -41,6 +44,10 @@ class SqlParams:
         self.postgres = postgres
         self.values: list[object] = []
 
+    @classmethod
+    def for_connection(cls, db: BaseDBAsyncClient) -> SqlParams:
+        return cls(db.capabilities.dialect == "postgres")
+
     def add(self, value: object) -> str:
         if self.postgres:
             self.values.append(value)
@@ -50,3 +57,14 @@ class SqlParams:
 
     def row(self, values: Sequence[object]) -> str:
         return "(" + ", ".join(self.add(v) for v in values) + ")"
+
+
+def datetime_reader(model: type[Model], field: str) -> Callable[[object], datetime]:
+    """How to read ``model``'s datetime column ``field`` from a raw row: PostgreSQL hands
+    out datetimes, SQLite the text Tortoise stores."""
+    to_python = model._meta.fields_map[field].to_python_value
+
+    def read(value: object) -> datetime:
+        return value if isinstance(value, datetime) else to_python(value)
+
+    return read

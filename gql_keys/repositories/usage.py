@@ -12,8 +12,9 @@ from tortoise.expressions import Q
 from tortoise.functions import Sum
 from tortoise.transactions import in_transaction
 
+from gql_keys.clock import as_utc
 from gql_keys.models import UsageLog, UsageRollup, UsageTotal
-from gql_keys.repositories.sql import SqlParams
+from gql_keys.repositories.sql import SqlParams, datetime_reader
 from gql_keys.repositories.usage_writes import DAY_SECONDS, add_totals
 
 
@@ -64,15 +65,6 @@ _ROW_COLUMNS = (
 )
 
 
-def _utc(moment: datetime) -> datetime:
-    """``moment`` in UTC (naive taken as UTC), the form the rows' times are kept in."""
-    if moment.tzinfo is UTC:
-        return moment
-    if moment.tzinfo is None:
-        return moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
-
-
 def _where(
     scope: LogScope,
     flt: LogFilter,
@@ -113,15 +105,15 @@ def _where(
     if flt.allowed is not None:
         conditions.append(f"allowed = {add(flt.allowed)}")
     if flt.since is not None:
-        conditions.append(f"occurred_at >= {add(_utc(flt.since))}")
+        conditions.append(f"occurred_at >= {add(as_utc(flt.since))}")
     if flt.until is not None:
-        conditions.append(f"occurred_at < {add(_utc(flt.until))}")
+        conditions.append(f"occurred_at < {add(as_utc(flt.until))}")
     if flt.client_ip is not None:
         conditions.append(f"client_ip = {add(flt.client_ip)}")
     if flt.signed_with_previous_secret is not None:
         conditions.append(f"signed_with_previous_secret = {add(flt.signed_with_previous_secret)}")
     if after is not None:
-        at, pk = _utc(after[0]), after[1]
+        at, pk = as_utc(after[0]), after[1]
         conditions.append(
             f"(occurred_at < {add(at)} OR (occurred_at = {add(at)} AND id < {add(pk)}))"
         )
@@ -130,12 +122,12 @@ def _where(
 
 def _log_rows(rows: Sequence[Any]) -> list[LogRow]:
     """Rows in :data:`_ROW_COLUMNS` order; SQLite hands out times as text, flags as 0/1."""
-    as_time = UsageLog._meta.fields_map["occurred_at"].to_python_value
+    as_time = datetime_reader(UsageLog, "occurred_at")
     return [
         LogRow(
             id=row[0],
             key=row[1],
-            occurred_at=row[2] if isinstance(row[2], datetime) else as_time(row[2]),
+            occurred_at=as_time(row[2]),
             allowed=bool(row[3]),
             code=row[4],
             client_ip=row[5],
@@ -157,8 +149,8 @@ def _connection() -> BaseDBAsyncClient:
 # of every partition the query may touch (~35 for 30 days, 2-3 ms at 10M rows) before it
 # returns one. A page that fills from the last day (else week) of rows is exactly the
 # page of the whole table, since every row outside the window sorts after it; only a
-# page that does not fill is read again over a wider window.
-PAGE_WINDOWS: tuple[timedelta | None, ...] = (timedelta(days=1), timedelta(days=7), None)
+# page that does not fill is read again over a wider window, and at last over all rows.
+PAGE_WINDOWS = (timedelta(days=1), timedelta(days=7))
 
 
 async def page_logs(
@@ -173,33 +165,45 @@ async def page_logs(
     100 rows, and building a model per row (and the statement through the query
     builder) was a large part of reading it."""
     db = _connection()
-    postgres = db.capabilities.dialect == "postgres"
-    # Where the newest rows are: only a hint, the result never depends on it.
-    newest = _utc(after[0]) if after is not None else datetime.now(UTC)
-    if flt.until is not None:
-        newest = min(newest, _utc(flt.until))
-    since = _utc(flt.since) if flt.since is not None else None
-    for window in PAGE_WINDOWS if postgres else (None,):
-        start = newest - window if window is not None else None
-        if start is not None and since is not None and since >= start:
-            continue  # the filter's own bound is narrower
-        params = SqlParams(postgres)
-        where = _where(scope, flt, after, params, page=True)
-        if start is not None:
-            where += f" AND occurred_at >= {params.add(start)}"
-        sql = (
-            f"SELECT {_ROW_COLUMNS} FROM usage_logs WHERE {where} "
-            f"ORDER BY occurred_at DESC, id DESC LIMIT {params.add(limit)}"
-        )
-        _, rows = await db.execute_query(sql, params.values)
-        if start is None or len(rows) >= limit:
-            return _log_rows(rows)
-    raise AssertionError("the last window is unbounded")  # pragma: no cover
+    if db.capabilities.dialect == "postgres":
+        # Where the newest rows are: only a hint, the result never depends on it.
+        newest = as_utc(after[0]) if after is not None else datetime.now(UTC)
+        if flt.until is not None:
+            newest = min(newest, as_utc(flt.until))
+        for window in PAGE_WINDOWS:
+            start = newest - window
+            if flt.since is not None and as_utc(flt.since) >= start:
+                break  # the filter's own bound is narrower
+            rows = await _page(db, scope, flt, limit, after, start)
+            if len(rows) >= limit:
+                return rows
+    return await _page(db, scope, flt, limit, after, None)
+
+
+async def _page(
+    db: BaseDBAsyncClient,
+    scope: LogScope,
+    flt: LogFilter,
+    limit: int,
+    after: tuple[datetime, int] | None,
+    start: datetime | None,
+) -> list[LogRow]:
+    """:func:`page_logs`' statement, over the rows from ``start`` on when given."""
+    params = SqlParams.for_connection(db)
+    where = _where(scope, flt, after, params, page=True)
+    if start is not None:
+        where += f" AND occurred_at >= {params.add(start)}"
+    sql = (
+        f"SELECT {_ROW_COLUMNS} FROM usage_logs WHERE {where} "
+        f"ORDER BY occurred_at DESC, id DESC LIMIT {params.add(limit)}"
+    )
+    _, rows = await db.execute_query(sql, params.values)
+    return _log_rows(rows)
 
 
 async def count_logs(scope: LogScope, flt: LogFilter) -> int:
     db = _connection()
-    params = SqlParams(db.capabilities.dialect == "postgres")
+    params = SqlParams.for_connection(db)
     where = _where(scope, flt, None, params, page=False)
     _, rows = await db.execute_query(
         f"SELECT count(*) FROM usage_logs WHERE {where}", params.values
@@ -231,7 +235,7 @@ async def count_kept(since: datetime | None, until: datetime | None, allowed: bo
 
 async def log_by_id(scope: LogScope, pk: int) -> LogRow | None:
     db = _connection()
-    params = SqlParams(db.capabilities.dialect == "postgres")
+    params = SqlParams.for_connection(db)
     where = _where(scope, LogFilter(), None, params, page=False)
     sql = f"SELECT {_ROW_COLUMNS} FROM usage_logs WHERE {where} AND id = {params.add(pk)}"
     _, rows = await db.execute_query(sql, params.values)
@@ -258,8 +262,7 @@ async def rollups(
     if not api_key_ids:
         return []
     db = _connection()
-    postgres = db.capabilities.dialect == "postgres"
-    params = SqlParams(postgres)
+    params = SqlParams.for_connection(db)
     keys = ", ".join(params.add(pk) for pk in api_key_ids)
     sql = (
         "SELECT api_key_id, bucket_start, allowed, denied FROM usage_rollups "
@@ -270,12 +273,11 @@ async def rollups(
         sql += f" AND bucket_start < {params.add(until)}"
     sql += " ORDER BY api_key_id, bucket_start"
     _, rows = await db.execute_query(sql, params.values)
-    # PostgreSQL hands out aware datetimes; SQLite the text Tortoise stores.
-    as_time = UsageRollup._meta.fields_map["bucket_start"].to_python_value
+    as_time = datetime_reader(UsageRollup, "bucket_start")
     return [
         RollupRow(
             api_key_id=int(row[0]),
-            bucket_start=row[1] if isinstance(row[1], datetime) else as_time(row[1]),
+            bucket_start=as_time(row[1]),
             allowed=int(row[2]),
             denied=int(row[3]),
         )

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
+from gql_keys.clock import as_utc
 from gql_keys.domain_errors import DomainError, ErrorCode, Forbidden, Unauthenticated
 from gql_keys.principals import (
     ApiKeyPrincipal,
@@ -75,19 +76,11 @@ def log_scope(principal: Principal | None) -> LogScope:
     raise Forbidden("Only a user, an API key or a monitor service token may read usage logs.")
 
 
-def _utc(value: datetime) -> datetime:
-    if value.tzinfo is UTC:  # what PostgreSQL hands out: once per bucket of a usage read
-        return value
-    if value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
-
-
 async def page_logs(
     scope: LogScope, flt: LogFilter, limit: int, after: tuple[datetime, int] | None
 ) -> LogPage:
     """One page newest first (``limit`` rows and whether more follow)."""
-    if flt.since is not None and flt.until is not None and _utc(flt.since) >= _utc(flt.until):
+    if flt.since is not None and flt.until is not None and as_utc(flt.since) >= as_utc(flt.until):
         raise DomainError(
             ErrorCode.INVALID_INPUT, "since must be before until.", ("filter", "since")
         )
@@ -96,7 +89,7 @@ async def page_logs(
 
 
 def _midnight(moment: datetime | None) -> bool:
-    return moment is None or bucket_floor(moment, BucketSize.DAY) == _utc(moment)
+    return moment is None or bucket_floor(moment, BucketSize.DAY) == as_utc(moment)
 
 
 def _kept_counts_answer(scope: LogScope, flt: LogFilter) -> bool:
@@ -130,7 +123,7 @@ async def log_by_id(principal: Principal | None, log_id: int) -> LogRow | None:
 
 def bucket_floor(moment: datetime, size: BucketSize) -> datetime:
     step = BUCKET_SECONDS[size]
-    seconds = int(_utc(moment).timestamp())
+    seconds = int(as_utc(moment).timestamp())
     return datetime.fromtimestamp(seconds - seconds % step, UTC)
 
 
@@ -138,10 +131,10 @@ def check_usage_window(
     since: datetime, until: datetime | None, size: BucketSize, now: datetime
 ) -> None:
     """Refuse an empty window, or one of more than ``MAX_BUCKETS`` buckets."""
-    end = _utc(until) if until is not None else now
-    if until is not None and end <= _utc(since):
+    end = as_utc(until) if until is not None else now
+    if until is not None and end <= as_utc(since):
         raise DomainError(ErrorCode.INVALID_INPUT, "until must be after since.", ("until",))
-    if (end - _utc(since)).total_seconds() > MAX_BUCKETS * BUCKET_SECONDS[size]:
+    if (end - as_utc(since)).total_seconds() > MAX_BUCKETS * BUCKET_SECONDS[size]:
         raise DomainError(
             ErrorCode.INVALID_INPUT,
             f"A usage window spans at most {MAX_BUCKETS} {size.value} buckets.",
@@ -160,12 +153,12 @@ async def usage_buckets(
     The bucket holding ``since`` is included whole; buckets start before ``until``.
     """
     start = bucket_floor(since, size)
-    rows = await repo.rollups(api_key_ids, size.value, start, _utc(until) if until else None)
+    rows = await repo.rollups(api_key_ids, size.value, start, as_utc(until) if until else None)
     result: dict[int, list[Bucket]] = {pk: [] for pk in api_key_ids}
     for row in rows:
         if row.allowed or row.denied:
             result.setdefault(row.api_key_id, []).append(
-                Bucket(start=_utc(row.bucket_start), allowed=row.allowed, denied=row.denied)
+                Bucket(start=as_utc(row.bucket_start), allowed=row.allowed, denied=row.denied)
             )
     return result
 
