@@ -84,7 +84,7 @@ def _sqlite_row(row: Sequence[object]) -> Sequence[object]:
 
 
 @functools.lru_cache(maxsize=128)
-def _insert_sql(count: int, postgres: bool, returning: bool) -> str:
+def _insert_sql(count: int, postgres: bool, returning: bool, or_rollback: bool) -> str:
     """The multi-row INSERT of ``count`` usage-log rows."""
     width = len(LOG_COLUMNS)
     if postgres:
@@ -94,14 +94,24 @@ def _insert_sql(count: int, postgres: bool, returning: bool) -> str:
         )
     else:
         groups = ("(" + ", ".join("?" * width) + ")" for _ in range(count))
-    sql = f"INSERT INTO usage_logs ({', '.join(LOG_COLUMNS)}) VALUES " + ", ".join(groups)
+    verb = "INSERT OR ROLLBACK" if or_rollback else "INSERT"
+    sql = f"{verb} INTO usage_logs ({', '.join(LOG_COLUMNS)}) VALUES " + ", ".join(groups)
     return sql + " RETURNING id" if returning else sql
 
 
-def insert_logs(rows: Sequence[Sequence[object]], postgres: bool, returning: bool) -> Statement:
-    """Insert ``rows`` (values in :data:`LOG_COLUMNS` order), optionally returning ids."""
+def insert_logs(
+    rows: Sequence[Sequence[object]], postgres: bool, returning: bool, or_rollback: bool = False
+) -> Statement:
+    """Insert ``rows`` (values in :data:`LOG_COLUMNS` order), optionally returning ids.
+
+    ``or_rollback`` (SQLite only): a failing row rolls back the whole transaction rather
+    than the statement alone, so SQLite keeps no statement journal (a copy of every page
+    the statement changes, which spills to a temporary file past 64 KiB: a batch of a few
+    dozen rows touches more than that across the table and its four indexes).
+    """
     values = rows if postgres else map(_sqlite_row, rows)
-    return Statement(_insert_sql(len(rows), postgres, returning), list(chain.from_iterable(values)))
+    sql = _insert_sql(len(rows), postgres, returning, or_rollback and not postgres)
+    return Statement(sql, list(chain.from_iterable(values)))
 
 
 def day_totals(rows: Sequence[Sequence[object]]) -> dict[int, list[int]]:
@@ -262,6 +272,8 @@ class SqliteBatchWriter:
             )
             connection.execute("PRAGMA journal_mode=WAL")
             connection.execute("PRAGMA synchronous=FULL")
+            # The upserts' statement journals stay in memory: no temporary file per batch.
+            connection.execute("PRAGMA temp_store=MEMORY")
             self._connection = connection
         return self._connection
 
@@ -279,7 +291,8 @@ class SqliteBatchWriter:
             # the switch interval each time). ``usage_logs.id`` is AUTOINCREMENT and we
             # hold the write lock, so one multi-row INSERT takes consecutive ids in
             # VALUES order, ending at ``lastrowid`` (SQLite errors rather than reuse).
-            insert = insert_logs(rows, postgres=False, returning=False)
+            # The batch is one transaction anyway: it commits or rolls back whole.
+            insert = insert_logs(rows, postgres=False, returning=False, or_rollback=True)
             inserted = connection.execute(insert.sql, insert.params)
             last = inserted.lastrowid
             if inserted.rowcount != len(rows) or last is None:

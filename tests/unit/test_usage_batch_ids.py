@@ -5,6 +5,8 @@ from __future__ import annotations
 import random
 from datetime import UTC, datetime, timedelta, timezone
 
+import pytest
+
 from gql_keys.models import UsageLog
 from gql_keys.repositories.sql import sqlite_datetime
 from gql_keys.repositories.usage_writes import (
@@ -46,3 +48,20 @@ def test_sqlite_rows_store_times_as_tortoise_writes_them() -> None:
     for at in times:
         assert sqlite_datetime(at) == at.isoformat(" ")
         assert utc_day(at) == int(at.timestamp()) // 86_400
+
+
+async def test_a_batch_with_a_bad_row_stores_nothing_and_the_next_batch_is_written(
+    rt: Runtime,
+) -> None:
+    """A row the database refuses fails its whole batch (every waiter hears of it), and
+    the writer goes on: the next batch is stored with ids after the last good ones."""
+    writer = rt.usage_writer.writer
+    connection = rt.usage_writer.connection_name
+    first = await writer(connection, [_row(0), _row(1)], [], [])
+    bad = [_row(2), (None, None, *_row(3)[2:]), _row(4)]  # no key: NOT NULL
+    with pytest.raises(Exception):  # noqa: B017, PT011 - each driver names it its own way
+        await writer(connection, bad, [], [])
+    assert await UsageLog.filter(key__in=["key-2", "key-4"]).count() == 0
+    after = await writer(connection, [_row(5)], [], [])
+    assert after[0] > first[-1]
+    assert [log.key for log in await UsageLog.all().order_by("id")] == ["key-0", "key-1", "key-5"]
