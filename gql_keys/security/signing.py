@@ -30,7 +30,6 @@ DUMMY_SECRET: bytes = secrets.token_bytes(32)
 
 _TIMESTAMP = re.compile(r"[0-9]{1,20}(?:\.[0-9]{1,20})?")
 _SHA512_HEX = re.compile(r"[0-9a-f]{128}")
-_HMAC_HEX = re.compile(r"[0-9a-fA-F]{128}")  # a hex HMAC-SHA512, either case
 # DER prefix of an Ed25519 SubjectPublicKeyInfo (RFC 8410), followed by the 32 raw bytes.
 _ED25519_SPKI_PREFIX = bytes.fromhex("302a300506032b6570032100")
 
@@ -63,11 +62,14 @@ def hmac_sha512_hex(secret: str, payload: bytes) -> str:
 
 
 def verify_hmac_sha512(secret: bytes, payload: bytes, signature: str) -> bool:
-    """Whether ``signature`` (128 hex characters, any case) is the HMAC of ``payload``."""
-    expected = hmac.new(secret, payload, hashlib.sha512).hexdigest()
-    if _HMAC_HEX.fullmatch(signature) is None:
-        return False
-    return hmac.compare_digest(expected, signature.lower())
+    """Whether ``signature`` (128 hex characters, any case) is the HMAC of ``payload``.
+
+    ``hmac.digest`` is OpenSSL's one-shot HMAC (no ``HMAC`` object built in Python). Only
+    the 128 lowercase hex digits of the HMAC equal ``signature.lower()``; ``isascii`` keeps
+    other text from ``compare_digest``, which refuses non-ASCII strings.
+    """
+    expected = hmac.digest(secret, payload, "sha512").hex()
+    return signature.isascii() and hmac.compare_digest(expected, signature.lower())
 
 
 def _b64decode_lenient(text: str) -> bytes:
