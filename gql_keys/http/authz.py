@@ -250,6 +250,16 @@ def _declared_too_large(headers: Mapping[bytes, bytes], max_bytes: int) -> bool:
         return False
 
 
+def _announced_body_sha512(headers: Mapping[bytes, bytes]) -> str | None:
+    """With no body, or one announced as empty (nginx sends "Content-Length: 0" with every
+    check; the HTTP server reads no body past it), ``X-Body-Sha512`` or the empty body's
+    hash, without reading; None when a body has to be read."""
+    if b"transfer-encoding" in headers or headers.get(b"content-length", b"0") != b"0":
+        return None
+    claimed = headers.get(b"x-body-sha512")
+    return _EMPTY_SHA512 if claimed is None else claimed.decode("latin-1").strip()
+
+
 async def _read_body(receive: Receive, max_bytes: int) -> bytes:
     """The whole body; :class:`BodyTooLarge` as soon as it grows past ``max_bytes``."""
     chunks: list[bytes] = []
@@ -337,7 +347,9 @@ class ForwardAuth:
         client_ip = client_address(headers, client[0] if client else None)
         if client_ip is None:
             raise _Refused(_BAD_ADDRESS)
-        body_sha512 = await self._body_sha512(headers, receive)
+        body_sha512 = _announced_body_sha512(headers)
+        if body_sha512 is None:
+            body_sha512 = await self._body_sha512(headers, receive)
         request = SignedRequest(
             key=key.decode("latin-1"),
             signature=signature.decode("latin-1"),
@@ -356,13 +368,9 @@ class ForwardAuth:
         await self._answer(send, decision, required)
 
     async def _body_sha512(self, headers: Mapping[bytes, bytes], receive: Receive) -> str:
-        """``X-Body-Sha512``, else the hash of the body (absent: the empty body's).
-        :class:`_Refused` when a body is sent that the header's hash does not match."""
+        """``X-Body-Sha512``, else the hash of the body read in full. :class:`_Refused`
+        when a body is sent that the header's hash does not match."""
         claimed = headers.get(b"x-body-sha512")
-        # No body, or one announced as empty (nginx sends "Content-Length: 0" with every
-        # check; the HTTP server reads no body past it): nothing to read or hash.
-        if b"transfer-encoding" not in headers and headers.get(b"content-length", b"0") == b"0":
-            return _EMPTY_SHA512 if claimed is None else claimed.decode("latin-1").strip()
         body = await _read_body(receive, self.max_body_bytes)
         actual = hashlib.sha512(body).hexdigest()
         if claimed is None:
@@ -426,7 +434,7 @@ class _Sender:
     async def __call__(self, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
         self.started = True
         headers += self._common
-        headers.append((b"content-length", str(len(body)).encode()))
+        headers.append((b"content-length", b"%d" % len(body)))
         start: Message = {"type": "http.response.start", "status": status, "headers": headers}
         await self._send(start)
         await self._send({"type": "http.response.body", "body": body})
