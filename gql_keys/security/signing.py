@@ -65,11 +65,14 @@ def verify_hmac_sha512(secret: bytes, payload: bytes, signature: str) -> bool:
     """Whether ``signature`` (128 hex characters, any case) is the HMAC of ``payload``.
 
     ``hmac.digest`` is OpenSSL's one-shot HMAC (no ``HMAC`` object built in Python). Only
-    the 128 lowercase hex digits of the HMAC equal ``signature.lower()``; ``isascii`` keeps
-    other text from ``compare_digest``, which refuses non-ASCII strings.
+    the 128 lowercase hex digits of the HMAC equal ``signature.lower()``; the length and
+    ``isascii`` checks refuse anything else at a fixed cost (``compare_digest`` refuses
+    non-ASCII strings).
     """
     expected = hmac.digest(secret, payload, "sha512").hex()
-    return signature.isascii() and hmac.compare_digest(expected, signature.lower())
+    if len(signature) != len(expected) or not signature.isascii():
+        return False
+    return hmac.compare_digest(expected, signature.lower())
 
 
 def _b64decode_lenient(text: str) -> bytes:
