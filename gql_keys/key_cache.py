@@ -166,9 +166,13 @@ async def _load_once(
     loading: dict[str, asyncio.Future[_T]], key: str, load: Callable[[], Awaitable[_T]]
 ) -> tuple[_T, bool]:
     """``load()`` for ``key``, its future in ``loading`` meanwhile so that concurrent
-    callers for the same key wait for it (``asyncio.shield``) instead of loading again.
-    Also whether the load is still current: False when its entry was removed from
-    ``loading`` while it ran (an invalidation), so its value must not be cached."""
+    callers for the same key wait for it (``asyncio.shield``: a waiter's cancellation
+    does not cancel the load) instead of loading again. Also whether the caller should
+    cache the value: False for a waiter (the loader does), and for a load whose entry was
+    removed from ``loading`` while it ran (an invalidation)."""
+    pending = loading.get(key)
+    if pending is not None:
+        return await asyncio.shield(pending), False
     future: asyncio.Future[_T] = asyncio.get_running_loop().create_future()
     loading[key] = future
     try:
@@ -220,19 +224,16 @@ class KeyCache:
             return None
         if not looks_like_public_key_id(key):
             return None
-        pending = self._loading.get(key)
-        if pending is not None:
-            return await asyncio.shield(pending)
-        self.metrics.key_cache_misses.inc()
         return await self._load(key)
 
     async def _load(self, key: str) -> KeyRecord | None:
-        record, current = await _load_once(self._loading, key, lambda: self._read(key))
-        if current:
+        record, keep = await _load_once(self._loading, key, lambda: self._read(key))
+        if keep:
             self._store(key, record)
         return record
 
     async def _read(self, key: str) -> KeyRecord | None:
+        self.metrics.key_cache_misses.inc()
         row = await key_by_public_id(key)
         if row is None:
             return None
@@ -299,13 +300,12 @@ class ServiceTokenCache:
             return cached[0]
         # One read per digest at a time: when the entry expires under load, the
         # gateway's concurrent requests wait for that read instead of each making one.
-        pending = self._loading.get(digest)
-        if pending is not None:
-            return await asyncio.shield(pending)
-        principal, _ = await _load_once(self._loading, digest, lambda: self._read(digest))
-        if len(self._entries) >= MAX_NEGATIVE_ENTRIES:
-            KeyCache._evict(self._entries, now)
-        self._entries[digest] = (principal, now + (self.ttl if principal else self.negative_ttl))
+        principal, keep = await _load_once(self._loading, digest, lambda: self._read(digest))
+        if keep:
+            if len(self._entries) >= MAX_NEGATIVE_ENTRIES:
+                KeyCache._evict(self._entries, now)
+            ttl = self.ttl if principal else self.negative_ttl
+            self._entries[digest] = (principal, now + ttl)
         return principal
 
     @staticmethod
